@@ -1,0 +1,1 @@
+"""Subcommand modules of cinepass-kiosk; each exposes register(subparsers)."""

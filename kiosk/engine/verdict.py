@@ -1,0 +1,186 @@
+"""Verdicts: the answer a counter gives for one scan, and the words for it.
+
+A verdict is a value, never an exception: the GUI paints it, the CLI prints
+it, the store logs it. ``REASONS`` is the closed set of reason codes (a public
+contract: the CLI's JSON carries them). ``MESSAGES`` holds, for each reason,
+what a clerk reads and what to do next, in Chinese (the default) and English.
+This catalogue is the single source of those words: the Qt translation files
+for the "Verdict" context are generated from it, so the window and the CLI
+can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Reason = Literal[
+    "accepted",
+    "already_redeemed",
+    "revoked",
+    "expired",
+    "not_yet_valid",
+    "wrong_cinema",
+    "wrong_format",
+    "bad_signature",
+    "unknown_key",
+    "unknown_code",
+    "malformed",
+    "not_a_voucher",
+    "not_recorded",
+]
+
+REASONS: tuple[str, ...] = (
+    "accepted",
+    "already_redeemed",
+    "revoked",
+    "expired",
+    "not_yet_valid",
+    "wrong_cinema",
+    "wrong_format",
+    "bad_signature",
+    "unknown_key",
+    "unknown_code",
+    "malformed",
+    "not_a_voucher",
+    "not_recorded",
+)
+
+# reason -> language -> (message, what to do next)
+MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
+    "accepted": {
+        "zh_CN": ("核销成功", "请放行观众。"),
+        "en": ("Accepted", "Admit the guest."),
+    },
+    "already_redeemed": {
+        "zh_CN": ("此券已使用", "请勿放行；如观众有疑问，请联系经理核查使用记录。"),
+        "en": ("Already used", "Do not admit; ask the manager to check the earlier use."),
+    },
+    "revoked": {
+        "zh_CN": ("此券已冻结", "请勿放行；请观众联系工会办公室。"),
+        "en": ("Voucher frozen", "Do not admit; the member should contact the union office."),
+    },
+    "expired": {
+        "zh_CN": ("此券已过期", "请勿放行；请观众联系工会办公室。"),
+        "en": ("Voucher expired", "Do not admit; the member should contact the union office."),
+    },
+    "not_yet_valid": {
+        "zh_CN": ("此券尚未生效", "请勿放行；请核对柜台电脑的日期时间。"),
+        "en": ("Not yet valid", "Do not admit; check this counter's date and time."),
+    },
+    "wrong_cinema": {
+        "zh_CN": ("此券不适用于本影院", "请勿放行；请告知观众可用的影院。"),
+        "en": ("Not valid at this cinema", "Do not admit; tell the guest where it can be used."),
+    },
+    "wrong_format": {
+        "zh_CN": ("此券不适用于所选影片格式", "请切换 2D/3D 后重新扫码，或请观众选择其他场次。"),
+        "en": ("Not valid for this format", "Switch 2D/3D and scan again, or choose another show."),
+    },
+    "bad_signature": {
+        "zh_CN": ("伪造或被篡改的券", "请勿放行；请通知经理。"),
+        "en": ("Forged or altered voucher", "Do not admit; call the manager."),
+    },
+    "unknown_key": {
+        "zh_CN": ("签发机构未知", "请勿放行；请同步本机后重试，仍失败请通知经理。"),
+        "en": (
+            "Unknown issuer",
+            "Do not admit; sync this counter and retry, else call the manager.",
+        ),
+    },
+    "unknown_code": {
+        "zh_CN": ("券码不存在", "请核对券码后重新输入，或扫描二维码。"),
+        "en": ("Unknown code", "Check the code and type it again, or scan the QR code."),
+    },
+    "malformed": {
+        "zh_CN": ("二维码已损坏", "请重新扫描；仍失败请手动输入券码。"),
+        "en": ("Damaged code", "Scan again; if it still fails, type the short code."),
+    },
+    "not_a_voucher": {
+        "zh_CN": ("不是观影券", "请扫描观影券上的二维码。"),
+        "en": ("Not a voucher", "Scan the QR code on the movie voucher."),
+    },
+    "not_recorded": {
+        "zh_CN": ("未能记录，请勿放行", "本机存储故障，请重试；仍失败请通知经理。"),
+        "en": (
+            "Not recorded: do not admit",
+            "This counter cannot save; retry, else call the manager.",
+        ),
+    },
+}
+
+LANGUAGES = ("zh_CN", "en")
+DEFAULT_LANGUAGE = "zh_CN"
+
+
+def message_for(reason: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
+    """(message, next step) for ``reason`` in ``lang`` (falls back to Chinese)."""
+    table = MESSAGES[reason]
+    return table.get(lang) or table[DEFAULT_LANGUAGE]
+
+
+@dataclass(frozen=True)
+class VoucherInfo:
+    """What a verdict shows about the voucher (never the full token)."""
+
+    id: str  # short code
+    exp: int
+    formats: tuple[str, ...]
+    holder: str | None
+    iss: str = ""
+    cinemas: tuple[str, ...] | None = None
+    campaign: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "exp": self.exp,
+            "formats": list(self.formats),
+            "holder": self.holder,
+            "iss": self.iss,
+            "cinemas": None if self.cinemas is None else list(self.cinemas),
+            "campaign": self.campaign,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one scan.
+
+    ``detail`` carries reason-specific facts: for ``already_redeemed`` the
+    earlier ``at`` / ``device`` / ``staff``; for ``revoked`` the ``why``; for
+    codec failures the codec's own ``code``. ``clock_warning`` is set when the
+    kiosk's clock runs behind the newest time it has ever seen.
+    """
+
+    reason: str
+    voucher: VoucherInfo | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    record_uuid: str | None = None
+    clock_warning: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.reason == "accepted"
+
+    @property
+    def verdict(self) -> str:
+        return "accepted" if self.accepted else "rejected"
+
+    def message(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        return message_for(self.reason, lang)[0]
+
+    def next_step(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        return message_for(self.reason, lang)[1]
+
+    def to_json(self, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "message": self.message(lang),
+            "next_step": self.next_step(lang),
+            "message_en": self.message("en"),
+            "voucher": None if self.voucher is None else self.voucher.to_json(),
+            "detail": self.detail,
+            "record": self.record_uuid,
+            "clock_warning": self.clock_warning,
+        }
