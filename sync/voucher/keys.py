@@ -138,21 +138,16 @@ def save_private_key(path: Path, key: PrivateKey) -> None:
     write_secret_file(path, key.to_pem())
 
 
-def load_private_key(path: Path) -> PrivateKey:
+def _read_key_file(path: Path) -> bytes:
     try:
-        pem = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
-        raise KeyFileError(
-            "key_unreadable", f"cannot read key file {path}: {exc.strerror}"
-        ) from exc
-    return PrivateKey.from_pem(pem)
+        raise KeyFileError("key_unreadable", f"cannot read key file {path}: {exc.strerror}") from exc
+
+
+def load_private_key(path: Path) -> PrivateKey:
+    return PrivateKey.from_pem(_read_key_file(path))
 
 
 def load_public_key(path: Path) -> PublicKey:
-    try:
-        pem = path.read_bytes()
-    except OSError as exc:
-        raise KeyFileError(
-            "key_unreadable", f"cannot read key file {path}: {exc.strerror}"
-        ) from exc
-    return PublicKey.from_pem(pem)
+    return PublicKey.from_pem(_read_key_file(path))
