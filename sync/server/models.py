@@ -1,0 +1,220 @@
+"""The central database: every table the server and the union office share.
+
+Schema notes (read this before writing to the database)
+=======================================================
+
+* **Times.** Every ``*_at`` column and ``issued_at``/``created_at`` is UTC epoch
+  *milliseconds* (``BigInteger``), the unit of :attr:`sync.records.Record.at`;
+  the voucher's own ``iat``/``nbf``/``exp`` stay epoch *seconds* as in the CWT.
+  Integers compare the same on SQLite and PostgreSQL and never meet a naive
+  ``datetime``. Use :func:`now_ms`.
+* **Ids.** ``Voucher.cti`` and ``IssuerKey.kid`` are lower-case hex text, so
+  logs, the CLI and JSON show the same string the database holds.
+  ``Voucher.short_code`` is the printed ``XXXX-XXXX-XXXX-XXXX`` form.
+* **Secrets.** Devices and enrolment codes are stored as SHA-256 hashes only
+  (:func:`sync.server.enrolment.hash_secret`); issuer private keys live in 0600
+  files named by ``IssuerKey.private_key_path``, never in the database.
+* **Feeds.** :class:`FeedEvent` is an append-only log with a dense, monotonic
+  ``seq`` (the kiosk's cursor). ``seq`` is handed out by one counter row
+  (:class:`FeedHead`) updated with ``UPDATE ... SET seq = seq + n RETURNING``
+  inside the writer's transaction: the row lock serializes appenders until
+  commit, so a reader can never see event N+1 before event N is committed,
+  on PostgreSQL with many server processes as on SQLite. Never insert a
+  FeedEvent yourself; call :mod:`sync.server.feeds` (``publish_roster`` etc.).
+* **Redemptions** hold every field of :class:`sync.records.Record` plus the
+  record hash, the device signature, the settlement ``status``
+  (``valid``/``duplicate``/``void``/``rejected``), ``duplicate_of`` and chain
+  flags. ``status`` is recomputed per voucher whenever a record arrives, see
+  :mod:`sync.server.ingest`.
+* **Rate limits** (enrolment guessing) are rows in :class:`RateLimit`, not
+  memory, so several server processes share them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+VOUCHER_STATUSES = ("active", "frozen")
+FREEZE_REASONS = ("lost", "stolen", "fraud", "replaced")
+DEVICE_STATUSES = ("active", "revoked")
+REDEMPTION_STATUSES = ("valid", "duplicate", "void", "rejected")
+FEEDS = ("revocation", "roster", "keys", "status")
+
+
+def now_ms() -> int:
+    """Current UTC time in epoch milliseconds (the unit of every *_at column)."""
+    return int(time.time() * 1000)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Issuer(Base):
+    """A union (or branch) that signs vouchers."""
+
+    __tablename__ = "issuer"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+class IssuerKey(Base):
+    """An issuer's Ed25519 key; ``active`` keys are trusted by kiosks (key feed)."""
+
+    __tablename__ = "issuer_key"
+    kid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    issuer_code: Mapped[str] = mapped_column(ForeignKey("issuer.code"), index=True)
+    public_raw: Mapped[bytes] = mapped_column(LargeBinary(32))
+    private_key_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+class Voucher(Base):
+    """One issued voucher. ``token`` is the full QR text (``CP1:...``)."""
+
+    __tablename__ = "voucher"
+    cti: Mapped[str] = mapped_column(String(20), primary_key=True)
+    short_code: Mapped[str] = mapped_column(String(19), unique=True)
+    issuer_code: Mapped[str] = mapped_column(String(64), index=True)
+    kid: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    member_ref: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    holder: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    formats: Mapped[list[str]] = mapped_column(JSON)
+    cinemas: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    admissions: Mapped[int] = mapped_column(Integer, default=1)
+    campaign: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    iat: Mapped[int] = mapped_column(BigInteger)
+    nbf: Mapped[int] = mapped_column(BigInteger)
+    exp: Mapped[int] = mapped_column(BigInteger)
+    token: Mapped[str] = mapped_column(Text)
+    batch: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    issued_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    freeze_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(20), nullable=True)
+
+
+class Cinema(Base):
+    """A partner cinema; ``code`` is what kiosks and vouchers' ``cinemas`` use."""
+
+    __tablename__ = "cinema"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+
+class Device(Base):
+    """An enrolled counter. Its chain head (last seq/hash) lives here, not in memory."""
+
+    __tablename__ = "device"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cinema: Mapped[str] = mapped_column(ForeignKey("cinema.code"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    public_raw: Mapped[bytes] = mapped_column(LargeBinary(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    enrolled_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_contact: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    health: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    chain_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    chain_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+
+
+class EnrolmentCode(Base):
+    """A one-time enrolment code (hash only), valid 24 h, single use."""
+
+    __tablename__ = "enrolment_code"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    cinema: Mapped[str] = mapped_column(ForeignKey("cinema.code"))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    device_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RateLimit(Base):
+    """A fixed-window counter (e.g. failed enrolments per client address)."""
+
+    __tablename__ = "rate_limit"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Redemption(Base):
+    """One uploaded record (redeem or void), exactly once by ``uuid``."""
+
+    __tablename__ = "redemption"
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    v: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(8))
+    voucher: Mapped[str] = mapped_column(String(20), index=True)
+    token: Mapped[str] = mapped_column(Text)
+    cinema: Mapped[str] = mapped_column(String(64), index=True)
+    format: Mapped[str] = mapped_column(String(8))
+    staff: Mapped[str] = mapped_column(String(64))
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    voids: Mapped[str] = mapped_column(String(36))
+    prev: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    sig: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    duplicate_of: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    problem: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    chain_gap: Mapped[bool] = mapped_column(Boolean, default=False)
+    chain_fork: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_redemption_device_seq", "device", "seq"),)
+
+
+class FeedHead(Base):
+    """The single counter row that hands out FeedEvent.seq (see module notes)."""
+
+    __tablename__ = "feed_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FeedEvent(Base):
+    """One event of a feed; ``seq`` is the global dense cursor.
+
+    ``feed`` is ``revocation`` (action freeze/unfreeze/redeemed/unredeemed),
+    ``roster`` (action issued/removed), ``keys`` (action add/retire) or
+    ``status`` (a record's settlement status changed; ``device`` says whose).
+    """
+
+    __tablename__ = "feed_event"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    feed: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))  # cti hex, kid hex or record uuid
+    device: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+
+    __table_args__ = (
+        Index("ix_feed_event_feed_seq", "feed", "seq"),
+        Index("ix_feed_event_feed_key", "feed", "key"),
+    )
