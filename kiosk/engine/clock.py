@@ -78,15 +78,19 @@ class Clock:
     def newest_seen_ms(self) -> int:
         return self._newest
 
-    def observe(self, ts_ms: int) -> bool:
-        """Record a trusted time reading; True if it moved the newest-seen mark."""
+    def observe(self, ts_ms: int, *, persist: bool = True) -> bool:
+        """Record a trusted time reading; True if it moved the newest-seen mark.
+
+        ``persist=False`` is for readings the store already keeps (a record's
+        own time), so a redemption does not pay for a second commit.
+        """
         with self._lock:
             if ts_ms <= self._newest:
                 return False
             self._newest = ts_ms
-            persist = self._persist
-        if persist is not None:
-            persist(ts_ms)
+            hook = self._persist if persist else None
+        if hook is not None:
+            hook(ts_ms)
         return True
 
     @property

@@ -1,0 +1,431 @@
+"""The kiosk facade: what the window, the CLI and the tests call.
+
+:class:`KioskService` ties the config, the device key, the store, the clock
+and the verifier together. Its promise: :meth:`KioskService.redeem` says
+``accepted`` only after the redemption row is committed to disk; if the commit
+fails the answer is ``not_recorded`` ("do not admit") and nothing was written.
+The verdict is decided inside the same ``BEGIN IMMEDIATE`` transaction as the
+insert, so two counters (threads or processes) sharing a store cannot both
+accept a single-admission voucher.
+
+Meta keys shared with the sync client (:mod:`kiosk.syncer`), all text:
+``last_sync`` (UTC ms of the last successful sync), ``online`` ("1"/"0"),
+``device_revoked`` ("1" when the server revoked this counter),
+``clock_offset_ms`` (server minus local), ``revocations_synced_at`` (UTC ms),
+``newest_seen_ms`` (the clock guard's mark; written through the clock).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from kiosk.config import KioskConfig, load_config, save_config
+from kiosk.engine.clock import Clock
+from kiosk.engine.store import Store, TrustedKey
+from kiosk.engine.verdict import Verdict, message_for
+from kiosk.engine.verify import FORMATS, Checked, StoreState, check, info_of
+from kiosk.errors import ConfigError, UsageError
+from kiosk.paths import KioskPaths
+from sync.voucher.codec import decode_voucher
+from sync.voucher.errors import KeyFileError, VoucherError
+from sync.voucher.keys import PrivateKey, PublicKey, load_private_key, save_private_key
+
+log = logging.getLogger(__name__)
+
+Source = Literal["camera", "scanner", "typed"]
+SOURCES = ("camera", "scanner", "typed")
+VOID_WINDOW_MS = 10 * 60 * 1000
+
+VOID_MESSAGES: dict[str, dict[str, str]] = {
+    "voided": {"zh_CN": "已撤销上一次核销", "en": "Redemption voided"},
+    "too_late": {
+        "zh_CN": "超过10分钟，不能撤销",
+        "en": "Too late: voids are allowed for 10 minutes",
+    },
+    "nothing_to_void": {"zh_CN": "没有可撤销的核销", "en": "Nothing to void"},
+    "already_voided": {"zh_CN": "此核销已撤销", "en": "Already voided"},
+    "not_recorded": {"zh_CN": "未能记录撤销", "en": "Void not recorded: storage failed"},
+}
+
+
+@dataclass(frozen=True)
+class VoidResult:
+    """The answer to a void request; ``ok`` only once the void row is committed."""
+
+    reason: str  # voided, too_late, nothing_to_void, already_voided, not_recorded
+    voided_uuid: str | None = None
+    record_uuid: str | None = None
+    voucher_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "voided"
+
+    def message(self, lang: str = "zh_CN") -> str:
+        return VOID_MESSAGES[self.reason].get(lang, VOID_MESSAGES[self.reason]["zh_CN"])
+
+    def to_json(self, lang: str = "zh_CN") -> dict[str, Any]:
+        return {
+            "verdict": "voided" if self.ok else "rejected",
+            "reason": self.reason,
+            "message": self.message(lang),
+            "message_en": self.message("en"),
+            "voided": self.voided_uuid,
+            "record": self.record_uuid,
+            "voucher": None if self.voucher_id is None else {"id": self.voucher_id},
+        }
+
+
+@dataclass
+class Tally:
+    """One day's counts (local time of the counter); ``to_json`` is the CLI contract."""
+
+    day: date
+    accepted: int = 0
+    by_format: dict[str, int] = field(default_factory=lambda: {f: 0 for f in FORMATS})
+    by_hour: dict[str, int] = field(default_factory=dict)
+    by_staff: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    voided: int = 0
+    pending: int = 0
+    synced: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "date": self.day.isoformat(),
+            "accepted": self.accepted,
+            "by_format": dict(self.by_format),
+            "by_hour": dict(self.by_hour),
+            "by_staff": dict(self.by_staff),
+            "rejected": dict(self.rejected),
+            "voided": self.voided,
+            "pending": self.pending,
+            "synced": self.synced,
+        }
+
+    def to_csv(self) -> str:
+        """``section,key,count`` rows (opens in any spreadsheet)."""
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["section", "key", "count"])
+        day = self.day.isoformat()
+        w.writerow(["accepted", day, self.accepted])
+        for section in ("by_format", "by_hour", "by_staff", "rejected"):
+            for k, n in getattr(self, section).items():
+                w.writerow([section, k, n])
+        w.writerow(["voided", day, self.voided])
+        w.writerow(["pending", day, self.pending])
+        w.writerow(["synced", day, self.synced])
+        return out.getvalue()
+
+
+def _day_bounds(day: date, tz: tzinfo | None) -> tuple[int, int]:
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    nxt = day + timedelta(days=1)
+    end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
+    if tz is None:  # the counter's local time zone
+        start, end = start.astimezone(), end.astimezone()
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def _hour_of(ms: int, tz: tzinfo | None) -> str:
+    dt = datetime.fromtimestamp(ms / 1000, tz) if tz else datetime.fromtimestamp(ms / 1000)
+    return f"{dt.hour:02d}"
+
+
+def _load_device_key(paths: KioskPaths) -> PrivateKey:
+    try:
+        return load_private_key(paths.device_key)
+    except KeyFileError as exc:
+        raise ConfigError("no_device_key", f"device key {paths.device_key}: {exc.message}") from exc
+
+
+def init_standalone(
+    home: Path,
+    *,
+    cinema: str,
+    issuer_keys: list[PublicKey],
+    counter: str = "",
+    issuer: str = "",
+) -> None:
+    """Set up a standalone kiosk in ``home``: config, device key (0600), store, keys.
+
+    Refuses a folder that is already set up (its device key signs the
+    existing chain and must never be replaced by accident).
+    """
+    cinema = cinema.strip()
+    if not cinema or len(cinema) > 64:
+        raise UsageError("bad_cinema", "--cinema must be a cinema code of 1-64 characters")
+    if not issuer_keys:
+        raise UsageError("no_issuer_key", "at least one --issuer-key is needed")
+    paths = KioskPaths(Path(home))
+    if paths.config.exists():
+        raise UsageError("already_set_up", f"{paths.home} is already set up (config.json exists)")
+    paths.ensure()
+    if not paths.device_key.exists():
+        save_private_key(paths.device_key, PrivateKey.generate())
+    store = Store.open(paths.store)
+    try:
+        for k in issuer_keys:
+            store.add_trusted_key(TrustedKey(raw=k.raw, issuer=issuer, source="init"))
+    finally:
+        store.close()
+    save_config(paths.config, KioskConfig(cinema=cinema, counter=counter))
+
+
+class KioskService:
+    """One kiosk: verify, redeem, void, tally, status. Thread-safe for UI + sync."""
+
+    def __init__(
+        self,
+        paths: KioskPaths,
+        config: KioskConfig,
+        store: Store,
+        device_key: PrivateKey,
+        clock: Clock,
+    ) -> None:
+        self.paths = paths
+        self.config = config
+        self.store = store
+        self.device_key = device_key
+        self.clock = clock
+        self.clock.attach(store.newest_time_ms(), self._persist_clock_mark)
+
+    @classmethod
+    def open(cls, home: Path, *, clock: Clock | None = None) -> KioskService:
+        """Open the kiosk in ``home``; :class:`kiosk.errors.NotSetUp` if never initialised."""
+        paths = KioskPaths(Path(home))
+        config = load_config(paths.config)
+        key = _load_device_key(paths)
+        store = Store.open(paths.store)
+        return cls(paths, config, store, key, clock or Clock())
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> KioskService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _persist_clock_mark(self, ms: int) -> None:
+        self.store.set_meta("newest_seen_ms", str(ms))
+
+    @property
+    def device_id(self) -> str:
+        return self.config.device_id
+
+    def state(self, extra_keys: dict[bytes, PublicKey] | None = None) -> StoreState:
+        return StoreState(self.store, self.config.cinema, self.config.device_id, extra_keys)
+
+    # -- verdicts ------------------------------------------------------------
+
+    @staticmethod
+    def _check_fmt(fmt: str) -> None:
+        if fmt not in FORMATS:
+            raise UsageError("bad_format", f"format must be 2D or 3D, not {fmt!r}")
+
+    def check(
+        self, text: str, *, fmt: str, extra_keys: dict[bytes, PublicKey] | None = None
+    ) -> Verdict:
+        """Verify only: records nothing, logs nothing."""
+        self._check_fmt(fmt)
+        return check(
+            text,
+            self.state(extra_keys),
+            fmt=fmt,
+            now_ms=self.clock.now_ms(),
+            clock_behind=self.clock.behind,
+        ).verdict
+
+    def redeem(self, text: str, *, fmt: str, staff: str = "", source: str = "camera") -> Verdict:
+        """Verify, record (durably) if accepted, and log the attempt."""
+        self._check_fmt(fmt)
+        if source not in SOURCES:
+            raise UsageError("bad_source", f"source must be one of {SOURCES}, not {source!r}")
+        staff = staff.strip()[:64]
+        now = self.clock.now_ms()
+        behind = self.clock.behind
+        checked: Checked | None = None
+        try:
+            with self.store.transaction() as w:
+                checked = check(text, self.state(), fmt=fmt, now_ms=now, clock_behind=behind)
+                v = checked.verdict
+                uuid: str | None = None
+                if v.accepted:
+                    assert checked.voucher is not None and checked.token is not None
+                    rec = w.append_record(
+                        key=self.device_key,
+                        kind="redeem",
+                        voucher=checked.voucher.cti,
+                        token=checked.token,
+                        cinema=self.config.cinema,
+                        fmt=fmt,
+                        staff=staff,
+                        at_ms=now,
+                        device=self.config.device_id,
+                    )
+                    uuid = rec.uuid
+                w.log_attempt(
+                    at_ms=now,
+                    reason=v.reason,
+                    short_code=checked.short_code,
+                    fmt=fmt,
+                    staff=staff,
+                    source=source,
+                    record_uuid=uuid,
+                )
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            log.error("redemption not recorded: %s", type(exc).__name__)
+            if checked is not None and not checked.verdict.accepted:
+                return checked.verdict  # a rejection stands even if its log line failed
+            return Verdict(
+                reason="not_recorded",
+                voucher=None
+                if checked is None or checked.voucher is None
+                else info_of(checked.voucher),
+                detail={"error": type(exc).__name__},
+                clock_warning=behind,
+            )
+        if uuid is not None:
+            self.clock.observe(now, persist=False)  # the record itself keeps this time
+            return Verdict(
+                reason=v.reason,
+                voucher=v.voucher,
+                detail=v.detail,
+                record_uuid=uuid,
+                clock_warning=v.clock_warning,
+            )
+        return v
+
+    # -- voids -----------------------------------------------------------------
+
+    def void_last(self, *, staff: str = "") -> VoidResult:
+        """Void the newest redemption of this counter, if it is under 10 minutes old."""
+        last = self.store.last_redemption()
+        if last is None:
+            return VoidResult("nothing_to_void")
+        return self.void(last.uuid, staff=staff)
+
+    def void(self, record_uuid: str, *, staff: str = "") -> VoidResult:
+        """Void one redemption with a new signed ``void`` record (never an update)."""
+        staff = staff.strip()[:64]
+        now = self.clock.now_ms()
+        try:
+            with self.store.transaction() as w:
+                rec = self.store.record(record_uuid)
+                if rec is None or rec.kind != "redeem":
+                    return VoidResult("nothing_to_void", voided_uuid=record_uuid)
+                short = decode_voucher(rec.token).voucher.short_code
+                if self.store.is_voided(rec.uuid):
+                    return VoidResult("already_voided", rec.uuid, voucher_id=short)
+                if now - rec.at > VOID_WINDOW_MS or now < rec.at - VOID_WINDOW_MS:
+                    return VoidResult("too_late", rec.uuid, voucher_id=short)
+                void = w.append_record(
+                    key=self.device_key,
+                    kind="void",
+                    voucher=rec.voucher,
+                    token=rec.token,
+                    cinema=rec.cinema,
+                    fmt=rec.format,
+                    staff=staff,
+                    at_ms=now,
+                    device=self.config.device_id,
+                    voids=rec.uuid,
+                )
+        except (SQLAlchemyError, sqlite3.Error, OSError, VoucherError) as exc:
+            log.error("void not recorded: %s", type(exc).__name__)
+            return VoidResult("not_recorded", record_uuid)
+        return VoidResult("voided", rec.uuid, void.uuid, short)
+
+    # -- reports ---------------------------------------------------------------
+
+    def tally(self, day: date, *, tz: tzinfo | None = None) -> Tally:
+        """Counts of ``day`` in the counter's local time (or ``tz``)."""
+        start, end = _day_bounds(day, tz)
+        t = Tally(day=day)
+        rows = self.store.records_between(start, end)
+        voided = {r[2] for r in rows if r[0] == "void"}
+        # A void may fall on the next day; count any void of these records.
+        voided |= {
+            r[1]
+            for r in rows
+            if r[0] == "redeem" and r[1] not in voided and self.store.is_voided(r[1])
+        }
+        hours: Counter[str] = Counter()
+        staff: Counter[str] = Counter()
+        for kind, uuid, _voids, fmt, who, at, synced_at in rows:
+            if synced_at is None:
+                t.pending += 1
+            else:
+                t.synced += 1
+            if kind == "void":
+                t.voided += 1
+                continue
+            if uuid in voided:
+                continue
+            t.accepted += 1
+            t.by_format[fmt] = t.by_format.get(fmt, 0) + 1
+            hours[_hour_of(at, tz)] += 1
+            staff[who] += 1
+        rejected: Counter[str] = Counter(
+            r[0] for r in self.store.attempts_between(start, end) if r[0] != "accepted"
+        )
+        t.by_hour = dict(sorted(hours.items()))
+        t.by_staff = dict(sorted(staff.items()))
+        t.rejected = dict(sorted(rejected.items()))
+        return t
+
+    def status(self) -> dict[str, Any]:
+        """Everything the status screen and ``cinepass-kiosk status`` show."""
+        counts = self.store.counts()
+        now = self.clock.now_ms()
+
+        def meta_int(key: str) -> int | None:
+            value = self.store.get_meta(key)
+            try:
+                return None if value is None else int(value)
+            except ValueError:
+                return None
+
+        online = self.store.get_meta("online")
+        rev_at = meta_int("revocations_synced_at") or meta_int("last_sync")
+        age = None if rev_at is None else max(0, (now - rev_at) // 1000)
+        return {
+            **counts,
+            "last_sync": meta_int("last_sync"),
+            "clock_ok": not self.clock.behind,
+            "clock_behind_ms": self.clock.behind_by_ms(),
+            "newest_seen_ms": self.clock.newest_seen_ms,
+            "now_ms": now,
+            "online": None if online is None else online in ("1", "true"),
+            "device_revoked": self.store.get_meta("device_revoked") in ("1", "true"),
+            "cinema": self.config.cinema,
+            "counter": self.config.counter,
+            "device_id": self.config.device_id,
+            "standalone": self.config.standalone,
+            "revocation_age_s": age,
+            "revocations_stale": (
+                not self.config.standalone
+                and (age is None or age > self.config.revocation_max_age_hours * 3600)
+            ),
+            "home": str(self.paths.home),
+        }
+
+    def conflicts(self) -> list[dict[str, Any]]:
+        return self.store.conflicts()
+
+    @staticmethod
+    def reason_words(reason: str, lang: str = "zh_CN") -> tuple[str, str]:
+        return message_for(reason, lang)

@@ -1,0 +1,273 @@
+"""THE verifier: QR text or a typed short code in, a :class:`Verdict` out.
+
+One pure function over the kiosk's state, so the window, the CLI, the bench
+and the tests share exactly one set of rules. It never raises for bad input
+(every codec failure becomes ``malformed`` / ``not_a_voucher`` / ...), and it
+records nothing: :mod:`kiosk.engine.service` wraps it in the write transaction
+that makes ``accepted`` durable.
+
+Order of the checks, and why:
+
+1. decode (``not_a_voucher``, ``malformed``); a typed short code is first
+   looked up in the roster (``unknown_code``) and then verified like a scan;
+2. signature against the trusted keys (``unknown_key``, ``bad_signature``):
+   nothing of an unverified voucher is trusted or shown;
+3. revocation list (``revoked`` with the reason);
+4. earlier uses, here or reported by the server (``already_redeemed`` with
+   when / where / who), counted against ``admissions``;
+5. validity window (``expired``, ``not_yet_valid``), cinema scope
+   (``wrong_cinema``) and last the format chosen at the counter
+   (``wrong_format``): last because the clerk can fix it by switching 2D/3D
+   and scanning again, which would be pointless if anything else failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kiosk.engine.store import Revocation, Use
+from kiosk.engine.verdict import Verdict, VoucherInfo
+from sync.voucher.codec import PREFIX, Voucher, decode_voucher, verify_signature
+from sync.voucher.errors import (
+    MalformedVoucher,
+    NotAVoucher,
+    ShortCodeError,
+    SignatureError,
+    UnknownKey,
+    VoucherError,
+)
+from sync.voucher.keys import PublicKey
+from sync.voucher.shortcode import encode_short_code, parse_short_code
+
+FORMATS = ("2D", "3D")
+
+
+class KioskState(Protocol):
+    """What the verifier needs to know about this kiosk (the store implements it)."""
+
+    @property
+    def cinema(self) -> str | None:
+        """This cinema's code; None skips the cinema scope check (no home)."""
+        ...
+
+    @property
+    def device(self) -> str: ...
+
+    def keyring(self) -> Mapping[bytes, PublicKey]: ...
+
+    def revocation(self, cti: bytes) -> Revocation | None: ...
+
+    def uses(self, cti: bytes) -> list[Use]: ...
+
+    def roster_token(self, cti: bytes) -> str | None: ...
+
+
+@dataclass
+class MemoryState:
+    """A kiosk state held in memory: for ``verify --issuer-key`` without a home, and tests."""
+
+    keys: dict[bytes, PublicKey] = field(default_factory=dict)
+    cinema: str | None = None
+    device: str = ""
+    revoked: dict[bytes, Revocation] = field(default_factory=dict)
+    used: dict[bytes, list[Use]] = field(default_factory=dict)
+    roster: dict[bytes, str] = field(default_factory=dict)
+
+    def keyring(self) -> Mapping[bytes, PublicKey]:
+        return self.keys
+
+    def revocation(self, cti: bytes) -> Revocation | None:
+        return self.revoked.get(cti)
+
+    def uses(self, cti: bytes) -> list[Use]:
+        return self.used.get(cti, [])
+
+    def roster_token(self, cti: bytes) -> str | None:
+        return self.roster.get(cti)
+
+
+class _StoreLike(Protocol):
+    def keyring(self) -> dict[bytes, PublicKey]: ...
+
+    def revocation(self, cti: bytes) -> Revocation | None: ...
+
+    def uses(self, cti: bytes, *, own_device: str) -> list[Use]: ...
+
+    def roster_token(self, cti: bytes) -> str | None: ...
+
+
+class StoreState:
+    """The state of a set-up kiosk: its store, its cinema, its device id.
+
+    ``extra_keys`` are trusted for this object only (``verify --issuer-key``).
+    """
+
+    def __init__(
+        self,
+        store: _StoreLike,
+        cinema: str | None,
+        device: str,
+        extra_keys: Mapping[bytes, PublicKey] | None = None,
+    ) -> None:
+        self._store = store
+        self._cinema = cinema
+        self._device = device
+        self._extra = dict(extra_keys or {})
+
+    @property
+    def cinema(self) -> str | None:
+        return self._cinema
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def keyring(self) -> Mapping[bytes, PublicKey]:
+        ring = self._store.keyring()
+        if not self._extra:
+            return ring
+        return {**ring, **self._extra}
+
+    def revocation(self, cti: bytes) -> Revocation | None:
+        return self._store.revocation(cti)
+
+    def uses(self, cti: bytes) -> list[Use]:
+        return self._store.uses(cti, own_device=self._device)
+
+    def roster_token(self, cti: bytes) -> str | None:
+        return self._store.roster_token(cti)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A verdict plus what recording it needs (the voucher and its full token)."""
+
+    verdict: Verdict
+    voucher: Voucher | None = None
+    token: str | None = None
+    short_code: str | None = None
+
+
+def info_of(v: Voucher) -> VoucherInfo:
+    return VoucherInfo(
+        id=v.short_code,
+        exp=v.exp,
+        formats=v.formats,
+        holder=v.holder,
+        iss=v.iss,
+        cinemas=v.cinemas,
+        campaign=v.campaign,
+    )
+
+
+def _codec_detail(exc: VoucherError) -> dict[str, Any]:
+    return {"code": exc.reason, "error": exc.message}
+
+
+def check(
+    text: str, state: KioskState, *, fmt: str, now_ms: int, clock_behind: bool = False
+) -> Checked:
+    """Verify ``text`` (QR text or typed short code); see the module docstring."""
+
+    def verdict(
+        reason: str,
+        v: Voucher | None = None,
+        detail: dict[str, Any] | None = None,
+        short: str | None = None,
+        token: str | None = None,
+    ) -> Checked:
+        return Checked(
+            Verdict(
+                reason=reason,
+                voucher=None if v is None else info_of(v),
+                detail=detail or {},
+                clock_warning=clock_behind,
+            ),
+            voucher=v,
+            token=token,
+            short_code=short if v is None else v.short_code,
+        )
+
+    if fmt not in FORMATS:
+        # A programming or CLI error, not a property of the voucher: callers validate.
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if not isinstance(text, str):
+        return verdict("not_a_voucher", detail={"code": "not_text"})
+    token = text.strip()
+    typed = False
+    if not token.startswith(PREFIX) and 0 < len(token) <= 64:
+        try:
+            cti = parse_short_code(token)
+        except ShortCodeError:
+            pass
+        else:
+            short = encode_short_code(cti)
+            found = state.roster_token(cti)
+            if found is None:
+                return verdict("unknown_code", detail={"code": short}, short=short)
+            token, typed = found, True
+    try:
+        decoded = decode_voucher(token)
+    except NotAVoucher as exc:
+        return verdict("not_a_voucher", detail=_codec_detail(exc))
+    except MalformedVoucher as exc:
+        return verdict("malformed", detail=_codec_detail(exc))
+    except VoucherError as exc:  # the codec promises only its own errors
+        return verdict("malformed", detail=_codec_detail(exc))
+    short = decoded.voucher.short_code
+    try:
+        verify_signature(decoded, state.keyring())
+    except UnknownKey as exc:
+        return verdict("unknown_key", detail={**_codec_detail(exc), "kid": decoded.kid.hex()})
+    except SignatureError as exc:
+        return verdict("bad_signature", detail=_codec_detail(exc), short=short)
+
+    v = decoded.voucher
+    base: dict[str, Any] = {"typed": True} if typed else {}
+    rev = state.revocation(v.cti)
+    if rev is not None:
+        return verdict("revoked", v, {**base, "why": rev.reason, "at": rev.at_ms})
+    uses = state.uses(v.cti)
+    if len(uses) >= v.admissions:
+        last = uses[-1]
+        return verdict(
+            "already_redeemed",
+            v,
+            {
+                **base,
+                "at": last.at_ms,
+                "cinema": last.cinema,
+                "device": last.device,
+                "staff": last.staff,
+                "where": "elsewhere" if last.remote else "here",
+                "record": last.record_uuid or None,
+                "uses": len(uses),
+                "admissions": v.admissions,
+            },
+        )
+    now_s = now_ms // 1000
+    if now_s > v.exp:
+        return verdict("expired", v, {**base, "exp": v.exp})
+    if now_s < v.nbf:
+        return verdict("not_yet_valid", v, {**base, "nbf": v.nbf})
+    if state.cinema is not None and v.cinemas is not None and state.cinema not in v.cinemas:
+        return verdict(
+            "wrong_cinema", v, {**base, "cinema": state.cinema, "cinemas": list(v.cinemas)}
+        )
+    if fmt not in v.formats:
+        return verdict("wrong_format", v, {**base, "chosen": fmt, "formats": list(v.formats)})
+    return verdict(
+        "accepted",
+        v,
+        {**base, "admission": len(uses) + 1, "admissions": v.admissions},
+        token=token,
+    )
+
+
+def verify(
+    text: str, state: KioskState, *, fmt: str, now_ms: int, clock_behind: bool = False
+) -> Verdict:
+    """The verdict for ``text`` at ``now_ms`` (UTC ms) with format ``fmt`` chosen at the counter."""
+    return check(text, state, fmt=fmt, now_ms=now_ms, clock_behind=clock_behind).verdict
