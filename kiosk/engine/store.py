@@ -58,7 +58,7 @@ HEAD_REVISION = "0002"
 BUSY_TIMEOUT_MS = 5000
 
 RevocationAction = Literal["freeze", "unfreeze", "redeemed"]
-SERVER_STATUSES = ("valid", "duplicate", "void")
+SERVER_STATUSES = ("valid", "duplicate", "void", "rejected")  # rejected: bad voucher signature
 
 metadata = sa.MetaData()
 records = sa.Table(

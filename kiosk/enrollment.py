@@ -1,0 +1,147 @@
+"""Enrolling a counter with the central server (``cinepass-kiosk enroll``).
+
+The kiosk keeps its own Ed25519 device key (made here if missing, 0600) and
+sends only the public half. The server answers with a device id, the cinema,
+an API token, the trusted issuer keys and the first revocation list and
+roster. They are written in the order that keeps a half-finished enrolment
+harmless: the store first (keys, feeds), then the token (0600), and the
+config last, because a config with a ``device_id`` is what says "enrolled".
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sync import protocol as P
+from sync.voucher.errors import KeyFileError
+from sync.voucher.keys import PrivateKey, load_private_key, save_private_key, write_secret_file
+
+from .config import KioskConfig, load_config, save_config
+from .engine.store import RevocationEntry, RosterEntry, Store, TrustedKey
+from .errors import ConfigError, NotSetUp, UsageError
+from .http import HttpClient, SyncError
+
+# what the server says about a code, and how the clerk should read it (exit 2: bad input)
+CODE_ERRORS = {
+    "bad_code": "the enrolment code is wrong: check it, or ask the union office for a new one",
+    "code_used": "this enrolment code was already used: ask the union office for a new one",
+    "code_expired": "this enrolment code has expired (24 h): ask the union office for a new one",
+    "rate_limited": "too many wrong codes were tried: wait 15 minutes, then try the right one",
+}
+
+
+def _device_key(path: Path) -> PrivateKey:
+    if path.exists():
+        try:
+            return load_private_key(path)
+        except KeyFileError as exc:
+            raise ConfigError("bad_device_key", f"device key {path}: {exc.message}") from exc
+    key = PrivateKey.generate()
+    save_private_key(path, key)
+    return key
+
+
+def enroll(
+    home: Path,
+    server_url: str,
+    code: str,
+    *,
+    ca_bundle: str | None = None,
+    allow_http: bool = False,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Enrol the kiosk in ``home``; returns {device_id, cinema, keys, revocations, roster}."""
+    from .paths import KioskPaths
+
+    paths = KioskPaths(Path(home))
+    code = code.strip()
+    if not code or len(code) > 64:
+        raise UsageError(
+            "bad_code", "give the enrolment code printed by 'cinepass-admin device code'"
+        )
+    if ca_bundle and not Path(ca_bundle).is_file():
+        raise UsageError("bad_ca_bundle", f"CA bundle {ca_bundle} does not exist")
+    client = HttpClient(server_url, ca_bundle=ca_bundle, allow_http=allow_http)
+    paths.ensure()
+    key = _device_key(paths.device_key)
+    body = {
+        "code": code,
+        "public_key": key.public.raw.hex(),
+        "name": (name or socket.gethostname())[:200],
+    }
+    try:
+        raw = client.post(f"{P.API_PREFIX}/enrol", body)
+    except SyncError as exc:
+        if exc.reason in CODE_ERRORS:
+            raise UsageError(exc.reason, CODE_ERRORS[exc.reason]) from None
+        raise
+    finally:
+        client.close()
+    try:
+        answer = P.EnrolResponse.model_validate(raw)
+        keys = [TrustedKey(raw=bytes.fromhex(k.public_key), issuer=k.issuer) for k in answer.keys]
+        revs = [P.RevocationOut.model_validate(e) for e in answer.revocations.entries]
+        roster = [P.RosterOut.model_validate(e) for e in answer.roster.entries]
+    except (ValidationError, ValueError) as exc:
+        raise SyncError(
+            "bad_answer", f"the server sent a malformed enrolment answer: {exc}"
+        ) from None
+
+    store = Store.open(paths.store)
+    try:
+        store.set_trusted_keys(keys)
+        store.replace_revocations(
+            [
+                RevocationEntry(
+                    cti=bytes.fromhex(e.cti),
+                    action=e.action,
+                    reason=e.reason,
+                    at_ms=e.at,
+                    cinema=e.cinema,
+                    device=e.device,
+                    staff=e.staff,
+                )
+                for e in revs
+                if e.action != "unredeemed"
+            ],
+            str(answer.revocations.cursor),
+        )
+        store.replace_roster(
+            [RosterEntry(cti=bytes.fromhex(e.cti), token=e.token) for e in roster],
+            str(answer.roster.cursor),
+        )
+        store.set_cursor("status", "0")
+        store.set_meta("device_revoked", "0")
+        store.set_meta("last_sync", str(answer.time_ms))
+        store.set_meta("online", "1")
+    finally:
+        store.close()
+
+    write_secret_file(paths.token, answer.token.encode("utf-8"))
+    try:
+        cfg = load_config(paths.config)
+    except NotSetUp:
+        cfg = KioskConfig()
+    except ConfigError:
+        cfg = KioskConfig()
+    cfg.cinema = answer.cinema
+    cfg.device_id = answer.device_id
+    cfg.server_url = client.base_url
+    cfg.ca_bundle = ca_bundle or ""
+    cfg.allow_http = allow_http
+    if not cfg.counter:
+        cfg.counter = body["name"]
+    save_config(paths.config, cfg)
+    return {
+        "device_id": answer.device_id,
+        "cinema": answer.cinema,
+        "cinema_name": answer.cinema_name,
+        "server": client.base_url,
+        "keys": len(keys),
+        "revocations": len(revs),
+        "roster": len(roster),
+    }

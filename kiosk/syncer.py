@@ -1,0 +1,431 @@
+"""The kiosk's sync engine: push redemptions, pull feeds, never block a scan.
+
+A :class:`SyncEngine` runs one background thread. Each cycle:
+
+1. ``POST /device/hello`` with this counter's health (version, pending count,
+   clock offset, last error). The answer's server time, against the request's
+   send/receive midpoint, gives the clock offset (server minus local), stored
+   as meta ``clock_offset_ms``. A ``device_revoked`` refusal is remembered in
+   meta ``device_revoked`` and the records stay pending, untouched.
+2. Push pending records, oldest first, in batches. The answer must name every
+   record that was sent, each with a known status; anything else (garbage,
+   wrong types, a 200 that drops a record) is a failed attempt and nothing is
+   marked. Only acknowledged records are marked synced, so a cut connection or
+   a server restarted mid-batch costs a resend, which the server's
+   idempotency (by record uuid) makes harmless.
+3. Pull the key, revocation and roster feeds from their cursors (a snapshot
+   the first time), and this device's status feed (records that later turned
+   out to be duplicates, or whose valid redemption was duplicated elsewhere).
+
+Between cycles it sleeps ``sync_interval`` seconds while online, or an
+exponential backoff with jitter (up to 5 minutes) while not; :meth:`notify`
+(called by the window after each redemption) wakes it at once, so a
+redemption is uploaded within a second or two when the network is up.
+
+Everything goes through :class:`kiosk.engine.store.Store`, whose writes are
+short transactions: the scan path never waits on the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from sync import protocol as P
+
+from .engine.service import KioskService
+from .engine.store import RevocationEntry, RosterEntry, Store, TrustedKey
+from .errors import KioskError
+from .http import HttpClient, SyncError
+
+log = logging.getLogger("cinepass.sync")
+
+BATCH_SIZE = 500
+MAX_BACKOFF_S = 300.0
+FEED_PAGE = 5000
+STORE_STATUSES = ("valid", "duplicate", "void", "rejected")
+
+
+@dataclass
+class SyncResult:
+    """What one cycle did; ``error`` is None on success."""
+
+    ok: bool
+    uploaded: int = 0
+    duplicates: int = 0
+    pending: int = 0
+    revocations: int = 0
+    roster: int = 0
+    status_updates: int = 0
+    clock_offset_ms: int | None = None
+    error: str | None = None
+    error_message: str | None = None
+    revoked: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "uploaded": self.uploaded,
+            "duplicates": self.duplicates,
+            "pending": self.pending,
+            "revocations": self.revocations,
+            "roster": self.roster,
+            "status_updates": self.status_updates,
+            "clock_offset_ms": self.clock_offset_ms,
+            "error": self.error,
+            "message": self.error_message,
+            "device_revoked": self.revoked,
+        }
+
+
+def _bad(message: str) -> SyncError:
+    return SyncError("bad_answer", f"the server sent a malformed answer: {message}")
+
+
+def _detail(result: P.RecordResult | P.StatusOut) -> dict[str, Any] | None:
+    d: dict[str, Any] = {}
+    if result.first is not None:
+        d.update(
+            first_uuid=result.first.uuid,
+            cinema=result.first.cinema,
+            device=result.first.device,
+            staff=result.first.staff,
+            at=result.first.at,
+        )
+    elif result.duplicate_of:
+        d["first_uuid"] = result.duplicate_of
+    problem = getattr(result, "problem", None)
+    if problem:
+        d["problem"] = problem
+    conflict = getattr(result, "conflict_with", None)
+    if conflict:
+        d["conflict_with"] = conflict
+    return d or None
+
+
+class SyncEngine:
+    """Background sync for one kiosk (a data folder or an open :class:`KioskService`)."""
+
+    def __init__(
+        self,
+        home_or_service: Path | str | KioskService,
+        *,
+        interval: float | None = None,
+        batch_size: int = BATCH_SIZE,
+        client: HttpClient | None = None,
+        timeout: tuple[float, float] | None = None,
+    ) -> None:
+        if isinstance(home_or_service, KioskService):
+            self.service = home_or_service
+            self._owns_service = False
+        else:
+            self.service = KioskService.open(Path(home_or_service))
+            self._owns_service = True
+        self.store: Store = self.service.store
+        cfg = self.service.config
+        self.interval = float(interval if interval is not None else cfg.sync_interval)
+        self.batch_size = max(1, min(batch_size, P.MAX_BATCH))
+        self._client = client
+        self._timeout = timeout
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._cycle_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._failures = 0
+        self._last_error = ""
+        self.last_result: SyncResult | None = None
+
+    # -- public API ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background thread (idempotent)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="cinepass-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread; an upload in flight finishes or times out first."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._owns_service:
+            self.service.close()
+
+    def notify(self) -> None:
+        """A redemption was just recorded: sync now instead of at the next tick."""
+        self._wake.set()
+
+    def status(self) -> dict[str, Any]:
+        """online, last_sync, pending, conflicts, clock offset, last error."""
+        counts = self.store.counts()
+        meta = self.store.get_meta
+
+        def as_int(v: str | None) -> int | None:
+            try:
+                return None if v is None else int(v)
+            except ValueError:
+                return None
+
+        return {
+            "online": meta("online") == "1",
+            "last_sync": as_int(meta("last_sync")),
+            "pending": counts["pending"],
+            "conflicts": counts["conflicts"],
+            "clock_offset_ms": as_int(meta("clock_offset_ms")),
+            "device_revoked": meta("device_revoked") == "1",
+            "last_error": meta("last_sync_error") or None,
+            "failures": self._failures,
+        }
+
+    def sync_now(self) -> SyncResult:
+        """Run one full cycle in the calling thread; never raises for network trouble."""
+        with self._cycle_lock:
+            result = self._cycle()
+        self.last_result = result
+        return result
+
+    # -- the loop -----------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            result = self.sync_now()
+            if result.ok:
+                delay = self.interval
+            else:
+                base = min(MAX_BACKOFF_S, self.interval * (2 ** min(self._failures, 10)))
+                delay = base * random.uniform(0.5, 1.5)
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def _http(self) -> HttpClient:
+        if self._client is None:
+            cfg = self.service.config
+            if not cfg.server_url:
+                raise SyncError("standalone", "this kiosk is standalone (no server configured)")
+            try:
+                token = self.service.paths.token.read_text(encoding="utf-8").strip()
+            except OSError:
+                raise SyncError(
+                    "not_enrolled", "no device token: enrol this kiosk ('cinepass-kiosk enroll')"
+                ) from None
+            self._client = HttpClient(
+                cfg.server_url,
+                token=token,
+                ca_bundle=cfg.ca_bundle or None,
+                allow_http=cfg.allow_http,
+                **({"timeout": self._timeout} if self._timeout else {}),
+            )
+        return self._client
+
+    def _cycle(self) -> SyncResult:
+        result = SyncResult(ok=False)
+        try:
+            client = self._http()
+            self._hello(client, result)
+            self._push(client, result)
+            self._pull(client, result)
+        except SyncError as exc:
+            return self._failed(result, exc)
+        except KioskError as exc:  # e.g. the store refused a malformed entry
+            return self._failed(result, SyncError(exc.reason, exc.message))
+        result.ok = True
+        result.pending = self.store.counts()["pending"]
+        self._failures = 0
+        self._last_error = ""
+        now = str(int(time.time() * 1000))
+        self.store.set_meta("last_sync", now)
+        self.store.set_meta("revocations_synced_at", now)
+        self.store.set_meta("online", "1")
+        self.store.set_meta("last_sync_error", "")
+        return result
+
+    def _failed(self, result: SyncResult, exc: SyncError) -> SyncResult:
+        self._failures += 1
+        self._last_error = f"{exc.reason}: {exc.message}"
+        result.error, result.error_message = exc.reason, exc.message
+        result.pending = self.store.counts()["pending"]
+        try:
+            if exc.reason == "device_revoked":
+                result.revoked = True
+                self.store.set_meta("device_revoked", "1")
+            self.store.set_meta("online", "0")
+            self.store.set_meta("last_sync_error", self._last_error[:500])
+        except KioskError:
+            log.exception("cannot record the sync failure")
+        log.warning("sync failed: %s", exc.reason)
+        return result
+
+    # -- steps --------------------------------------------------------------
+
+    def _health(self) -> dict[str, Any]:
+        from . import __version__
+
+        offset = self.store.get_meta("clock_offset_ms")
+        return P.Health(
+            version=__version__,
+            pending=self.store.counts()["pending"],
+            clock_offset_ms=int(offset) if offset and offset.lstrip("-").isdigit() else 0,
+            last_error=self._last_error[:500],
+        ).model_dump()
+
+    def _hello(self, client: HttpClient, result: SyncResult) -> None:
+        t0 = time.time() * 1000
+        raw = client.post(f"{P.API_PREFIX}/device/hello", {"health": self._health()})
+        t1 = time.time() * 1000
+        try:
+            info = P.DeviceInfo.model_validate(raw)
+        except ValidationError as exc:
+            raise _bad(str(exc.errors()[0]["msg"])) from None
+        offset = int(info.time_ms - (t0 + t1) / 2)
+        result.clock_offset_ms = offset
+        self.store.set_meta("clock_offset_ms", str(offset))
+        if self.store.get_meta("device_revoked") == "1":
+            self.store.set_meta("device_revoked", "0")
+
+    def _push(self, client: HttpClient, result: SyncResult) -> None:
+        while True:
+            batch = self.store.pending_records(self.batch_size)
+            if not batch:
+                return
+            body = {
+                "records": [rec.to_json(sig) for rec, sig in batch],
+                "health": self._health(),
+            }
+            raw = client.post(f"{P.API_PREFIX}/records", body)
+            try:
+                answer = P.UploadResponse.model_validate(raw)
+            except ValidationError as exc:
+                raise _bad(str(exc.errors()[0]["msg"])) from None
+            sent = {rec.uuid for rec, _ in batch}
+            got = {r.uuid: r for r in answer.results}
+            if set(got) != sent:
+                raise _bad(f"{len(sent - set(got))} of {len(sent)} records were not acknowledged")
+            self.store.mark_synced({u: (r.status, _detail(r)) for u, r in got.items()})
+            result.uploaded += len(got)
+            result.duplicates += sum(1 for r in got.values() if r.status == "duplicate")
+            if len(batch) < self.batch_size:
+                return
+
+    def _pull(self, client: HttpClient, result: SyncResult) -> None:
+        self._pull_keys(client)
+        result.revocations += self._pull_feed(client, "revocation", "revocations")
+        result.roster += self._pull_feed(client, "roster", "roster")
+        result.status_updates += self._pull_status(client)
+
+    def _page(self, client: HttpClient, path: str, params: dict[str, Any] | None) -> P.FeedPage:
+        raw = client.get(path, params)
+        try:
+            return P.FeedPage.model_validate(raw)
+        except ValidationError as exc:
+            raise _bad(str(exc.errors()[0]["msg"])) from None
+
+    def _pull_keys(self, client: HttpClient) -> None:
+        page = self._page(client, f"{P.API_PREFIX}/feeds/keys/snapshot", None)
+        try:
+            keys = [P.TrustedKeyOut.model_validate(e) for e in page.entries]
+        except ValidationError as exc:
+            raise _bad(str(exc.errors()[0]["msg"])) from None
+        wanted = {(bytes.fromhex(k.public_key), k.issuer) for k in keys if k.active}
+        have = {(k.raw, k.issuer) for k in self.store.trusted_keys() if k.source == "server"}
+        local = [k for k in self.store.trusted_keys() if k.source != "server"]
+        if wanted != have:
+            self.store.set_trusted_keys(
+                local + [TrustedKey(raw=r, issuer=i) for r, i in sorted(wanted)]
+            )
+
+    def _pull_feed(self, client: HttpClient, feed: str, local: str) -> int:
+        cursor = self.store.get_cursor(local)
+        applied = 0
+        if cursor is None or not cursor.isdigit():
+            page = self._page(client, f"{P.API_PREFIX}/feeds/{feed}/snapshot", None)
+            entries = self._entries(feed, page.entries)
+            if feed == "revocation":
+                self.store.replace_revocations(entries, str(page.cursor))  # type: ignore[arg-type]
+            else:
+                self.store.replace_roster(entries, str(page.cursor))  # type: ignore[arg-type]
+            return len(entries)
+        since = int(cursor)
+        for _ in range(1000):
+            page = self._page(
+                client, f"{P.API_PREFIX}/feeds/{feed}", {"since": since, "limit": FEED_PAGE}
+            )
+            if page.cursor < since:
+                raise _bad(f"the {feed} cursor went backwards")
+            entries = self._entries(feed, page.entries)
+            if feed == "revocation":
+                self.store.apply_revocations(entries, str(page.cursor))  # type: ignore[arg-type]
+            else:
+                self.store.apply_roster(entries, str(page.cursor))  # type: ignore[arg-type]
+            applied += len(entries)
+            since = page.cursor
+            if not page.more:
+                break
+        return applied
+
+    @staticmethod
+    def _entries(feed: str, raw: list[dict[str, Any]]) -> list[RevocationEntry] | list[RosterEntry]:
+        try:
+            if feed == "revocation":
+                out: list[RevocationEntry] = []
+                for item in raw:
+                    e = P.RevocationOut.model_validate(item)
+                    if e.action == "unredeemed":
+                        continue  # the kiosk keeps "used elsewhere" (safe side); office can reissue
+                    out.append(
+                        RevocationEntry(
+                            cti=bytes.fromhex(e.cti),
+                            action=e.action,
+                            reason=e.reason,
+                            at_ms=e.at,
+                            cinema=e.cinema,
+                            device=e.device,
+                            staff=e.staff,
+                        )
+                    )
+                return out
+            return [
+                RosterEntry(cti=bytes.fromhex(e.cti), token=e.token, removed=e.removed)
+                for e in (P.RosterOut.model_validate(item) for item in raw)
+            ]
+        except ValidationError as exc:
+            raise _bad(str(exc.errors()[0]["msg"])) from None
+
+    def _pull_status(self, client: HttpClient) -> int:
+        cursor = self.store.get_cursor("status")
+        since = int(cursor) if cursor and cursor.isdigit() else 0
+        count = 0
+        for _ in range(1000):
+            page = self._page(
+                client, f"{P.API_PREFIX}/feeds/status", {"since": since, "limit": FEED_PAGE}
+            )
+            try:
+                changes = [P.StatusOut.model_validate(e) for e in page.entries]
+            except ValidationError as exc:
+                raise _bad(str(exc.errors()[0]["msg"])) from None
+            latest: dict[str, tuple[str, dict[str, Any] | None]] = {}
+            for c in changes:
+                latest[c.uuid] = (c.status, _detail(c))
+            known = {u: v for u, v in latest.items() if self.store.record(u) is not None}
+            if known:
+                self.store.mark_synced(known)
+            self.store.set_cursor("status", str(page.cursor))
+            count += len(changes)
+            since = page.cursor
+            if not page.more:
+                break
+        return count

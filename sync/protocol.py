@@ -1,0 +1,148 @@
+"""The JSON API between kiosk and server (``/api/v1/``): one set of schemas for both.
+
+The server validates request bodies with these models; the kiosk validates
+the server's answers with them too, because a 200 with the wrong shape is a
+failed attempt, not data. Limits here are part of the contract: a batch
+holds at most :data:`MAX_BATCH` records and a body at most :data:`MAX_BODY`
+bytes. Bytes travel as lower-case hex; times are epoch milliseconds.
+Records themselves are parsed by :meth:`sync.records.Record.from_json`
+(the one record format), so they are plain JSON objects here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_PREFIX = "/api/v1"
+MAX_BATCH = 1000
+MAX_BODY = 2 * 1024 * 1024
+FEED_NAMES = ("revocation", "roster", "keys", "status")
+
+Hex64 = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=False)
+
+
+class ErrorBody(_Model):
+    code: str
+    message: str
+
+
+class ErrorResponse(_Model):
+    error: ErrorBody
+
+
+class Health(_Model):
+    """What a kiosk reports about itself on every sync (shown by ``cinepass-admin devices``)."""
+
+    version: str = Field(default="", max_length=64)
+    pending: int = Field(default=0, ge=0, le=10**9)
+    clock_offset_ms: int = Field(default=0, ge=-(10**12), le=10**12)
+    last_error: str = Field(default="", max_length=500)
+
+
+class TrustedKeyOut(_Model):
+    kid: str = Field(pattern=r"^[0-9a-f]{16}$")
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    issuer: str = Field(max_length=64)
+    active: bool = True
+
+
+class RevocationOut(_Model):
+    cti: str = Field(pattern=r"^[0-9a-f]{20}$")
+    action: Literal["freeze", "unfreeze", "redeemed", "unredeemed"]
+    reason: str = Field(default="", max_length=32)
+    at: int = 0
+    cinema: str = Field(default="", max_length=64)
+    device: str = Field(default="", max_length=64)
+    staff: str = Field(default="", max_length=64)
+
+
+class RosterOut(_Model):
+    cti: str = Field(pattern=r"^[0-9a-f]{20}$")
+    token: str = Field(max_length=2048)
+    removed: bool = False
+
+
+class FirstUse(_Model):
+    """Where the valid redemption a duplicate loses to happened."""
+
+    uuid: str = Field(max_length=36)
+    cinema: str = Field(default="", max_length=64)
+    device: str = Field(default="", max_length=64)
+    staff: str = Field(default="", max_length=64)
+    at: int = 0
+
+
+class StatusOut(_Model):
+    """A settlement status change of one of *this device's* records."""
+
+    uuid: str = Field(max_length=36)
+    status: Literal["valid", "duplicate", "void", "rejected"]
+    duplicate_of: str | None = Field(default=None, max_length=36)
+    first: FirstUse | None = None
+    conflict_with: str | None = Field(default=None, max_length=36)
+
+
+class FeedPage(_Model):
+    feed: str
+    cursor: int = Field(ge=0)
+    more: bool = False
+    snapshot: bool = False
+    entries: list[dict[str, Any]]
+
+
+class EnrolRequest(_Model):
+    code: str = Field(min_length=1, max_length=64)
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    name: str = Field(default="", max_length=200)
+
+
+class EnrolResponse(_Model):
+    device_id: str
+    cinema: str
+    cinema_name: str = ""
+    token: str
+    keys: list[TrustedKeyOut]
+    revocations: FeedPage
+    roster: FeedPage
+    time_ms: int
+
+
+class DeviceHello(_Model):
+    health: Health = Field(default_factory=Health)
+
+
+class DeviceInfo(_Model):
+    device_id: str
+    cinema: str
+    status: Literal["active", "revoked"]
+    time_ms: int
+
+
+class UploadRequest(_Model):
+    records: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
+    health: Health | None = None
+
+
+class RecordResult(_Model):
+    uuid: str
+    status: Literal["valid", "duplicate", "void", "rejected"]
+    duplicate_of: str | None = None
+    first: FirstUse | None = None
+    problem: str | None = None
+
+
+class UploadResponse(_Model):
+    results: list[RecordResult]
+    time_ms: int
+
+
+class ServerInfo(_Model):
+    status: Literal["ok"] = "ok"
+    version: str
+    time_ms: int
