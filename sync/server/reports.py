@@ -1,0 +1,215 @@
+"""Settlement with the cinemas: monthly reports and the full redemption list.
+
+Days and months are China Standard Time (UTC+8, :data:`sync.issuing.DISPLAY_TZ`),
+the calendar the cinemas invoice by. Per cinema the report gives valid
+redemptions counted by day and format, then every valid line, every duplicate
+(with the redemption it lost to) and every void listed separately, each line
+carrying the record uuid, the voucher's short code and the device, so any
+number can be traced back to the signed record that produced it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sync.issuing import DISPLAY_TZ
+from sync.voucher.shortcode import encode_short_code
+
+from .errors import ServerError
+from .models import Cinema, Redemption
+
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def iso_utc(ms: int) -> str:
+    """UTC ISO 8601 with milliseconds and a Z (what JSON reports use)."""
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def local_day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, DISPLAY_TZ).strftime("%Y-%m-%d")
+
+
+def local_time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, DISPLAY_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def month_bounds(month: str) -> tuple[int, int]:
+    m = MONTH_RE.match(month.strip())
+    if not m:
+        raise ServerError("bad_month", f"--month must be YYYY-MM, not {month!r}")
+    y, mo = int(m.group(1)), int(m.group(2))
+    start = datetime(y, mo, 1, tzinfo=DISPLAY_TZ)
+    end = datetime(y + (mo == 12), 1 if mo == 12 else mo + 1, 1, tzinfo=DISPLAY_TZ)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def _short(cti_hex: str) -> str:
+    try:
+        return encode_short_code(bytes.fromhex(cti_hex))
+    except ValueError:
+        return cti_hex
+
+
+def redemption_list(session: Session) -> list[dict[str, Any]]:
+    """Every stored record (redeems and voids), oldest first."""
+    rows = session.scalars(select(Redemption).order_by(Redemption.at, Redemption.uuid)).all()
+    return [
+        {
+            "id": r.uuid,
+            "voucher": _short(r.voucher),
+            "cinema": r.cinema,
+            "device": r.device,
+            "redeemed_at": iso_utc(r.at),
+            "at_ms": r.at,
+            "format": r.format,
+            "kind": r.kind,
+            "status": r.status,
+            "duplicate_of": r.duplicate_of,
+            "voids": r.voids or None,
+            "staff": r.staff,
+            "problem": r.problem,
+            "chain_gap": r.chain_gap,
+            "chain_fork": r.chain_fork,
+        }
+        for r in rows
+    ]
+
+
+def _line(r: Redemption) -> dict[str, Any]:
+    return {
+        "record": r.uuid,
+        "voucher": _short(r.voucher),
+        "device": r.device,
+        "time": local_time(r.at),
+        "redeemed_at": iso_utc(r.at),
+        "format": r.format,
+        "staff": r.staff,
+        "status": r.status,
+        "duplicate_of": r.duplicate_of,
+        "voids": r.voids or None,
+        "problem": r.problem,
+    }
+
+
+def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str, Any]:
+    """The settlement report of one month (optionally one cinema) as a JSON-able dict."""
+    start, end = month_bounds(month)
+    if cinema is not None and session.get(Cinema, cinema) is None:
+        raise ServerError("unknown_cinema", f"no cinema with code {cinema!r}")
+    q = select(Redemption).where(Redemption.at >= start, Redemption.at < end)
+    if cinema is not None:
+        q = q.where(Redemption.cinema == cinema)
+    rows = session.scalars(q.order_by(Redemption.at, Redemption.uuid)).all()
+    names = {c.code: c.name for c in session.scalars(select(Cinema))}
+    by_cinema: dict[str, list[Redemption]] = defaultdict(list)
+    for r in rows:
+        by_cinema[r.cinema].append(r)
+    if cinema is not None:
+        by_cinema.setdefault(cinema, [])
+    cinemas = []
+    for code in sorted(by_cinema):
+        recs = by_cinema[code]
+        valid = [r for r in recs if r.kind == "redeem" and r.status == "valid"]
+        days: dict[tuple[str, str], int] = defaultdict(int)
+        for r in valid:
+            days[(local_day(r.at), r.format)] += 1
+        by_format: dict[str, int] = defaultdict(int)
+        for r in valid:
+            by_format[r.format] += 1
+        cinemas.append(
+            {
+                "cinema": code,
+                "name": names.get(code, ""),
+                "valid_total": len(valid),
+                "valid_by_format": dict(sorted(by_format.items())),
+                "by_day": [
+                    {"day": d, "format": f, "count": n} for (d, f), n in sorted(days.items())
+                ],
+                "valid": [_line(r) for r in valid],
+                "duplicates": [_line(r) for r in recs if r.status == "duplicate"],
+                "voids": [_line(r) for r in recs if r.status == "void"],
+                "rejected": [_line(r) for r in recs if r.status == "rejected"],
+            }
+        )
+    return {"month": month, "timezone": "UTC+08:00", "cinemas": cinemas}
+
+
+LINE_FIELDS = (
+    "record",
+    "voucher",
+    "device",
+    "time",
+    "format",
+    "staff",
+    "status",
+    "duplicate_of",
+    "voids",
+    "problem",
+)
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    """One CSV: a ``section`` column says summary / valid / duplicate / void / rejected."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["section", "cinema", "day", "format", "count", *LINE_FIELDS])
+    for c in report["cinemas"]:
+        for d in c["by_day"]:
+            w.writerow(
+                ["summary", c["cinema"], d["day"], d["format"], d["count"]]
+                + [""] * len(LINE_FIELDS)
+            )
+        for section, key in (
+            ("valid", "valid"),
+            ("duplicate", "duplicates"),
+            ("void", "voids"),
+            ("rejected", "rejected"),
+        ):
+            for line in c[key]:
+                w.writerow(
+                    [section, c["cinema"], line["time"][:10], line["format"], 1]
+                    + [line[f] if line[f] is not None else "" for f in LINE_FIELDS]
+                )
+    return out.getvalue()
+
+
+def to_xlsx(report: dict[str, Any], path: Path) -> None:
+    """Workbook: Summary (cinema/day/format/count) and one sheet per kind of line."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Summary"
+    ws.append(["cinema", "name", "day", "format", "count"])
+    for c in report["cinemas"]:
+        for d in c["by_day"]:
+            ws.append([c["cinema"], c["name"], d["day"], d["format"], d["count"]])
+        ws.append([c["cinema"], c["name"], "total", "", c["valid_total"]])
+    for title, key in (
+        ("Valid", "valid"),
+        ("Duplicates", "duplicates"),
+        ("Voids", "voids"),
+        ("Rejected", "rejected"),
+    ):
+        sheet = wb.create_sheet(title)
+        sheet.append(["cinema", *LINE_FIELDS])
+        for c in report["cinemas"]:
+            for line in c[key]:
+                sheet.append([c["cinema"]] + [line[f] for f in LINE_FIELDS])
+    tmp = path.with_name(f".{path.name}.tmp")
+    wb.save(tmp)
+    tmp.replace(path)
