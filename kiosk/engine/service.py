@@ -27,11 +27,9 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from kiosk.config import KioskConfig, load_config, save_config
 from kiosk.engine.clock import Clock
-from kiosk.engine.store import Store, TrustedKey
+from kiosk.engine.store import Store, StoreError, TrustedKey
 from kiosk.engine.verdict import Verdict, message_for
 from kiosk.engine.verify import FORMATS, Checked, StoreState, check, info_of
 from kiosk.errors import ConfigError, UsageError
@@ -286,7 +284,7 @@ class KioskService:
                     source=source,
                     record_uuid=uuid,
                 )
-        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        except (StoreError, sqlite3.Error, OSError) as exc:
             log.error("redemption not recorded: %s", type(exc).__name__)
             if checked is not None and not checked.verdict.accepted:
                 return checked.verdict  # a rejection stands even if its log line failed
@@ -344,7 +342,7 @@ class KioskService:
                     device=self.config.device_id,
                     voids=rec.uuid,
                 )
-        except (SQLAlchemyError, sqlite3.Error, OSError, VoucherError) as exc:
+        except (StoreError, sqlite3.Error, OSError, VoucherError) as exc:
             log.error("void not recorded: %s", type(exc).__name__)
             return VoidResult("not_recorded", record_uuid)
         return VoidResult("voided", rec.uuid, void.uuid, short)

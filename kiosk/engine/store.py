@@ -42,16 +42,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any, Literal
 
 from kiosk.errors import EnvironmentFailure, UsageError
 from sync.records import GENESIS_HASH, Record
 from sync.voucher.keys import PrivateKey, PublicKey, kid_for
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 HEAD_REVISION = "0002"
@@ -60,102 +58,13 @@ BUSY_TIMEOUT_MS = 5000
 RevocationAction = Literal["freeze", "unfreeze", "redeemed"]
 SERVER_STATUSES = ("valid", "duplicate", "void", "rejected")  # rejected: bad voucher signature
 
-metadata = sa.MetaData()
-records = sa.Table(
-    "records",
-    metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
-    sa.Column("device", sa.String(64), nullable=False),
-    sa.Column("kind", sa.String(8), nullable=False),
-    sa.Column("voucher", sa.LargeBinary(10), nullable=False),
-    sa.Column("token", sa.Text, nullable=False),
-    sa.Column("cinema", sa.String(64), nullable=False),
-    sa.Column("format", sa.String(8), nullable=False),
-    sa.Column("staff", sa.String(64), nullable=False),
-    sa.Column("at", sa.BigInteger, nullable=False),
-    sa.Column("voids", sa.String(36), nullable=False),
-    sa.Column("prev", sa.LargeBinary(32), nullable=False),
-    sa.Column("v", sa.Integer, nullable=False),
-    sa.Column("hash", sa.LargeBinary(32), nullable=False),
-    sa.Column("sig", sa.LargeBinary(64), nullable=False),
-    sa.Column("synced_at", sa.BigInteger, nullable=True),
-    sa.Column("server_status", sa.String(16), nullable=True),
-    sa.Column("server_detail", sa.Text, nullable=True),
-)
-attempts = sa.Table(
-    "attempts",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.BigInteger, nullable=False),
-    sa.Column("reason", sa.String(32), nullable=False),
-    sa.Column("short_code", sa.String(19), nullable=True),
-    sa.Column("format", sa.String(8), nullable=False),
-    sa.Column("staff", sa.String(64), nullable=False),
-    sa.Column("source", sa.String(16), nullable=False),
-    sa.Column("record_uuid", sa.String(36), nullable=True),
-)
-revocations = sa.Table(
-    "revocations",
-    metadata,
-    sa.Column("cti", sa.LargeBinary(10), primary_key=True),
-    sa.Column("reason", sa.String(32), nullable=False),
-    sa.Column("at", sa.BigInteger, nullable=False),
-    sa.Column("cinema", sa.String(64), nullable=False, server_default=""),
-    sa.Column("device", sa.String(64), nullable=False, server_default=""),
-    sa.Column("staff", sa.String(64), nullable=False, server_default=""),
-)
-remote_redemptions = sa.Table(
-    "remote_redemptions",
-    metadata,
-    sa.Column("cti", sa.LargeBinary(10), primary_key=True),
-    sa.Column("at", sa.BigInteger, primary_key=True),
-    sa.Column("device", sa.String(64), primary_key=True),
-    sa.Column("cinema", sa.String(64), nullable=False),
-    sa.Column("staff", sa.String(64), nullable=False),
-)
-roster = sa.Table(
-    "roster",
-    metadata,
-    sa.Column("cti", sa.LargeBinary(10), primary_key=True),
-    sa.Column("token", sa.Text, nullable=False),
-)
-trusted_keys_t = sa.Table(
-    "trusted_keys",
-    metadata,
-    sa.Column("kid", sa.LargeBinary(8), primary_key=True),
-    sa.Column("raw", sa.LargeBinary(32), nullable=False),
-    sa.Column("issuer", sa.String(64), nullable=False),
-    sa.Column("source", sa.String(16), nullable=False),
-)
-cursors = sa.Table(
-    "cursors",
-    metadata,
-    sa.Column("feed", sa.String(32), primary_key=True),
-    sa.Column("cursor", sa.Text, nullable=False),
-)
-meta = sa.Table(
-    "meta",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-conflicts_t = sa.Table(
-    "conflicts",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("record_uuid", sa.String(36), nullable=False, unique=True),
-    sa.Column("first_record_uuid", sa.String(36), nullable=False),
-    sa.Column("cinema", sa.String(64), nullable=False),
-    sa.Column("device", sa.String(64), nullable=False),
-    sa.Column("staff", sa.String(64), nullable=False),
-    sa.Column("at", sa.BigInteger, nullable=False),
-    sa.Column("received_at", sa.BigInteger, nullable=False),
-)
-
 
 class StoreError(EnvironmentFailure):
     """The store file cannot be opened, read or written (exit 3)."""
+
+
+class CommitFailed(StoreError):
+    """A write transaction failed and was rolled back completely (disk full, read-only...)."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +144,9 @@ def _set_pragmas(dbapi_conn: sqlite3.Connection) -> None:
 
 
 def _make_engine(path: Path) -> Engine:
+    import sqlalchemy as sa
+    from sqlalchemy import event
+
     engine = sa.create_engine(
         f"sqlite:///{path}",
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
@@ -322,6 +234,10 @@ class Writer:
         voids: str = "",
     ) -> Record:
         """Add the next record of the chain, hashed and signed (committed with the txn)."""
+        import sqlalchemy as sa
+
+        from kiosk.engine.schema import records
+
         head = self.conn.execute(
             sa.select(records.c.seq, records.c.hash).order_by(records.c.seq.desc()).limit(1)
         ).first()
@@ -373,6 +289,8 @@ class Writer:
         record_uuid: str | None = None,
     ) -> None:
         """Log one scan attempt (never the token: only the short code, if known)."""
+        from kiosk.engine.schema import attempts
+
         self.conn.execute(
             attempts.insert().values(
                 at=at_ms,
@@ -400,9 +318,9 @@ def _upsert_meta(conn: Connection, key: str, value: str) -> None:
 class Store:
     """The kiosk's SQLite store; safe to share between the UI and sync threads."""
 
-    def __init__(self, path: Path, engine: Engine) -> None:
+    def __init__(self, path: Path, engine: Engine | None = None) -> None:
         self.path = path
-        self.engine = engine
+        self._engine = engine
         self._wlock = threading.RLock()
         self._rlock = threading.Lock()
         self._reader = sqlite3.connect(
@@ -420,18 +338,28 @@ class Store:
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            needs_migration = _current_revision(path) != HEAD_REVISION
-            engine = _make_engine(path)
-            if needs_migration:
+            engine = None
+            if _current_revision(path) != HEAD_REVISION:
+                engine = _make_engine(path)
                 migrate(engine)
             return cls(path, engine)
-        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy/Alembic/sqlite3/OS errors alike
             raise StoreError("store_failed", f"cannot open the kiosk store {path}: {exc}") from exc
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, created on first use (reads need only sqlite3)."""
+        if self._engine is None:
+            with self._wlock:
+                if self._engine is None:
+                    self._engine = _make_engine(self.path)
+        return self._engine
 
     def close(self) -> None:
         with self._rlock:
             self._reader.close()
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -445,21 +373,28 @@ class Store:
     def transaction(self) -> Iterator[Writer]:
         """One ``BEGIN IMMEDIATE`` transaction; commits (fsync'd) on normal exit.
 
-        Raises SQLAlchemy's errors on failure (after a complete rollback), so
-        the caller decides between ``not_recorded`` and exit 3.
+        Raises :class:`CommitFailed` when the database refuses (after a
+        complete rollback), so the caller can answer ``not_recorded``.
         """
-        with self._wlock, self.engine.connect() as conn:
-            conn.execution_options(immediate=True)
-            with conn.begin():
-                yield Writer(conn)
+        from sqlalchemy.exc import SQLAlchemyError
+
+        with self._wlock:
+            try:
+                with self.engine.connect() as conn:
+                    conn.execution_options(immediate=True)
+                    with conn.begin():
+                        yield Writer(conn)
+            except SQLAlchemyError as exc:
+                raise CommitFailed(
+                    "store_failed",
+                    f"cannot write the kiosk store: {exc.__class__.__name__}: "
+                    f"{getattr(exc, 'orig', exc)}",
+                ) from exc
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        try:
-            with self.transaction() as w:
-                yield w.conn
-        except SQLAlchemyError as exc:
-            raise StoreError("store_failed", f"cannot write the kiosk store: {exc}") from exc
+        with self.transaction() as w:
+            yield w.conn
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._rlock:
@@ -469,6 +404,10 @@ class Store:
 
     def pending_records(self, limit: int) -> list[tuple[Record, bytes]]:
         """Records not yet accepted by the server, oldest first, with their signatures."""
+        import sqlalchemy as sa
+
+        from kiosk.engine.schema import records
+
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(records)
@@ -480,6 +419,10 @@ class Store:
 
     def mark_synced(self, results: Mapping[str, tuple[str, dict[str, Any] | None]]) -> None:
         """Store the server's answer per record uuid; a duplicate also logs a conflict."""
+        import sqlalchemy as sa
+
+        from kiosk.engine.schema import conflicts_t, records
+
         for uuid, (status, _detail) in results.items():
             if status not in SERVER_STATUSES:
                 raise UsageError("bad_status", f"unknown server status {status!r} for {uuid}")
@@ -513,6 +456,10 @@ class Store:
 
     def all_records(self) -> list[tuple[Record, bytes, bytes]]:
         """Every record with (hash, signature), by sequence: for audits and tests."""
+        import sqlalchemy as sa
+
+        from kiosk.engine.schema import records
+
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(records).order_by(records.c.seq)).all()
         return [(_record_from_row(r), bytes(r.hash), bytes(r.sig)) for r in rows]
@@ -534,6 +481,10 @@ class Store:
         return problems
 
     def record(self, uuid: str) -> Record | None:
+        import sqlalchemy as sa
+
+        from kiosk.engine.schema import records
+
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(records).where(records.c.uuid == uuid)).first()
         return None if row is None else _record_from_row(row)
