@@ -239,6 +239,8 @@ class SyncEngine:
             self._hello(client, result)
             self._push(client, result)
             self._pull(client, result)
+            if result.uploaded:  # report the new pending count (the office sees it)
+                self._hello(client, result)
         except SyncError as exc:
             return self._failed(result, exc)
         except KioskError as exc:  # e.g. the store refused a malformed entry

@@ -15,6 +15,9 @@ from sync.voucher import PrivateKey  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
+# server/sync fixtures (db_url over SQLite and PostgreSQL, central, ...)
+pytest_plugins = ["syncsupport"]
+
 
 @pytest.fixture(scope="session")
 def issuer_key() -> PrivateKey:

@@ -143,8 +143,9 @@ class Central:
     engine: Engine
     server: ThreadServer | None
     issuer_key: PrivateKey
-    url: str
+    url: str  # the server's base URL (or the database URL before a server runs)
     key_dir: Path
+    url_db: str = ""
 
     def session(self) -> Any:
         return session_scope(make_sessionmaker(self.engine))
@@ -197,7 +198,7 @@ def central_db(db_url: str, tmp_path: Path, issuer_key: PrivateKey) -> Iterator[
     """The central database, set up, without a server."""
     engine = migrate(db_url)
     setup_central(engine, issuer_key, tmp_path / "keys")
-    yield Central(engine, None, issuer_key, db_url, tmp_path / "keys")
+    yield Central(engine, None, issuer_key, db_url, tmp_path / "keys", db_url)
     engine.dispose()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from syncsupport import Central
 
 from kiosk.config import load_config
 from kiosk.engine.store import Store
@@ -16,7 +17,6 @@ from kiosk.errors import UsageError
 from kiosk.paths import KioskPaths
 from sync.server.enrolment import MAX_FAILURES_PER_CLIENT, hash_secret
 from sync.server.models import Device, EnrolmentCode, RateLimit
-from syncsupport import Central, central, central_db, db_url  # noqa: F401
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -168,7 +168,9 @@ def create_app(engine: Engine) -> BodyLimit:
             d = enrolment.authenticate(s, authorization)
             return d.id, d.cinema, bytes(d.public_raw)
 
-    DeviceDep = Annotated[tuple[str, str, bytes], Depends(current_device)]
+    # (not an Annotated alias: with postponed annotations FastAPI resolves names
+    # in module globals, and this dependency is local to the app)
+    device_dep = Depends(current_device)
 
     @app.get(f"{P.API_PREFIX}/health", response_model=P.ServerInfo)
     def health() -> P.ServerInfo:
@@ -211,14 +213,14 @@ def create_app(engine: Engine) -> BodyLimit:
         )
 
     @app.post(f"{P.API_PREFIX}/device/hello", response_model=P.DeviceInfo)
-    def hello(body: P.DeviceHello, dev: DeviceDep) -> P.DeviceInfo:
+    def hello(body: P.DeviceHello, dev: tuple[str, str, bytes] = device_dep) -> P.DeviceInfo:
         device_id, cinema, _ = dev
         with session_scope(maker) as s:
             _touch(s, device_id, body.health)
         return P.DeviceInfo(device_id=device_id, cinema=cinema, status="active", time_ms=now_ms())
 
     @app.post(f"{P.API_PREFIX}/records", response_model=P.UploadResponse)
-    def upload(body: P.UploadRequest, dev: DeviceDep) -> P.UploadResponse:
+    def upload(body: P.UploadRequest, dev: tuple[str, str, bytes] = device_dep) -> P.UploadResponse:
         device_id, _cinema, public_raw = dev
         with session_scope(maker) as s:
             keys = ingest.trusted_keys(s)
@@ -232,7 +234,7 @@ def create_app(engine: Engine) -> BodyLimit:
     @app.get(f"{P.API_PREFIX}/feeds/{{feed}}", response_model=P.FeedPage)
     def feed(
         feed: str,
-        dev: DeviceDep,
+        dev: tuple[str, str, bytes] = device_dep,
         since: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=feeds.MAX_PAGE)] = 1000,
     ) -> P.FeedPage:
@@ -245,7 +247,7 @@ def create_app(engine: Engine) -> BodyLimit:
         return P.FeedPage(feed=feed, cursor=cursor, more=more, entries=entries)
 
     @app.get(f"{P.API_PREFIX}/feeds/{{feed}}/snapshot", response_model=P.FeedPage)
-    def snapshot(feed: str, dev: DeviceDep) -> P.FeedPage:
+    def snapshot(feed: str, dev: tuple[str, str, bytes] = device_dep) -> P.FeedPage:
         snapshots = {
             "revocation": feeds.revocation_snapshot,
             "roster": feeds.roster_snapshot,
