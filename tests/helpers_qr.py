@@ -172,3 +172,34 @@ def photo_corpus(shared_dir: Path) -> list[tuple[Path, str]]:
             # read bytes: text mode would turn the codes' \r\n into \n
             out.append((img, txt.read_bytes().decode("utf-8")))
     return out
+
+
+# -- vouchers and kiosks for engine tests (real keys, real signatures, real files) --
+
+NOW_S = 1_796_000_000  # a fixed "now" (2026-11-30) so validity windows are exact
+ISSUER = "ACFTU-SH"
+
+
+def voucher_token(key: object, *, now: int = NOW_S, **kw: object) -> str:
+    """A real signed voucher valid from ``now`` (UTC s) for 365 days unless overridden."""
+    from sync.voucher import encode_voucher, make_voucher
+
+    return encode_voucher(make_voucher(ISSUER, now=now, **kw), key)  # type: ignore[arg-type]
+
+
+def tamper_signature(token: str) -> str:
+    """The same voucher with one bit of its Ed25519 signature flipped."""
+    from sync.voucher.base45 import b45decode, b45encode
+    from sync.voucher.codec import PREFIX
+
+    raw = bytearray(b45decode(token[len(PREFIX) :]))
+    raw[-1] ^= 0x01  # the signature is the last item of the COSE array
+    return PREFIX + b45encode(bytes(raw))
+
+
+def make_kiosk(home: Path, key: object, *, cinema: str = "SH01", counter: str = "") -> Path:
+    """A standalone kiosk in ``home`` trusting ``key``'s public half."""
+    from kiosk.engine.service import init_standalone
+
+    init_standalone(home, cinema=cinema, issuer_keys=[key.public], counter=counter)  # type: ignore[attr-defined]
+    return home

@@ -544,6 +544,11 @@ class Store:
         if unfreeze:
             conn.exec_driver_sql("DELETE FROM revocations WHERE cti = ?", unfreeze)
         if freeze:
+            if len(freeze) > 1000:
+                # key order makes the B-tree inserts sequential: 1M random ids load
+                # several times faster sorted than as they come
+                freeze.sort(key=lambda f: f[0])
+                conn.exec_driver_sql("PRAGMA cache_size=-65536")
             conn.exec_driver_sql(
                 "INSERT OR REPLACE INTO revocations(cti, reason, at, cinema, device, staff) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
