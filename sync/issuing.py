@@ -1,0 +1,515 @@
+"""Issuing vouchers: member lists, name masking, signing, and the batch folder.
+
+Pure logic with no database: ``cinepass-admin issue`` (:mod:`sync.admin_issue`)
+reads the issuer key and records the result centrally; ``reissue`` reuses
+:func:`create_voucher`. Everything that can be wrong with the input is
+checked *before* the first voucher is signed, and raised as an
+:class:`IssueError` with one line a union office clerk can act on.
+
+A batch folder holds::
+
+    vouchers.csv          short code, member, holder, valid from/until, QR text (UTF-8 with BOM:
+                          Excel on a Chinese Windows opens it without mangling the names)
+    qr/XXXX-XXXX-XXXX-XXXX.png   one QR image per voucher, named by its short code
+    cards.pdf             A4 sheets of 8 printable voucher cards
+
+It is written into a hidden sibling folder and renamed into place only when
+complete, so a crash or an error never leaves a half batch where people look.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from sync.voucher.codec import Voucher, encode_voucher, new_cti
+from sync.voucher.errors import VoucherError
+from sync.voucher.keys import PrivateKey
+
+MIN_VALID_DAYS = 365  # members are promised vouchers valid at least 12 months
+MAX_VALID_DAYS = 3660
+MAX_BATCH = 100_000
+KNOWN_FORMATS = ("2D", "3D")
+#: Dates on cards and in the CSV are China Standard Time, where members live.
+DISPLAY_TZ = timezone(timedelta(hours=8), "CST")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+
+#: Accepted header spellings (compared after lower-casing and dropping spaces,
+#: dashes and underscores), so Excel exports from different offices just work.
+MEMBER_REF_HEADERS = frozenset(
+    {
+        "member",
+        "memberref",
+        "memberid",
+        "membernumber",
+        "memberno",
+        "ref",
+        "reference",
+        "id",
+        "会员编号",
+        "会员号",
+        "会员卡号",
+        "编号",
+        "工号",
+        "会员id",
+    }
+)
+NAME_HEADERS = frozenset({"name", "fullname", "holder", "membername", "姓名", "名字", "会员姓名"})
+MAX_REF_LEN = 128
+MAX_NAME_LEN = 100
+
+
+class IssueError(VoucherError):
+    """Bad issuing input (exit code 2): ``reason`` is a code, ``message`` one line."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One row of the members file (``line`` is the 1-based line number, for messages)."""
+
+    ref: str
+    name: str
+    line: int
+
+
+@dataclass(frozen=True)
+class IssueOptions:
+    """What every voucher of a batch shares (validated by :func:`make_options`)."""
+
+    iss: str
+    valid_days: int = MIN_VALID_DAYS
+    formats: tuple[str, ...] = KNOWN_FORMATS
+    cinemas: tuple[str, ...] | None = None
+    campaign: str | None = None
+    admissions: int = 1
+
+
+@dataclass(frozen=True)
+class IssuedVoucher:
+    """A signed voucher and who it is for."""
+
+    voucher: Voucher
+    token: str
+    member_ref: str | None = None
+
+    @property
+    def short_code(self) -> str:
+        return self.voucher.short_code
+
+    @property
+    def cti_hex(self) -> str:
+        return self.voucher.cti.hex()
+
+
+# -- options ------------------------------------------------------------------
+
+
+def parse_list(text: str | None, what: str) -> tuple[str, ...] | None:
+    """Split a comma list (``2D,3D``; Chinese commas too); None/empty -> None."""
+    if text is None or not text.strip():
+        return None
+    items = [p.strip() for p in re.split(r"[,，、]", text)]
+    if any(not p for p in items):
+        raise IssueError("bad_list", f"{what}: empty item in {text!r}")
+    if len(set(items)) != len(items):
+        raise IssueError("bad_list", f"{what}: an item is listed twice in {text!r}")
+    return tuple(items)
+
+
+def make_options(
+    iss: str,
+    *,
+    valid_days: int = MIN_VALID_DAYS,
+    formats: str | None = None,
+    cinemas: str | None = None,
+    campaign: str | None = None,
+) -> IssueOptions:
+    """Validate command-line style options into :class:`IssueOptions`."""
+    if valid_days < MIN_VALID_DAYS:
+        raise IssueError(
+            "valid_days_too_short",
+            f"--valid-days {valid_days} refused: vouchers must be valid at least 12 months "
+            f"({MIN_VALID_DAYS} days), as promised to members",
+        )
+    if valid_days > MAX_VALID_DAYS:
+        raise IssueError("valid_days_too_long", f"--valid-days at most {MAX_VALID_DAYS} (10 years)")
+    fmts = parse_list(formats, "--formats") or KNOWN_FORMATS
+    fmts = tuple(f.upper() for f in fmts)
+    bad = [f for f in fmts if f not in KNOWN_FORMATS]
+    if bad:
+        raise IssueError(
+            "bad_format", f"--formats: unknown format {bad[0]!r} (use {','.join(KNOWN_FORMATS)})"
+        )
+    cins = parse_list(cinemas, "--cinemas")
+    for c in cins or ():
+        if not CODE_RE.match(c):
+            raise IssueError(
+                "bad_cinema",
+                f"--cinemas: {c!r} is not a cinema code (letters, digits, - _ . ; max 32)",
+            )
+    camp = campaign.strip() if campaign else None
+    if camp is not None and len(camp) > 128:
+        raise IssueError("bad_campaign", "--campaign is longer than 128 characters")
+    return IssueOptions(
+        iss=iss, valid_days=valid_days, formats=fmts, cinemas=cins, campaign=camp or None
+    )
+
+
+# -- members file -------------------------------------------------------------
+
+
+def _header_key(text: str) -> str:
+    return re.sub(r"[\s_\-]", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def read_members(path: Path, encoding: str = "utf-8") -> list[Member]:
+    """Read a members CSV (member reference + name; header row required).
+
+    UTF-8 with or without BOM by default; ``encoding="gb18030"`` reads what
+    a Chinese Excel saves as plain "CSV". Refuses, with the line number:
+    undecodable bytes, unknown or missing columns, empty cells, duplicate
+    member references, and a file with no members.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IssueError("members_unreadable", f"cannot read {path}: {exc.strerror}") from exc
+    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        text = data.decode(enc)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise IssueError(
+            "bad_encoding",
+            f"{path.name} line {line} is not valid {encoding} text: save it as 'CSV UTF-8' "
+            "(or pass --encoding gb18030 for a Chinese Excel CSV)",
+        ) from exc
+    except LookupError as exc:
+        raise IssueError("bad_encoding", f"unknown encoding {encoding!r}") from exc
+    if "\x00" in text:
+        raise IssueError("bad_encoding", f"{path.name} contains NUL bytes: not a text CSV")
+    first = text.split("\n", 1)[0]
+    delimiter = ","  # Excel in some locales writes ; or tab: decide from the header line
+    if "," not in first:
+        delimiter = "\t" if "\t" in first else ";" if ";" in first else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise IssueError(
+            "empty_members", f"{path.name} is empty: expected a header row and members"
+        )
+    header = [_header_key(h) for h in rows[0]]
+    ref_col = name_col = None
+    for i, h in enumerate(header):
+        if h in MEMBER_REF_HEADERS and ref_col is None:
+            ref_col = i
+        elif h in NAME_HEADERS and name_col is None:
+            name_col = i
+        else:
+            raise IssueError(
+                "unknown_column",
+                f"{path.name}: unknown or repeated column {rows[0][i].strip()!r} (expected a member "
+                "reference column such as member_ref/会员编号 and a name column such as "
+                "name/姓名)",
+            )
+    if ref_col is None or name_col is None:
+        missing = (
+            "member reference (member_ref/会员编号)" if ref_col is None else "name (name/姓名)"
+        )
+        raise IssueError("missing_column", f"{path.name}: no {missing} column in the header")
+    members: list[Member] = []
+    seen: dict[str, int] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) > len(header) and any(c.strip() for c in row[len(header) :]):
+            raise IssueError("bad_row", f"{path.name} line {line}: more cells than columns")
+        cells = row + [""] * (len(header) - len(row))
+        ref, name = cells[ref_col].strip(), cells[name_col].strip()
+        if not ref or not name:
+            what = "member reference" if not ref else "name"
+            raise IssueError("bad_row", f"{path.name} line {line}: the {what} is empty")
+        if len(ref) > MAX_REF_LEN or len(name) > MAX_NAME_LEN:
+            raise IssueError("bad_row", f"{path.name} line {line}: value too long")
+        if ref in seen:
+            raise IssueError(
+                "duplicate_member",
+                f"{path.name} line {line}: member {ref!r} is already on line {seen[ref]}",
+            )
+        seen[ref] = line
+        members.append(Member(ref=ref, name=name, line=line))
+    if not members:
+        raise IssueError("empty_members", f"{path.name} has a header but no members")
+    if len(members) > MAX_BATCH:
+        raise IssueError("batch_too_large", f"at most {MAX_BATCH} vouchers per batch")
+    return members
+
+
+# -- masking ------------------------------------------------------------------
+
+
+def _is_wide(ch: str) -> bool:
+    """True for CJK and other scripts written without spaces between names."""
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def _mask_word(word: str) -> str:
+    if len(word) <= 1:
+        return word + "*"
+    if len(word) == 2:
+        return word[0] + "*"
+    return word[0] + "*" * (len(word) - 2) + word[-1]
+
+
+def mask_name(name: str) -> str:
+    """The holder name printed on the voucher: enough to recognise, not to identify.
+
+    Chinese names keep the first and (from three characters) the last
+    character: 张三明 -> 张*明, 李四 -> 李*, 欧阳娜娜 -> 欧**娜. Names
+    written with spaces (Latin scripts) keep the first word and the initials
+    of the others: "John Smith" -> "John S.", "Anna Maria Lopez" -> "Anna M. L.";
+    a single word is masked like a Chinese name ("Madonna" -> "M*****a").
+    Minority names joined by a middle dot are masked per part:
+    "买买提·艾力" -> "买*·艾*".
+    """
+    clean = " ".join(unicodedata.normalize("NFKC", name).split())
+    if not clean:
+        raise IssueError("bad_name", "empty name")
+    if "·" in clean or "•" in clean:
+        parts = [p for p in re.split(r"\s*[·•]\s*", clean) if p]
+        return "·".join(_mask_word(p) for p in parts)[:64]
+    words = clean.split(" ")
+    if len(words) == 1:
+        return _mask_word(words[0])[:64]
+    if all(_is_wide(c) for c in "".join(words)):
+        return _mask_word("".join(words))[:64]
+    return " ".join([words[0][:40]] + [w[0] + "." for w in words[1:]])[:64]
+
+
+# -- vouchers -----------------------------------------------------------------
+
+
+def expiry_for(now: int, valid_days: int) -> int:
+    """``exp``: the end of the CST day ``valid_days`` after ``now``.
+
+    The card says "valid until <date>", so the voucher must work that whole
+    day; it is therefore valid a little more than ``valid_days`` days.
+    """
+    last = datetime.fromtimestamp(now, DISPLAY_TZ) + timedelta(days=valid_days)
+    end = datetime(last.year, last.month, last.day, tzinfo=DISPLAY_TZ) + timedelta(days=1)
+    return int(end.timestamp())
+
+
+def display_date(ts: int) -> str:
+    """YYYY-MM-DD in China Standard Time (the date printed on cards)."""
+    return datetime.fromtimestamp(ts, DISPLAY_TZ).strftime("%Y-%m-%d")
+
+
+def valid_until_date(exp: int) -> str:
+    """The last day a voucher with this ``exp`` is accepted (exp is exclusive)."""
+    return display_date(exp - 1)
+
+
+def create_voucher(
+    key: PrivateKey,
+    options: IssueOptions,
+    *,
+    member: Member | None = None,
+    now: int | None = None,
+    cti: bytes | None = None,
+) -> IssuedVoucher:
+    """Build and sign one voucher (also used by ``reissue`` for a replacement)."""
+    t = int(time.time()) if now is None else now
+    voucher = Voucher(
+        iss=options.iss,
+        cti=new_cti() if cti is None else cti,
+        iat=t,
+        nbf=t,
+        exp=expiry_for(t, options.valid_days),
+        formats=options.formats,
+        cinemas=options.cinemas,
+        holder=mask_name(member.name) if member is not None else None,
+        admissions=options.admissions,
+        campaign=options.campaign,
+        sub=member.ref if member is not None else None,
+    )
+    return IssuedVoucher(
+        voucher=voucher, token=encode_voucher(voucher, key), member_ref=voucher.sub
+    )
+
+
+def create_batch(
+    key: PrivateKey,
+    options: IssueOptions,
+    *,
+    members: Sequence[Member] | None = None,
+    count: int | None = None,
+    now: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[IssuedVoucher]:
+    """Sign one voucher per member, or ``count`` anonymous ones (all with the same times)."""
+    t = int(time.time()) if now is None else now
+    if members is None and (count is None or not 1 <= count <= MAX_BATCH):
+        raise IssueError("bad_count", f"--count must be between 1 and {MAX_BATCH}")
+    who: Sequence[Member | None] = members if members is not None else [None] * (count or 0)
+    out: list[IssuedVoucher] = []
+    for i, member in enumerate(who):
+        out.append(create_voucher(key, options, member=member, now=t))
+        if progress is not None and (i % 100 == 99 or i == len(who) - 1):
+            progress(100 if i % 100 == 99 else (i % 100) + 1)
+    if len({v.voucher.cti for v in out}) != len(out):  # 80 random bits: never, but cheap
+        raise IssueError("cti_collision", "random voucher ids collided; run again")
+    return out
+
+
+# -- the batch folder ---------------------------------------------------------
+
+CSV_HEADER = ("short_code", "member_ref", "holder", "valid_from", "valid_until", "qr_text")
+
+
+def check_output_dir(out: Path) -> None:
+    """Refuse a target that exists and is not empty, or whose parent we cannot write."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise IssueError(
+            "output_exists", f"{out} already exists and is not empty: pick a new folder"
+        )
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise IssueError("output_unwritable", f"folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise IssueError("output_unwritable", f"cannot write into folder {parent}")
+
+
+def staging_dir(out: Path) -> Path:
+    """A fresh hidden sibling of ``out`` (same file system, so the final rename is atomic)."""
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        tmp.mkdir()
+    except OSError as exc:
+        raise IssueError("output_unwritable", f"cannot create {tmp}: {exc.strerror}") from exc
+    return tmp
+
+
+def publish_dir(tmp: Path, out: Path) -> None:
+    """Move the finished batch into place (``out`` absent or empty)."""
+    if out.exists():
+        out.rmdir()  # empty, checked by check_output_dir
+    os.replace(tmp, out)
+
+
+def discard_dir(tmp: Path) -> None:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _qr_files(job: tuple[Path, list[tuple[str, str]]]) -> list[tuple[int, str]]:
+    """Worker: write each voucher's PNG and return its QR art (modules, PDF runs).
+
+    Runs in a process pool: QR encoding and PNG writing are most of a batch's
+    CPU time and independent per voucher, so they use the second core while
+    the main process builds the PDF (which fpdf2 can only do in one place).
+    """
+    from sync import cards
+
+    folder, items = job
+    out: list[tuple[int, str]] = []
+    for short_code, token in items:
+        matrix = cards.qr_matrix(token)
+        (folder / f"{short_code}.png").write_bytes(cards.png_bytes(matrix))
+        out.append((int(matrix.shape[0]), cards.qr_runs(matrix)))
+    return out
+
+
+POOL_THRESHOLD = 400  # below this a process pool costs more than it saves
+CHUNK = 200
+
+
+def _qr_art_stream(
+    qr_dir: Path, issued: Sequence[IssuedVoucher], workers: int
+) -> Iterator[tuple[int, str]]:
+    jobs = [
+        (qr_dir, [(v.short_code, v.token) for v in issued[i : i + CHUNK]])
+        for i in range(0, len(issued), CHUNK)
+    ]
+    if workers <= 1 or len(issued) < POOL_THRESHOLD:
+        for job in jobs:
+            yield from _qr_files(job)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context().Pool(workers) as pool:
+        for result in pool.imap(_qr_files, jobs):
+            yield from result
+
+
+def write_batch(
+    folder: Path,
+    issued: Sequence[IssuedVoucher],
+    issuer_label: str,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+) -> None:
+    """Write vouchers.csv, qr/*.png and cards.pdf for ``issued`` into ``folder``.
+
+    Each QR is encoded once (by a worker, which also writes the PNG) and the
+    same modules are drawn on the card.
+    """
+    from sync import cards
+
+    qr_dir = folder / "qr"
+    qr_dir.mkdir()
+    n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    sheet = cards.CardSheet(title=f"CinePass {issuer_label}")
+    with open(folder / "vouchers.csv", "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_HEADER)
+        arts = _qr_art_stream(qr_dir, issued, n_workers)
+        for item, (modules, runs) in zip(issued, arts, strict=True):
+            v = item.voucher
+            valid_from, valid_until = display_date(v.nbf), valid_until_date(v.exp)
+            writer.writerow(
+                (
+                    v.short_code,
+                    item.member_ref or "",
+                    v.holder or "",
+                    valid_from,
+                    valid_until,
+                    item.token,
+                )
+            )
+            sheet.add(
+                cards.Card(
+                    token=item.token,
+                    short_code=v.short_code,
+                    holder=v.holder,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    formats=v.formats,
+                    cinemas=v.cinemas,
+                    campaign=v.campaign,
+                    issuer=issuer_label,
+                    art=cards.QRArt(modules, runs),
+                )
+            )
+            if progress is not None:
+                progress(1)
+    sheet.save(folder / "cards.pdf")
+
+
+def batch_id(now: int | None = None) -> str:
+    """A readable, unique batch name: ``B20261201-085512-3f9a``."""
+    t = datetime.fromtimestamp(int(time.time()) if now is None else now, UTC)
+    return f"B{t:%Y%m%d-%H%M%S}-{os.urandom(2).hex()}"
+
+
+def members_from_rows(rows: Iterable[tuple[str, str]]) -> list[Member]:
+    """Members from (ref, name) pairs (tests and the demo), line numbers from 2."""
+    return [Member(ref=r, name=n, line=i) for i, (r, n) in enumerate(rows, start=2)]
