@@ -59,3 +59,11 @@ def make_home(root: Path, key: PrivateKey, *, counter: str = COUNTER) -> KioskHo
     k.add("elsewhere", holder="钱*", cinemas=("BJ-009",))
     k.publish_roster()
     return k
+
+
+def call(qtbot: object, window: object, job: object, timeout: int = 5000) -> object:
+    """Run ``job(service)`` on the window's engine thread and wait for its result."""
+    box: list[object] = []
+    window.bridge.submit(job, box.append, box.append)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: bool(box), timeout=timeout)  # type: ignore[attr-defined]
+    return box[0]

@@ -60,7 +60,8 @@ class BurstDetector(Generic[E]):
     def press(self, event: E, text: str, enter: bool, now: float) -> list[tuple[str, object]]:
         out: list[tuple[str, object]] = []
         if self._held and now - self._last > self.max_gap:
-            out += self._flush()  # the previous keys were not part of a burst with this one
+            # the held keys ended before this one: resolve them as their timer would have
+            out += self._resolve()
         if enter:
             if len(self._held) >= self.min_length:
                 scan = "".join(t for _, t in self._held)
@@ -79,6 +80,9 @@ class BurstDetector(Generic[E]):
         """Resolve held keys once their deadline passed (idle end or human pace)."""
         if not self._held or now < self.deadline():
             return []
+        return self._resolve()
+
+    def _resolve(self) -> list[tuple[str, object]]:
         if len(self._held) >= self.min_length:
             scan = "".join(t for _, t in self._held)
             self._held.clear()

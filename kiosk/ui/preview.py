@@ -44,7 +44,7 @@ class PreviewWidget(QWidget):
         self.update()
 
     def banner_text(self) -> str:
-        if self.state in ("lost", "missing"):
+        if self.state in ("lost", "missing", "ended"):
             return self.tr("Camera not available: use the scanner or type the code")
         if self.state == "reconnecting":
             return self.tr("Camera lost: reconnecting...")

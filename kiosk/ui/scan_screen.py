@@ -86,7 +86,7 @@ class ScanScreen(QWidget):
         self.code = QLineEdit(self)
         self.code.setObjectName("codeField")
         self.code.setPlaceholderText(self.tr("Type the short code, e.g. ABCD-EFGH-JKMN-PQRS"))
-        self.code.setMaxLength(64)
+        self.code.setMaxLength(2048)  # a pasted QR text fits too
         self.code.setMinimumHeight(48)
         self.code.returnPressed.connect(self._on_code)
         self.code_button = QPushButton(self.tr("Check code"), self)
