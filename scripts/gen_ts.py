@@ -61,7 +61,7 @@ def catalogue_entries(lang: str) -> dict[str, list[tuple[str, str, str]]]:
 
 
 def rewrite(ts: Path, lang: str) -> None:
-    tree = ET.parse(ts)
+    tree = ET.parse(ts)  # noqa: S314 (our own file in the repo)
     root = tree.getroot()
     root.set("language", lang)
     for ctx in list(root.findall("context")):
@@ -88,7 +88,7 @@ def rewrite(ts: Path, lang: str) -> None:
 def unfinished(ts: Path) -> list[str]:
     """Sources that still lack a translation (obsolete entries do not count)."""
     out = []
-    for msg in ET.parse(ts).getroot().iter("message"):
+    for msg in ET.parse(ts).getroot().iter("message"):  # noqa: S314 (our own file)
         tr = msg.find("translation")
         if tr is None or tr.get("type") in ("obsolete", "vanished"):
             continue

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_qr import video_of_texts
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
+from ui_helpers import KioskHome, call, make_home
 
-from helpers_qr import video_of_texts
 from kiosk.config import load_config
 from kiosk.engine.verdict import Verdict
 from kiosk.paths import KioskPaths
@@ -26,7 +27,6 @@ from kiosk.pin import verify_pin
 from kiosk.ui.app import create_window
 from kiosk.ui.main_window import MainWindow
 from sync.voucher import PrivateKey
-from ui_helpers import KioskHome, call, make_home
 
 pytestmark = pytest.mark.timeout(60)
 
