@@ -1,0 +1,365 @@
+"""The HTTP API itself: validation, limits, idempotency, chain checks, feeds, no 500s."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+from syncsupport import ISSUER, Central
+
+from sync.records import GENESIS_HASH, Record
+from sync.server import feeds
+from sync.server.db import make_engine, session_scope
+from sync.server.models import FeedEvent, Redemption
+from sync.voucher import PrivateKey, decode_voucher, encode_voucher, make_voucher
+
+pytestmark = pytest.mark.timeout(180)
+API = "/api/v1"
+
+
+class RawDevice:
+    """A device driven by hand: enrolled through the API, records built and signed here."""
+
+    def __init__(self, central: Central, cinema: str = "CIN-A") -> None:
+        self.central = central
+        self.key = PrivateKey.generate()
+        r = requests.post(
+            central.url + API + "/enrol",
+            json={"code": central.code(cinema), "public_key": self.key.public.raw.hex()},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        self.id, self.token, self.cinema = body["device_id"], body["token"], body["cinema"]
+        self.seq, self.prev = 0, GENESIS_HASH
+
+    def record(
+        self,
+        token: str,
+        *,
+        at: int = 1_800_000_000_000,
+        kind: str = "redeem",
+        voids: str = "",
+        seq: int | None = None,
+        prev: bytes | None = None,
+    ) -> dict[str, Any]:
+        self.seq = self.seq + 1 if seq is None else seq
+        rec = Record(
+            uuid=str(uuid.uuid4()),
+            device=self.id,
+            seq=self.seq,
+            kind=kind,
+            voucher=decode_voucher(token).voucher.cti,
+            token=token,
+            cinema=self.cinema,
+            format="2D",
+            staff="s",
+            at=at,
+            voids=voids,
+            prev=self.prev if prev is None else prev,
+        )
+        self.prev = rec.hash()
+        return rec.to_json(rec.sign(self.key))
+
+    def post(self, path: str, body: Any, **kw: Any) -> requests.Response:
+        return requests.post(
+            self.central.url + API + path,
+            json=body,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+            **kw,
+        )
+
+    def upload(self, records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        r = self.post("/records", {"records": records})
+        assert r.status_code == 200, r.text
+        return {x["uuid"]: x for x in r.json()["results"]}
+
+
+def stored(central: Central) -> dict[str, Redemption]:
+    with central.session() as s:
+        return {r.uuid: r for r in s.scalars(select(Redemption))}
+
+
+def test_openapi_and_error_shape(central: Central) -> None:
+    spec = requests.get(central.url + API + "/openapi.json", timeout=10).json()
+    assert {API + "/enrol", API + "/records", API + "/feeds/{feed}"} <= set(spec["paths"])
+    for method, path, status, code in [
+        ("get", "/nope", 404, "not_found"),
+        ("get", "/records", 405, "method_not_allowed"),
+        ("get", "/feeds/revocation", 401, "unauthorized"),
+    ]:
+        r = requests.request(method, central.url + API + path, timeout=10)
+        assert r.status_code == status
+        assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
+
+
+def test_body_and_batch_limits(central: Central) -> None:
+    dev = RawDevice(central)
+    big = b'{"records": [' + b'"x",' * 600_000 + b'"x"]}'
+    r = requests.post(
+        central.url + API + "/records",
+        data=big,
+        timeout=30,
+        headers={"Authorization": f"Bearer {dev.token}", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+    def chunks():  # chunked transfer: no Content-Length to trust
+        for _ in range(300):
+            yield b" " * 10_000
+
+    r = requests.post(
+        central.url + API + "/records",
+        data=chunks(),
+        timeout=30,
+        headers={"Authorization": f"Bearer {dev.token}"},
+    )
+    assert r.status_code == 413
+    [token] = central.issue(1)
+    recs = [dev.record(token) for _ in range(1001)]
+    r = dev.post("/records", {"records": recs})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    assert stored(central) == {}
+
+
+def test_replayed_and_half_applied_batches_never_duplicate(central: Central) -> None:
+    dev = RawDevice(central)
+    tokens = central.issue(10)
+    recs = [dev.record(t, at=1_800_000_000_000 + i) for i, t in enumerate(tokens)]
+    first = dev.upload(recs[:5])  # "cut off halfway": the kiosk never saw this answer
+    assert all(r["status"] == "valid" for r in first.values())
+    again = dev.upload(recs)  # the whole batch again
+    assert set(again) == {r["uuid"] for r in recs}
+    assert all(r["status"] == "valid" for r in again.values())
+    assert dev.upload(recs) == again  # and a pure replay answers the same
+    rows = stored(central)
+    assert len(rows) == 10 and not any(r.chain_gap or r.chain_fork for r in rows.values())
+    with central.session() as s:  # each voucher entered the revocation feed exactly once
+        redeemed = s.scalars(select(FeedEvent.key).where(FeedEvent.action == "redeemed")).all()
+    assert sorted(redeemed) == sorted(decode_voucher(t).voucher.cti.hex() for t in tokens)
+
+
+def test_chain_gap_and_fork_are_flagged(central: Central) -> None:
+    dev = RawDevice(central)
+    tokens = central.issue(5)
+    r1, r2 = dev.record(tokens[0]), dev.record(tokens[1])
+    dev.seq += 1  # seq 3 never arrives
+    r4 = dev.record(tokens[2])
+    fork = dev.record(tokens[3], seq=2, prev=bytes.fromhex(r1["prev"]))  # a second seq 2
+    dev.upload([r1, r2, r4])
+    dev.upload([fork])
+    rows = stored(central)
+    assert rows[r4["uuid"]].chain_gap and not rows[r2["uuid"]].chain_gap
+    assert rows[fork["uuid"]].chain_fork and not rows[r1["uuid"]].chain_fork
+
+
+def test_forged_voucher_is_rejected_and_bad_device_signature_refused(
+    central: Central, tmp_path: Any
+) -> None:
+    dev = RawDevice(central)
+    forged = encode_voucher(make_voucher(ISSUER), PrivateKey.generate())  # unknown key
+    res = dev.upload([dev.record(forged)])
+    assert [r["status"] for r in res.values()] == ["rejected"]
+    assert list(res.values())[0]["problem"] == "unknown_key"
+    [token] = central.issue(1)
+    rec = dev.record(token)
+    rec["staff"] = "mallory"  # altered after signing
+    r = dev.post("/records", {"records": [rec]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "bad_device_signature"
+    other = RawDevice(central)
+    r = other.post("/records", {"records": [dev.record(token)]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "wrong_device"
+    assert len(stored(central)) == 1
+
+
+def test_void_frees_the_voucher_for_settlement(central: Central) -> None:
+    dev = RawDevice(central)
+    [token] = central.issue(1)
+    red = dev.record(token)
+    void = dev.record(token, kind="void", voids=red["uuid"], at=1_800_000_000_500)
+    assert dev.upload([red])[red["uuid"]]["status"] == "valid"
+    res = dev.upload([void])
+    assert res[void["uuid"]]["status"] == "void"
+    assert stored(central)[red["uuid"]].status == "void"
+    with central.session() as s:  # kiosks hear that the voucher is usable again
+        actions = s.scalars(select(FeedEvent.action).where(FeedEvent.feed == "revocation")).all()
+        assert actions == ["redeemed", "unredeemed"]
+        status = s.scalars(select(FeedEvent).where(FeedEvent.feed == "status")).all()
+        assert [(e.key, e.data["status"]) for e in status] == [(red["uuid"], "void")]
+
+
+NASTY: list[Any] = [
+    None,
+    0,
+    -1,
+    2**70,
+    1.5e308,
+    "",
+    "x" * 10_000,
+    [],
+    {},
+    [None],
+    {"a": None},
+    True,
+    "\u0000",
+    "\ud7ff",
+    {"records": "x"},
+    {"records": [1, 2]},
+    {"records": [{"uuid": 5}]},
+    {"code": ["x"]},
+    {"code": "x", "public_key": "zz"},
+    {"health": {"pending": -1}},
+    {"health": "x"},
+]
+
+
+def test_nasty_bodies_never_give_500(central: Central) -> None:
+    dev = RawDevice(central)
+    paths = ["/enrol", "/records", "/device/hello"]
+    for path in paths:
+        for body in NASTY:
+            r = dev.post(path, body)
+            assert r.status_code < 500, (path, body, r.text)
+            if r.status_code >= 400:
+                assert r.json()["error"]["code"]
+        for raw in (b"\xff\xfe", b"{", b"[" * 5000 + b"]" * 5000, b'{"a":' * 2000):
+            r = requests.post(
+                central.url + API + path,
+                data=raw,
+                timeout=10,
+                headers={
+                    "Authorization": f"Bearer {dev.token}",
+                    "Content-Type": "application/json",
+                },
+            )
+            assert r.status_code < 500, (path, raw[:10], r.text)
+    for q in ("since=-1", "since=abc", "limit=0", "limit=99999999", "since=1e99"):
+        r = requests.get(
+            central.url + API + "/feeds/revocation?" + q,
+            timeout=10,
+            headers={"Authorization": f"Bearer {dev.token}"},
+        )
+        assert r.status_code == 422, q
+    for auth in ("Bearer ", "Bearer " + "x" * 5000, "Basic abc", "Bearer \u00e9"):
+        r = requests.get(
+            central.url + API + "/feeds/keys",
+            timeout=10,
+            headers={"Authorization": auth.encode("utf-8")},
+        )
+        assert r.status_code == 401
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
+    ),
+    max_leaves=20,
+)
+record_like = st.fixed_dictionaries(
+    {
+        k: json_values
+        for k in ("uuid", "device", "seq", "kind", "voucher", "token", "at", "prev", "sig")
+    }
+)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_fuzz_upload_with_hypothesis(central: Central) -> None:
+    dev = RawDevice(central)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        st.one_of(
+            json_values, st.fixed_dictionaries({"records": st.lists(record_like, max_size=3)})
+        )
+    )
+    def run(body: Any) -> None:
+        for path in ("/records", "/enrol", "/device/hello"):
+            r = dev.post(path, body)
+            assert r.status_code < 500, r.text
+
+    run()
+    assert stored(central) == {}
+
+
+def test_feed_cursor_is_dense_and_gap_safe_under_concurrent_writers(central_db: Central) -> None:
+    """Writers in several threads (separate connections) append while a reader follows the
+    cursor: it must see every event exactly once, in order, with no holes, even though
+    transactions commit in any order."""
+    url = central_db.url_db
+    engines = [make_engine(url) for _ in range(4)]
+    start = feeds_head = 0
+    with session_scope(central_db.engine) as s:
+        feeds_head = feeds.head(s)
+    start = feeds_head
+    per_writer, n_writers = 40, 4
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            for j in range(per_writer):
+                with session_scope(engines[i]) as s:
+                    feeds.append(
+                        s,
+                        [feeds.Event("revocation", "freeze", f"{i:02d}{j:018d}", {"w": i, "j": j})],
+                    )
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    seen: list[int] = []
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(n_writers)]
+    for t in threads:
+        t.start()
+    cursor = start
+    reader = make_engine(url)
+    while any(t.is_alive() for t in threads) or cursor < start + per_writer * n_writers:
+        with session_scope(reader) as s:
+            rows = (
+                s.execute(
+                    select(FeedEvent.seq)
+                    .where(FeedEvent.seq > cursor, FeedEvent.seq <= feeds.head(s))
+                    .order_by(FeedEvent.seq)
+                )
+                .scalars()
+                .all()
+            )
+        seen.extend(rows)
+        if rows:
+            cursor = rows[-1]
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert seen == list(range(start + 1, start + 1 + per_writer * n_writers))
+    for e in [*engines, reader]:
+        e.dispose()
+
+
+def test_snapshot_then_delta_loses_nothing(central: Central) -> None:
+    dev = RawDevice(central)
+    tokens = central.issue(3)
+    dev.upload([dev.record(tokens[0])])
+    h = {"Authorization": f"Bearer {dev.token}"}
+    snap = requests.get(
+        central.url + API + "/feeds/revocation/snapshot", headers=h, timeout=10
+    ).json()
+    assert [e["action"] for e in snap["entries"]] == ["redeemed"]
+    dev.upload([dev.record(tokens[1])])
+    delta = requests.get(
+        central.url + API + "/feeds/revocation",
+        params={"since": snap["cursor"]},
+        headers=h,
+        timeout=10,
+    ).json()
+    assert [e["cti"] for e in delta["entries"]] == [decode_voucher(tokens[1]).voucher.cti.hex()]
+    roster = requests.get(
+        central.url + API + "/feeds/roster", params={"since": 0, "limit": 2}, headers=h, timeout=10
+    ).json()
+    assert len(roster["entries"]) == 2 and roster["more"] is True
