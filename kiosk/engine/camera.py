@@ -21,11 +21,10 @@ from typing import Any
 
 import cv2
 
-from kiosk.engine.decode import Frame
+from kiosk.engine.decode import IMAGE_SUFFIXES, Frame
 
 IMAGE_FPS = 10.0
 DEFAULT_VIDEO_FPS = 25.0
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
 
 class CameraState(enum.Enum):

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 # OpenCV reads this at import: without it a missing camera prints warnings.
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # quiet: our own message says what failed
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -34,6 +35,7 @@ from kiosk.errors import EnvironmentFailure, UsageError  # noqa: E402
 Frame = npt.NDArray[Any]  # uint8 BGR (h, w, 3) or gray (h, w)
 DECODERS = ("zxing", "pyzbar")
 VIDEO_MAX_FRAMES = 100_000
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
 
 class Decoder(Protocol):
@@ -131,7 +133,9 @@ def iter_video_frames(path: Path) -> Iterator[Frame]:
             n += 1
             yield frame
         if n == 0:
-            raise UsageError("unreadable_file", f"{path}: the video has no readable frames")
+            raise UsageError(
+                "unreadable_file", f"{path}: not an image or video OpenCV can read (no frames)"
+            )
     finally:
         cap.release()
 
@@ -153,6 +157,8 @@ def decode_file(path: Path | str, decoder: Decoder | None = None) -> list[str]:
         if img.dtype != np.uint8:  # 16-bit PNGs
             img = cv2.convertScaleAbs(img, alpha=255.0 / 65535.0)
         return dec.decode(img)
+    if p.suffix.lower() in IMAGE_SUFFIXES and "%" not in p.name:
+        raise UsageError("unreadable_file", f"{p}: not an image or video OpenCV can read")
     texts: dict[str, None] = {}
     for frame in iter_video_frames(p):
         for t in dec.decode(frame):

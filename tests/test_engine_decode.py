@@ -1,0 +1,110 @@
+"""Real QR images and videos decoded from files, the photo corpus, both decoders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from helpers_qr import (
+    camera_frame,
+    photo_corpus,
+    qr_image,
+    qr_png,
+    synthetic_set,
+    video_of_texts,
+    voucher_token,
+    write_png,
+)
+
+from kiosk.engine.decode import PyzbarDecoder, ZxingDecoder, decode_file, make_decoder, to_gray
+from kiosk.errors import UsageError
+from sync.voucher import PrivateKey
+
+
+@pytest.fixture(scope="module")
+def token() -> str:
+    return voucher_token(PrivateKey.generate(), holder="张*明", cinemas=("SH01",))
+
+
+@pytest.mark.parametrize("name", ["zxing", "pyzbar"])
+def test_voucher_png_round_trip(tmp_path: Path, token: str, name: str) -> None:
+    png = qr_png(tmp_path / "v.png", token)
+    assert decode_file(png, make_decoder(name)) == [token]
+
+
+def test_several_codes_in_one_frame_and_none(tmp_path: Path, token: str) -> None:
+    a, b = qr_image(token), qr_image("CP1:OTHER-CODE")
+    h = max(a.shape[0], b.shape[0])
+    pad = lambda m: np.pad(m, ((0, h - m.shape[0]), (0, 40)), constant_values=255)  # noqa: E731
+    both = np.hstack([pad(a), pad(b)])
+    assert sorted(decode_file(write_png(tmp_path / "two.png", both))) == sorted(
+        [token, "CP1:OTHER-CODE"]
+    )
+    empty = write_png(tmp_path / "empty.png", np.full((200, 300), 255, np.uint8))
+    assert decode_file(empty) == []
+
+
+def test_gray_and_bgr_frames_alike(token: str) -> None:
+    frame = camera_frame(token)
+    z = ZxingDecoder()
+    assert z.decode(frame) == [token]
+    assert z.decode(to_gray(frame)) == [token]
+    assert z.decode(cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)) == [token]
+
+
+def test_video_gives_distinct_texts_in_first_seen_order(tmp_path: Path, token: str) -> None:
+    avi = video_of_texts(tmp_path / "v.avi", ["CP1:FIRST", None, token, "CP1:FIRST", None])
+    assert decode_file(avi) == ["CP1:FIRST", token]
+
+
+def test_image_sequence_pattern(tmp_path: Path) -> None:
+    for i, t in enumerate(["CP1:A1", "CP1:B2", "CP1:A1"]):
+        qr_png(tmp_path / f"frame_{i:03d}.png", t)
+    assert decode_file(tmp_path / "frame_%03d.png") == ["CP1:A1", "CP1:B2"]
+
+
+def test_unreadable_inputs_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such file"):
+        decode_file(tmp_path / "missing.png")
+    junk = tmp_path / "junk.png"
+    junk.write_text("not an image")
+    with pytest.raises(UsageError, match="not an image or video"):
+        decode_file(junk)
+    with pytest.raises(UsageError, match="not a file"):
+        decode_file(tmp_path)
+    with pytest.raises(UsageError, match="unknown decoder"):
+        make_decoder("opencv")
+
+
+def test_synthetic_720p_frames_including_tilted_screens(token: str) -> None:
+    frames = synthetic_set(token)
+    z = ZxingDecoder()
+    hits = [name for name, f in frames if z.decode(f) == [token]]
+    tilted = [n for n, _ in frames if n.startswith("tilt")]
+    assert len(hits) >= len(frames) - 2, sorted(set(n for n, _ in frames) - set(hits))
+    assert sum(n in hits for n in tilted) >= len(tilted) - 1
+    assert z.decode(camera_frame(None)) == []
+
+
+def test_photo_corpus_rate(shared_dir: Path) -> None:
+    corpus = photo_corpus(shared_dir)
+    assert len(corpus) == 179
+    z = ZxingDecoder()
+    ok = [p for p, want in corpus if want in z.decode(cv2.imread(str(p)))]
+    assert len(ok) >= 166, f"zxing decoded {len(ok)}/179 photos"
+    # spot-check exact texts (including a code whose text holds CR LF)
+    by_name = {f"{p.parent.name}/{p.name}": want for p, want in corpus}
+    sample = sorted(by_name)[::15]
+    for name in sample:
+        path = shared_dir / "qr-photos" / name
+        if path in ok:
+            assert by_name[name] in decode_file(path)
+
+
+def test_pyzbar_on_the_photo_corpus(shared_dir: Path) -> None:
+    corpus = photo_corpus(shared_dir)
+    zb = PyzbarDecoder()
+    ok = sum(want in zb.decode(cv2.imread(str(p))) for p, want in corpus)
+    assert ok >= 140, f"pyzbar decoded {ok}/179 photos"
