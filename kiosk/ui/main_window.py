@@ -32,6 +32,7 @@ from .keywedge import KeyWedgeFilter
 from .manager import ManagerView, PinGate
 from .scan_screen import ScanScreen
 from .sound import Sounds
+from .style import STYLE
 from .text import describe, when_text
 from .verdict_view import TONES
 from .wizard import SetupWizard
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self._pin_locked_until = 0.0
         self.sounds = Sounds(True, self)
         self.setWindowTitle("CinePass")
+        self.setStyleSheet(STYLE)
         self.resize(1280, 800)
         self.setMinimumSize(1000, 700)
         self.stack = QStackedWidget(self)

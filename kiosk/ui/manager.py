@@ -319,7 +319,13 @@ class ManagerView(QWidget):
         x.append(hours)
         y = QValueAxis()
         y.setLabelFormat("%d")
-        y.setRange(0, max([1, *by_hour.values()]))
+        top = max([1, *by_hour.values()])
+        if top <= 10:  # one grid line per admission: no repeated "0, 0, 1, 1" labels
+            y.setRange(0, top)
+            y.setTickCount(top + 1)
+        else:
+            y.setRange(0, top)
+            y.applyNiceNumbers()
         self.chart.addAxis(x, Qt.AlignmentFlag.AlignBottom)
         self.chart.addAxis(y, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(x)

@@ -95,6 +95,7 @@ class SetupWizard(QWidget):
         self.mode_enrol.toggled.connect(self._mode)
 
         col = QVBoxLayout()
+        col.addStretch(1)
         col.addWidget(title)
         col.addWidget(intro)
         col.addWidget(where)
