@@ -310,7 +310,11 @@ class KioskService:
     # -- voids -----------------------------------------------------------------
 
     def void_last(self, *, staff: str = "") -> VoidResult:
-        """Void the newest redemption of this counter, if it is under 10 minutes old."""
+        """Void the newest redemption of this counter, if it is under 10 minutes old.
+
+        Only the very newest one: pressing "undo" twice says ``already_voided``
+        instead of quietly voiding the redemption before it.
+        """
         last = self.store.last_redemption()
         if last is None:
             return VoidResult("nothing_to_void")

@@ -490,11 +490,9 @@ class Store:
         return None if row is None else _record_from_row(row)
 
     def last_redemption(self) -> Record | None:
-        """The newest ``redeem`` record that has not been voided."""
+        """The newest ``redeem`` record (voided or not: "undo" twice must not reach further back)."""
         rows = self._read(
-            "SELECT uuid FROM records r WHERE kind = 'redeem' AND NOT EXISTS "
-            "(SELECT 1 FROM records v WHERE v.kind = 'void' AND v.voids = r.uuid) "
-            "ORDER BY seq DESC LIMIT 1"
+            "SELECT uuid FROM records WHERE kind = 'redeem' ORDER BY seq DESC LIMIT 1"
         )
         return self.record(rows[0][0]) if rows else None
 
