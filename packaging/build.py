@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -56,6 +58,66 @@ def biggest_parts(path: Path, top: int = 15) -> list[tuple[int, str]]:
     return sorted(((v, k) for k, v in sizes.items()), reverse=True)[:top]
 
 
+# Never strip these: auditwheel/patchelf rewrote their program headers, and
+# binutils' strip then produces "ELF load command address/offset not
+# page-aligned" at import (numpy's OpenBLAS did exactly that here).
+NO_STRIP = ("openblas",)
+
+
+def has_symbol_table(path: Path) -> bool:
+    """True if the ELF file still has a ``.symtab`` (i.e. it is not stripped yet).
+
+    Stripping an already stripped, patchelf-ed library is what breaks it, so
+    only files that have something to strip are touched.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(64)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit ELF only
+            return False
+        order = "<" if head[5] == 1 else ">"
+        shoff = struct.unpack_from(order + "Q", head, 0x28)[0]
+        shentsize, shnum = struct.unpack_from(order + "HH", head, 0x3A)
+        if not shoff or not shnum:
+            return False
+        fh.seek(shoff)
+        table = fh.read(shentsize * shnum)
+    for i in range(shnum):
+        if len(table) >= (i + 1) * shentsize:
+            (sh_type,) = struct.unpack_from(order + "I", table, i * shentsize + 4)
+            if sh_type == 2:  # SHT_SYMTAB
+                return True
+    return False
+
+
+def strip_binaries(folder: Path) -> int:
+    """Strip debug symbols from the bundle's shared libraries (Linux); returns bytes saved.
+
+    PyInstaller's own ``strip`` option strips every file, including the
+    patchelf-ed ones that break (see :data:`NO_STRIP`), so the spec turns
+    it off and this does it selectively. libpython and the stdlib's
+    extension modules alone carry ~25 MB of debug info. The executable
+    itself is left alone: its archive is appended after the ELF image.
+    """
+    if not sys.platform.startswith("linux") or shutil.which("strip") is None:
+        return 0
+    before = folder_size(folder)
+    targets = [
+        p
+        for p in (folder / "_internal").rglob("*.so*")
+        if p.is_file()
+        and not p.is_symlink()
+        and not any(n in p.name for n in NO_STRIP)
+        and has_symbol_table(p)
+    ]
+    for i in range(0, len(targets), 100):
+        subprocess.run(
+            ["strip", "--strip-unneeded", *map(str, targets[i : i + 100])],
+            check=True,
+            capture_output=True,
+        )
+    return before - folder_size(folder)
+
+
 def build(*, onefile: bool = False, dist: Path | None = None, work: Path | None = None) -> Path:
     """Run PyInstaller on the spec and return the executable's path."""
     dist = dist or ROOT / "dist"
@@ -80,6 +142,8 @@ def build(*, onefile: bool = False, dist: Path | None = None, work: Path | None 
     exe = executable_path(dist, onefile)
     if not exe.exists():
         raise SystemExit(f"build finished but {exe} is missing")
+    if not onefile:
+        strip_binaries(exe.parent)
     return exe
 
 
