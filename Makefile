@@ -30,6 +30,7 @@ lint: venv
 
 test: venv lint
 	bash scripts/run-tests.sh
+	bash scripts/build-and-selftest.sh
 
 build: venv
 	$(BIN)/python packaging/build.py
