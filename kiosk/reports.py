@@ -265,8 +265,23 @@ def export_xlsx(
     return _replace_atomically(path, wb.save)
 
 
+def _when(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 10**11:
+        return dt.datetime.fromtimestamp(value / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    return value
+
+
 def _detail_text(item: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in item.items() if v not in (None, ""))
+    """One duplicate as a line: nested sides (``local``/``other``) flattened, times readable."""
+    parts = []
+    for k, v in item.items():
+        if isinstance(v, Mapping):
+            inner = ", ".join(f"{kk}={_when(vv)}" for kk, vv in v.items() if vv not in (None, ""))
+            if inner:
+                parts.append(f"{k}: {inner}")
+        elif v not in (None, ""):
+            parts.append(f"{k}: {_when(v)}")
+    return "; ".join(parts)
 
 
 def daily_pdf(

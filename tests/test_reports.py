@@ -81,7 +81,14 @@ def test_xlsx_sheets(tmp_path: Path) -> None:
 
 
 def test_pdf_has_chinese_text(tmp_path: Path) -> None:
-    dup = [{"voucher": "ABCD-EFGH-JKMN-PQRS", "here": "1号窗口 10:02", "other": "SH-002 09:55"}]
+    at = int(dt.datetime(2026, 12, 1, 9, 55, 7).timestamp() * 1000)
+    dup = [  # the shape KioskService.conflicts() returns
+        {
+            "voucher": "ABCD-EFGH-JKMN-PQRS",
+            "local": {"at": at + 60_000, "staff": "王芳"},
+            "other": {"cinema": "SH-002", "device": "dev-9", "staff": "", "at": at},
+        }
+    ]
     out = daily_pdf(DAY1, tmp_path / "day.pdf", "zh_CN", META, duplicates=dup)
     assert out.read_bytes().startswith(b"%PDF")
     if shutil.which("pdftotext") is None:

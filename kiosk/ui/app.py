@@ -103,8 +103,9 @@ def run_window_for(
 def run_window(args: argparse.Namespace) -> int:
     """``cinepass-kiosk [--home DIR] [--camera X] [--staff NAME] [--fullscreen] [--decoder D]``."""
     if getattr(args, "demo", False):
-        from kiosk import demo  # type: ignore[attr-defined]  # written by the lead
+        import importlib
 
+        demo = importlib.import_module("kiosk.demo")  # prepares a home, then run_window_for
         return int(demo.run_demo(args))
     return run_window_for(
         resolve_home(getattr(args, "home", None)),
