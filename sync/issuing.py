@@ -277,7 +277,7 @@ def mask_name(name: str) -> str:
     of the others: "John Smith" -> "John S.", "Anna Maria Lopez" -> "Anna M. L.";
     a single word is masked like a Chinese name ("Madonna" -> "M*****a").
     Minority names joined by a middle dot are masked per part:
-    "买买提·艾力" -> "买*·艾*".
+    "买买提·艾力" -> "买*提·艾*".
     """
     clean = " ".join(unicodedata.normalize("NFKC", name).split())
     if not clean:
