@@ -65,17 +65,19 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 
 def _long_run(match: re.Match[str]) -> str:
-    """32+ characters of base64url/hex with digits and letters mixed: a token, key or hash.
+    """A 32+ character run that looks random: hex (a key, a hash) or mixed-case base64url.
 
-    Identifiers (``test_backup_round_trip``) have few digits and record
-    UUIDs are useful to support, so both are left alone.
+    Names (``kiosk-20261201-091008-manual``, ``test_backup_round_trip``)
+    are one case and not hex, and record UUIDs are useful to support: those
+    are left alone.
     """
-    run = match.group(0)
-    digits = sum(c.isdigit() for c in run)
-    letters = sum(c.isalpha() for c in run)
-    if _UUID.fullmatch(run) or digits < 3 or letters < 3:
+    run = match.group(0).rstrip("=")
+    if _UUID.fullmatch(run):
         return run
-    return "<redacted>"
+    digits = sum(c.isdigit() for c in run)
+    is_hex = all(c in "0123456789abcdefABCDEF" for c in run) and digits >= 3
+    mixed = any(c.islower() for c in run) and any(c.isupper() for c in run) and digits >= 2
+    return "<redacted>" if is_hex or mixed else match.group(0)
 
 
 def redact(text: str) -> str:
