@@ -395,3 +395,56 @@ def test_manager_exports_and_settings(
     assert [w.scan.staff.itemText(i) for i in range(w.scan.staff.count())][1:] == ["王芳", "李雷"]
     v = scan_typed(qtbot, w, kiosk.text("expired"))
     assert v.reason == "expired" and w.scan.verdict.title.text() == "Voucher expired"
+
+
+def test_clock_behind_is_flagged_in_status_and_verdict(
+    qtbot: Any, open_window: Any, kiosk: KioskHome
+) -> None:
+    import time as _time
+
+    from kiosk.engine.store import Store
+
+    with Store.open(KioskPaths(kiosk.home).store) as store:  # the store saw a time a day ahead
+        store.set_meta("newest_seen_ms", str(int(_time.time() * 1000) + 86_400_000))
+    w = open_window(kiosk.home)
+    qtbot.waitUntil(lambda: w.st["clock"].text() == "时钟落后！", timeout=5000)
+    assert "c62828" in w.st["clock"].styleSheet()
+    v = scan_typed(qtbot, w, kiosk.text("valid"))
+    assert v.clock_warning
+    assert "时钟落后" in w.scan.verdict.details.text()
+
+
+def test_verdict_clears_after_the_configured_timeout(
+    qtbot: Any, open_window: Any, kiosk: KioskHome
+) -> None:
+    from kiosk.config import save_config
+
+    paths = KioskPaths(kiosk.home)
+    cfg = load_config(paths.config)
+    cfg.verdict_timeout = 0.3
+    save_config(paths.config, cfg)
+    w = open_window(kiosk.home)
+    scan_typed(qtbot, w, kiosk.text("valid"))
+    assert w.scan.verdict.tone == "ok"
+    qtbot.waitUntil(lambda: w.scan.verdict.tone == "idle", timeout=3000)
+    assert w.scan.verdict.title.text() == "请扫描观影券"
+
+
+def test_wrong_pins_lock_the_gate_for_a_while(
+    qtbot: Any, open_window: Any, kiosk: KioskHome
+) -> None:
+    from kiosk.config import save_config
+    from kiosk.pin import hash_pin
+
+    paths = KioskPaths(kiosk.home)
+    cfg = load_config(paths.config)
+    cfg.pin_hash = hash_pin("8642")
+    save_config(paths.config, cfg)
+    w = open_window(kiosk.home)
+    w.open_manager()
+    for _ in range(5):
+        w.pin.pin.setText("1111")
+        QTest.mouseClick(w.pin.ok, Qt.MouseButton.LeftButton)
+    w.pin.pin.setText("8642")  # even the right PIN waits out the lock
+    QTest.mouseClick(w.pin.ok, Qt.MouseButton.LeftButton)
+    assert "等待一分钟" in w.pin.message.text() and w.stack.currentWidget() is w.pin
