@@ -95,6 +95,11 @@ def run_window_for(
         window.show()
     # Ctrl+C in the terminal closes the window properly (threads joined) instead of hanging
     signal.signal(signal.SIGINT, lambda *_: window.quit_program())
+    from PySide6.QtCore import QTimer
+
+    tick = QTimer(window)  # lets Python run its signal handlers while Qt's loop waits
+    tick.start(250)
+    tick.timeout.connect(lambda: None)
     code = app.exec()
     window.shutdown()
     return int(code)
