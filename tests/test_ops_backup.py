@@ -20,7 +20,7 @@ from kiosk.ops.backup import (
     restore,
 )
 from sync.voucher import encode_voucher, make_voucher
-from tests.ops_support import make_kiosk, record_uuids, rows
+from ops_support import make_kiosk, record_uuids, rows
 
 
 def test_backup_restore_round_trip(tmp_path, issuer_key, capsys):

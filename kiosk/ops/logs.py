@@ -58,6 +58,11 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         r"\1<redacted>",
     ),
+    # command lines: --code X, --token=X, --pin 1234
+    (
+        re.compile(r"(?i)(--(?:[\w-]*-)?(?:code|token|pin|password|secret|key)(?:\s+|=))[^\s-]\S*"),
+        r"\1<redacted>",
+    ),
     (re.compile(r"\bscrypt\$[^\s\"',;]+"), "<redacted hash>"),
 ]
 _LONG_RUN = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z0-9_\-]{32,}={0,2}")
