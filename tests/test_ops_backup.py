@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from ops_support import make_kiosk, record_uuids, rows
 
 from kiosk.cli import main
 from kiosk.engine.service import KioskService
@@ -20,7 +21,6 @@ from kiosk.ops.backup import (
     restore,
 )
 from sync.voucher import encode_voucher, make_voucher
-from ops_support import make_kiosk, record_uuids, rows
 
 
 def test_backup_restore_round_trip(tmp_path, issuer_key, capsys):

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
+from ops_support import make_kiosk, record_uuids, revision, rows
 
 from kiosk.engine.service import KioskService
 from kiosk.engine.store import HEAD_REVISION, MIGRATIONS_DIR, _make_engine
 from kiosk.ops.backup import list_backups
 from kiosk.ops.upgrade import UpgradeFailed, upgrade_store
-from ops_support import make_kiosk, record_uuids, revision, rows
 
 FIRST_RELEASED = "0001"
 
