@@ -448,3 +448,18 @@ def test_wrong_pins_lock_the_gate_for_a_while(
     w.pin.pin.setText("8642")  # even the right PIN waits out the lock
     QTest.mouseClick(w.pin.ok, Qt.MouseButton.LeftButton)
     assert "等待一分钟" in w.pin.message.text() and w.stack.currentWidget() is w.pin
+
+
+def test_broken_config_shows_the_reason_not_a_traceback(open_window: Any, kiosk: KioskHome) -> None:
+    KioskPaths(kiosk.home).config.write_text('{"cinema": "SH-001", "verdict_timeout": "soon"}')
+    w = open_window(kiosk.home, ready=False)
+    assert w.stack.currentWidget() is w.error_page
+    text = w.error_page.text()
+    assert "本柜台无法启动" in text and "'verdict_timeout' has the wrong type" in text
+    assert w.bridge is None  # nothing was started on a broken config
+
+
+def test_scan_during_start_up_is_not_lost(qtbot: Any, open_window: Any, kiosk: KioskHome) -> None:
+    w = open_window(kiosk.home, ready=False)
+    w.submit_scan(kiosk.text("valid"), "scanner")  # possibly before the store is open
+    assert wait_verdict(qtbot, w).reason == "accepted"

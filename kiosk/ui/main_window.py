@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         loop_video: bool = False,
     ) -> None:
         super().__init__()
+        i18n.set_language("zh_CN")  # until the config says otherwise (errors, wizard)
         self.paths = KioskPaths(Path(home))
         self.camera_arg = camera
         self.decoder_arg = decoder
@@ -78,7 +79,7 @@ class MainWindow(QMainWindow):
         self.last_timing: dict[str, float] = {}
         self.status: dict[str, Any] = {}
         self.camera_state = "off"
-        self._pending_capture: float | None = None
+        self._status_inflight = False
         self._pin_failures = 0
         self._pin_locked_until = 0.0
         self.sounds = Sounds(True, self)
@@ -134,7 +135,6 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.error_page)
 
     def _show_wizard(self) -> None:
-        i18n.set_language("zh_CN")
         self.wizard = SetupWizard(str(self.paths.home), self)
         self.wizard.enrol_requested.connect(self._enrol)
         self.wizard.standalone_requested.connect(self._standalone)
@@ -348,13 +348,11 @@ class MainWindow(QMainWindow):
 
     def submit_scan(self, text: str, source: str, *, captured_at: float | None = None) -> None:
         """Any input (camera, scanner, typed) goes the same way: redeem, then paint."""
-        if self.scan is None or self.bridge is None:
+        if self.scan is None or self.bridge is None or self._closed:
             return
         if self.stack.currentWidget() is not self.scan:
             self.show_scan()
-        if not self.service_ready:
-            self.scan.set_notice(self.tr("Still starting: scan again in a moment."))
-            return
+        # before the engine is open the job waits in the worker's queue: no scan is lost
         fmt, staff = self.scan.fmt, self.scan.current_staff()
         received = time.perf_counter()
         t_mono = time.monotonic()
@@ -642,8 +640,9 @@ class MainWindow(QMainWindow):
         self._paint_status()
 
     def refresh_status(self) -> None:
-        if self.bridge is None or not self.service_ready:
-            return
+        if self.bridge is None or not self.service_ready or self._status_inflight:
+            return  # one status read at a time: a slow disk must not pile them up
+        self._status_inflight = True
         syncer = self.syncer
 
         def job(svc: Any) -> dict[str, Any]:
@@ -653,10 +652,15 @@ class MainWindow(QMainWindow):
             return st
 
         def done(st: dict[str, Any]) -> None:
+            self._status_inflight = False
             self.status = st
             self._paint_status()
 
-        self.bridge.submit(job, done)
+        def failed(exc: BaseException) -> None:
+            self._status_inflight = False
+            log.warning("status read failed: %s", type(exc).__name__)
+
+        self.bridge.submit(job, done, failed)
 
     def _set(self, key: str, text: str, warn: bool = False) -> None:
         lab = self.st[key]

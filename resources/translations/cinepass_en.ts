@@ -12,7 +12,7 @@
     </message>
     <message>
       <source>Still starting: scan again in a moment.</source>
-      <translation>Still starting: scan again in a moment.</translation>
+      <translation type="vanished">Still starting: scan again in a moment.</translation>
     </message>
     <message>
       <source>The void could not be recorded.</source>

@@ -12,7 +12,7 @@
     </message>
     <message>
       <source>Still starting: scan again in a moment.</source>
-      <translation>正在启动，请稍后再扫码。</translation>
+      <translation type="vanished">正在启动，请稍后再扫码。</translation>
     </message>
     <message>
       <source>The void could not be recorded.</source>
