@@ -115,6 +115,7 @@ def test_keys_cursors_meta(tmp_path: Path, issuer_key: PrivateKey) -> None:
     a.add_trusted_key(TrustedKey(issuer_key.public.raw, "ACFTU-SH"))
     assert set(b.keyring()) == {issuer_key.public.kid}
     a.set_trusted_keys([TrustedKey(k2.public.raw, "ACFTU-SH", "server")])
+    b.KEYRING_RECHECK_S = 0.0  # (normally rechecked at most once a second)
     assert set(b.keyring()) == {k2.public.kid}  # the cache notices the other connection
     assert [k.source for k in b.trusted_keys()] == ["server"]
     with pytest.raises(KeyFileError):

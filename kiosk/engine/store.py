@@ -329,6 +329,7 @@ class Store:
         _set_pragmas(self._reader)
         self._keyring: dict[bytes, PublicKey] | None = None
         self._data_version = -1
+        self._keyring_checked = 0.0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -612,13 +613,23 @@ class Store:
         rows = self._read("SELECT raw, issuer, source FROM trusted_keys ORDER BY issuer, kid")
         return [TrustedKey(raw=bytes(r[0]), issuer=r[1], source=r[2]) for r in rows]
 
+    #: how often (s) the keyring cache asks whether another process changed the keys;
+    #: changes made through this Store object drop the cache at once.
+    KEYRING_RECHECK_S = 1.0
+
     def keyring(self) -> dict[bytes, PublicKey]:
-        """kid -> key, cached until any connection commits a change."""
+        """kid -> key, cached; reloaded when another connection has committed since."""
+        ring = self._keyring
+        now = time.monotonic()
+        if ring is not None and now - self._keyring_checked < self.KEYRING_RECHECK_S:
+            return ring
         version = self._read("PRAGMA data_version")[0][0]
-        if self._keyring is None or version != self._data_version:
-            self._keyring = {k.kid: PublicKey.from_raw(k.raw) for k in self.trusted_keys()}
+        if ring is None or version != self._data_version:
+            ring = {k.kid: PublicKey.from_raw(k.raw) for k in self.trusted_keys()}
+            self._keyring = ring
             self._data_version = version
-        return self._keyring
+        self._keyring_checked = now
+        return ring
 
     # -- cursors and meta --------------------------------------------------
 
@@ -655,20 +666,35 @@ class Store:
         Feed entries from this very device are skipped: our own records are
         authoritative and would otherwise be counted twice once synced.
         """
-        local = self._read(
-            "SELECT at, cinema, device, staff, uuid FROM records r "
-            "WHERE voucher = ? AND kind = 'redeem' AND NOT EXISTS "
-            "(SELECT 1 FROM records v WHERE v.kind = 'void' AND v.voids = r.uuid) ORDER BY seq",
-            (cti,),
-        )
-        remote = self._read(
-            "SELECT at, cinema, device, staff FROM remote_redemptions "
-            "WHERE cti = ? AND device != ? ORDER BY at",
+        rows = self._read(  # one round trip: this runs for every scan
+            "SELECT 0, seq, at, cinema, device, staff, uuid FROM records r "
+            "WHERE voucher = ?1 AND kind = 'redeem' AND NOT EXISTS "
+            "(SELECT 1 FROM records v WHERE v.kind = 'void' AND v.voids = r.uuid) "
+            "UNION ALL SELECT 1, at, at, cinema, device, staff, '' FROM remote_redemptions "
+            "WHERE cti = ?1 AND device != ?2 ORDER BY 1, 2",
             (cti, own_device),
         )
-        out = [Use(r[0], r[1], r[2], r[3], remote=False, record_uuid=r[4]) for r in local]
-        out += [Use(r[0], r[1], r[2], r[3], remote=True) for r in remote]
-        return out
+        return [Use(r[2], r[3], r[4], r[5], remote=bool(r[0]), record_uuid=r[6]) for r in rows]
+
+    def scan_facts(self, cti: bytes, *, own_device: str) -> tuple[Revocation | None, list[Use]]:
+        """:meth:`revocation` and :meth:`uses` in one round trip (the verdict's hot path)."""
+        rows = self._read(
+            "SELECT 0, 0, at, cinema, device, staff, reason FROM revocations WHERE cti = ?1 "
+            "UNION ALL SELECT 1, seq, at, cinema, device, staff, uuid FROM records r "
+            "WHERE voucher = ?1 AND kind = 'redeem' AND NOT EXISTS "
+            "(SELECT 1 FROM records v WHERE v.kind = 'void' AND v.voids = r.uuid) "
+            "UNION ALL SELECT 2, at, at, cinema, device, staff, '' FROM remote_redemptions "
+            "WHERE cti = ?1 AND device != ?2 ORDER BY 1, 2",
+            (cti, own_device),
+        )
+        rev: Revocation | None = None
+        uses: list[Use] = []
+        for r in rows:
+            if r[0] == 0:
+                rev = Revocation(reason=r[6], at_ms=r[2], cinema=r[3], device=r[4], staff=r[5])
+            else:
+                uses.append(Use(r[2], r[3], r[4], r[5], remote=r[0] == 2, record_uuid=r[6]))
+        return rev, uses
 
     def roster_token(self, cti: bytes) -> str | None:
         rows = self._read("SELECT token FROM roster WHERE cti = ?", (cti,))
