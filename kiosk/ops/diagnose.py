@@ -64,6 +64,22 @@ def scrub(text: str, secrets: list[str]) -> str:
     return redact(text)
 
 
+def scrub_json(value: Any, secrets: list[str]) -> Any:
+    """Scrub every string inside a JSON value; the structure stays valid JSON.
+
+    Text patterns cannot be run over serialised JSON (``"device_key_present":
+    true`` looks like a key/value secret and would break the syntax), so each
+    string is scrubbed on its own, keys included.
+    """
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {scrub(str(k), secrets): scrub_json(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_json(v, secrets) for v in value]
+    return value
+
+
 def sanitized_config(paths: KioskPaths) -> dict[str, Any] | str:
     """config.json with secret fields masked; a string if it cannot be read."""
     try:
@@ -156,14 +172,12 @@ def write_diagnostics(paths: KioskPaths, out: Path | None = None) -> Path:
     secrets = _known_secrets(paths)
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(
-            "status.json",
-            scrub(json.dumps(status(paths), ensure_ascii=False, indent=2, default=str), secrets),
-        )
-        zf.writestr(
-            "config.json",
-            scrub(json.dumps(sanitized_config(paths), ensure_ascii=False, indent=2), secrets),
-        )
+        for name, data in (
+            ("status.json", status(paths)),
+            ("config.json", sanitized_config(paths)),
+        ):
+            clean = scrub_json(json.loads(json.dumps(data, default=str)), secrets)
+            zf.writestr(name, json.dumps(clean, ensure_ascii=False, indent=2))
         for f in log_files(paths):
             try:
                 text = f.read_text(encoding="utf-8", errors="replace")

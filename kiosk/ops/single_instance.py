@@ -134,9 +134,12 @@ def signal_running_instance(home: Path, timeout_ms: int = 1500) -> bool:
     if not sock.waitForConnected(timeout_ms):
         return False
     sock.write(RAISE_MESSAGE)
-    sock.flush()
-    ok = sock.waitForBytesWritten(timeout_ms)
-    ok = ok and sock.waitForReadyRead(timeout_ms) and bytes(sock.readAll().data()).startswith(b"ok")
+    sock.flush()  # on a local socket this usually writes everything at once
+    sock.waitForBytesWritten(timeout_ms)  # False when nothing was left to write: not an error
+    reply = b""
+    while not reply.endswith(b"\n") and sock.waitForReadyRead(timeout_ms):
+        reply += bytes(sock.readAll().data())
+    ok = reply.startswith(b"ok")
     sock.disconnectFromServer()
     del _app
     return bool(ok)
