@@ -1,0 +1,357 @@
+"""``cinepass-kiosk --demo``: the whole system on one machine, for a newcomer.
+
+Everything here is the real product wired together in a temporary folder:
+the central database and server (on loopback), the union's issuer key, a
+batch of vouchers issued with ``cinepass-admin issue`` (PNG, PDF sheet, CSV),
+one voucher frozen as lost, one redeemed at a second counter, one expired and
+one forged, a kiosk enrolled with a one-time code, and a demo video of those
+codes standing in for the webcam. Nothing is mocked; only the camera is a
+video file, read through the same OpenCV capture path as a webcam.
+
+With a display the counter window opens (the demo video loops as the
+camera, or a real webcam if one is plugged in). Without one, the demo plays
+the video through the engine and prints each verdict, the day's tally and
+the sync result in the terminal, then exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ISSUER = "DEMO-UNION"
+CINEMA = "DEMO01"
+OTHER_CINEMA = "DEMO02"
+STAFF = "演示员"
+MEMBERS = (
+    ("M0001", "张三明"),
+    ("M0002", "李四"),
+    ("M0003", "王小红"),
+    ("M0004", "赵大伟"),
+    ("M0005", "陈静"),
+    ("M0006", "Alice Wong"),
+)
+
+
+@dataclass
+class DemoSetup:
+    """What :func:`prepare_demo` built: folders, the running server, the demo codes."""
+
+    root: Path
+    db_url: str
+    server_url: str
+    home: Path
+    batch_dir: Path
+    video: Path
+    # (label, QR text) in the order the video shows them
+    codes: list[tuple[str, str]] = field(default_factory=list)
+    server: Any = None
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+class _Server:
+    """The central FastAPI app under uvicorn in a daemon thread, on a free loopback port."""
+
+    def __init__(self, db_url: str) -> None:
+        import uvicorn
+
+        from sync.server.app import create_app
+        from sync.server.db import migrate
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(migrate(db_url)),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="demo-server", daemon=True)
+
+    def start(self) -> _Server:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the demo server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+
+def _admin(db_url: str, *argv: str) -> str:
+    """Run ``cinepass-admin`` in-process (the real CLI) and return what it printed."""
+    from sync.admin import main as admin_main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = admin_main(["--db", db_url, *argv])
+    if code != 0:
+        raise RuntimeError(f"cinepass-admin {' '.join(argv)} failed with exit code {code}")
+    return out.getvalue()
+
+
+def _forge(token: str) -> str:
+    """The same voucher claims, signed by a stranger's key but naming the union's kid."""
+    import cbor2
+
+    from sync.voucher import PREFIX, PrivateKey, decode_voucher
+    from sync.voucher.base45 import b45encode
+
+    decoded = decode_voucher(token)
+    signature = PrivateKey.generate().sign(decoded.signed_bytes())
+    cose = cbor2.dumps(cbor2.CBORTag(18, [decoded.protected, {}, decoded.payload, signature]))
+    return PREFIX + b45encode(bytes(cose))
+
+
+def _expired(db_url: str) -> str:
+    """A genuine voucher of the demo union, issued 400 days ago for 365 days."""
+    from sync.admin_issue import signing_key
+    from sync.issuing import create_voucher, make_options
+    from sync.server.db import make_engine, session_scope
+
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine) as s:
+            _iss, _kid, key = signing_key(s, ISSUER)
+    finally:
+        engine.dispose()
+    options = make_options(iss=ISSUER, campaign="2025 demo")
+    now = int(time.time()) - 400 * 86400
+    return create_voucher(key, options, now=now).token
+
+
+def _qr_frame(text: str | None, caption: str, size: tuple[int, int] = (1280, 720)) -> Any:
+    """A 720p camera-like frame: a phone screen showing ``text`` as QR, and a caption."""
+    import cv2
+    import numpy as np
+    import segno
+
+    w, h = size
+    frame = np.full((h, w, 3), (70, 62, 55), np.uint8)  # a counter top
+    cv2.rectangle(frame, (w // 2 - 210, 40), (w // 2 + 210, h - 40), (25, 25, 25), -1)  # phone
+    cv2.rectangle(frame, (w // 2 - 190, 80), (w // 2 + 190, h - 80), (245, 245, 245), -1)
+    if text is not None:
+        qr = segno.make_qr(text, error="m")
+        matrix = np.array([[0 if v else 255 for v in row] for row in qr.matrix], np.uint8)
+        module = max(1, 340 // (matrix.shape[0] + 8))
+        img = cv2.resize(matrix, None, fx=module, fy=module, interpolation=cv2.INTER_NEAREST)
+        img = cv2.copyMakeBorder(
+            img, 4 * module, 4 * module, 4 * module, 4 * module, cv2.BORDER_CONSTANT, value=255
+        )
+        qh, qw = img.shape
+        y, x = (h - qh) // 2, (w - qw) // 2
+        frame[y : y + qh, x : x + qw] = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    cv2.putText(frame, caption, (30, h - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+    return frame
+
+
+def write_demo_video(path: Path, codes: list[tuple[str, str]], *, fps: float = 10.0) -> Path:
+    """An MJPG .avi: each code held up for 2.5 s, then 2 s of an empty phone screen."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (1280, 720))
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot write the demo video {path}")
+    try:
+        for i, (label, text) in enumerate(codes, 1):
+            shown = _qr_frame(text, f"CinePass demo {i}/{len(codes)}: {label}")
+            blank = _qr_frame(None, "CinePass demo: next customer...")
+            for _ in range(int(fps * 2.5)):
+                writer.write(shown)
+            for _ in range(int(fps * 2)):
+                writer.write(blank)
+    finally:
+        writer.release()
+    return path
+
+
+def prepare_demo(root: Path, *, log: Any = print) -> DemoSetup:
+    """Build the demo world in ``root`` and start its server; the caller must ``stop()`` it."""
+    from kiosk.engine.service import KioskService
+    from kiosk.enrollment import enroll
+    from kiosk.syncer import SyncEngine
+    from sync.admin_server import add_cinema, device_code, find_voucher, freeze
+    from sync.server.db import make_engine, session_scope
+
+    root.mkdir(parents=True, exist_ok=True)
+    db_url = f"sqlite:///{root / 'central.sqlite3'}"
+    log("· 创建工会签发密钥 / creating the union's issuer key")
+    _admin(db_url, "init", "--issuer", ISSUER, "--name", "示范工会 Demo Union")
+    engine = make_engine(db_url)
+    with session_scope(engine) as s:
+        add_cinema(s, CINEMA, "示范影院 Demo Cinema")
+        add_cinema(s, OTHER_CINEMA, "第二影院 Second Cinema")
+    members = root / "members.csv"
+    with members.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["member_ref", "name"])
+        w.writerows(MEMBERS)
+    batch = root / "batch"
+    log("· 签发示范观影券 / issuing demo vouchers (PNG, PDF, CSV)")
+    _admin(
+        db_url, "issue", "--members", str(members), "--out", str(batch), "--campaign", "2027 示范"
+    )
+    with (batch / "vouchers.csv").open(encoding="utf-8") as fh:
+        tokens = [row["qr_text"] for row in csv.DictReader(fh)]
+    valid1, valid2, frozen, used_elsewhere, valid3 = (
+        tokens[0],
+        tokens[1],
+        tokens[2],
+        tokens[3],
+        tokens[4],
+    )
+    with session_scope(engine) as s:
+        freeze(s, find_voucher(s, frozen), "lost")
+        code_here = device_code(s, CINEMA)
+        code_other = device_code(s, OTHER_CINEMA)
+    engine.dispose()
+
+    log("· 启动中心服务器 / starting the central server on loopback")
+    server = _Server(db_url).start()
+    home = root / "kiosk"
+    other = root / "other-counter"
+    log("· 登记本柜台 / enrolling this counter with a one-time code")
+    enroll(home, server.url, code_here, name="1号窗口 demo counter")
+    enroll(other, server.url, code_other, name="second cinema counter")
+    svc = KioskService.open(other)
+    try:
+        svc.redeem(used_elsewhere, fmt="2D", staff="王经理")
+        SyncEngine(svc).sync_now()
+    finally:
+        svc.close()
+    svc = KioskService.open(home)
+    try:
+        SyncEngine(svc).sync_now()  # learns the freeze and the use at the second cinema
+    finally:
+        svc.close()
+
+    codes = [
+        ("valid voucher", valid1),
+        ("expired voucher", _expired(db_url)),
+        ("frozen (lost) voucher", frozen),
+        ("forged voucher", _forge(valid2)),
+        ("already used at another cinema", used_elsewhere),
+        ("not a voucher", "https://example.com/not-a-voucher"),
+        ("valid voucher", valid2),
+        ("valid voucher", valid3),
+    ]
+    log("· 生成示范视频 / writing the demo video (stands in for the webcam)")
+    video = write_demo_video(root / "demo-camera.avi", codes)
+    return DemoSetup(
+        root=root,
+        db_url=db_url,
+        server_url=server.url,
+        home=home,
+        batch_dir=batch,
+        video=video,
+        codes=codes,
+        server=server,
+    )
+
+
+def _has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal"):
+        return False
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _webcam_present() -> bool:
+    import cv2
+
+    cap = cv2.VideoCapture(0)
+    try:
+        return bool(cap.isOpened())
+    finally:
+        cap.release()
+
+
+def run_headless(setup: DemoSetup, *, out: Any = print) -> int:
+    """Play the demo video through the engine and print what the counter would show."""
+    from datetime import date
+
+    from kiosk.engine.decode import decode_file
+    from kiosk.engine.service import KioskService
+    from kiosk.syncer import SyncEngine
+
+    out("")
+    out("没有显示器：在终端里演示柜台核销 / no display: the counter's answers, in the terminal")
+    texts = decode_file(setup.video)
+    svc = KioskService.open(setup.home)
+    try:
+        for i, text in enumerate(texts, 1):
+            verdict = svc.redeem(text, fmt="2D", staff=STAFF, source="camera")
+            mark = "✔" if verdict.accepted else "✘"
+            who = ""
+            if verdict.voucher is not None:
+                who = f"  {verdict.voucher.id}  {verdict.voucher.holder or ''}"
+            out(f"{i:2d}. {mark} {verdict.message('zh_CN')} / {verdict.message('en')}{who}")
+            out(f"      {verdict.next_step('zh_CN')}")
+        result = SyncEngine(svc).sync_now()
+        tally = svc.tally(date.today())
+        out("")
+        out(f"今日统计 / today's tally: {tally.to_json()}")
+        out(f"同步 / sync: {result.to_json()}")
+    finally:
+        svc.close()
+    out("")
+    out(f"示范券 / demo vouchers: {setup.batch_dir} (cards.pdf, qr/*.png, vouchers.csv)")
+    out("有显示器时运行 `make demo` 会打开柜台窗口 / with a display, `make demo` opens the window")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Entry point of ``cinepass-kiosk --demo``."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # no "can't open camera" noise
+    root = Path(tempfile.mkdtemp(prefix="cinepass-demo-"))
+    print(f"CinePass 示范 / demo in {root}")
+    setup: DemoSetup | None = None
+    try:
+        setup = prepare_demo(root)
+        if not _has_display():
+            return run_headless(setup)
+        camera = getattr(args, "camera", None)
+        if not camera:
+            camera = "0" if _webcam_present() else str(setup.video)
+        from kiosk.ui.app import run_window_for
+
+        return run_window_for(
+            setup.home,
+            camera=camera,
+            staff=getattr(args, "staff", None) or STAFF,
+            fullscreen=bool(getattr(args, "fullscreen", False)),
+            decoder=getattr(args, "decoder", None),
+            loop_video=True,
+        )
+    finally:
+        if setup is not None:
+            setup.stop()
+        if os.environ.get("CINEPASS_DEMO_CLEANUP"):
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print(f"示范文件夹 / demo folder (safe to delete): {root}")

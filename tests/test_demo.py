@@ -1,0 +1,42 @@
+"""The README's main job: the demo builds the real system and the counter answers right."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from kiosk.demo import prepare_demo, run_headless
+from kiosk.engine.decode import decode_file
+from kiosk.engine.service import KioskService
+
+
+def test_demo_world_gives_every_kind_of_answer(tmp_path: Path) -> None:
+    setup = prepare_demo(tmp_path / "demo", log=lambda *_: None)
+    try:
+        # the batch was issued through cinepass-admin: CSV, a PDF sheet and one PNG per voucher
+        assert (setup.batch_dir / "vouchers.csv").is_file()
+        assert list(setup.batch_dir.glob("*.pdf"))
+        assert len(list((setup.batch_dir / "qr").glob("*.png"))) == 6
+        # the video holds every demo code, in order, readable by the real decoder
+        assert decode_file(setup.video) == [text for _label, text in setup.codes]
+        lines: list[str] = []
+        assert run_headless(setup, out=lines.append) == 0
+        svc = KioskService.open(setup.home)
+        try:
+            tally = svc.tally(date.today()).to_json()
+            status = svc.status()
+        finally:
+            svc.close()
+    finally:
+        setup.stop()
+    assert tally["accepted"] == 3
+    assert tally["rejected"] == {
+        "expired": 1,
+        "revoked": 1,
+        "bad_signature": 1,
+        "already_redeemed": 1,
+        "not_a_voucher": 1,
+    }
+    assert status["pending"] == 0  # the headless run synced its redemptions to the server
+    assert any("核销成功" in line for line in lines)
+    assert any("此券已使用" in line for line in lines)
