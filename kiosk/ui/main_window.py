@@ -695,12 +695,11 @@ class MainWindow(QMainWindow):
         elif age is None:
             self._set("revocations", self.tr("Revocation list: never updated"), True)
         else:
-            hours = age / 3600
-            self._set(
-                "revocations",
-                self.tr("Revocation list: {0:.1f} h old").format(hours),
-                bool(st.get("revocations_stale")),
-            )
+            if age < 3600:
+                text = self.tr("Revocation list: {0} min old").format(int(age // 60))
+            else:
+                text = self.tr("Revocation list: {0:.1f} h old").format(age / 3600)
+            self._set("revocations", text, bool(st.get("revocations_stale")))
         clock_ok = st.get("clock_ok", True)
         self._set(
             "clock", self.tr("Clock OK") if clock_ok else self.tr("Clock is behind!"), not clock_ok

@@ -91,6 +91,10 @@
       <translation>Revocation list: never updated</translation>
     </message>
     <message>
+      <source>Revocation list: {0} min old</source>
+      <translation>Revocation list: {0} min old</translation>
+    </message>
+    <message>
       <source>Revocation list: {0:.1f} h old</source>
       <translation>Revocation list: {0:.1f} h old</translation>
     </message>

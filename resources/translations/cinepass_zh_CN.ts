@@ -91,6 +91,10 @@
       <translation>冻结名单：从未更新</translation>
     </message>
     <message>
+      <source>Revocation list: {0} min old</source>
+      <translation>冻结名单：{0} 分钟前</translation>
+    </message>
+    <message>
       <source>Revocation list: {0:.1f} h old</source>
       <translation>冻结名单：{0:.1f} 小时前</translation>
     </message>
