@@ -463,3 +463,33 @@ def test_scan_during_start_up_is_not_lost(qtbot: Any, open_window: Any, kiosk: K
     w = open_window(kiosk.home, ready=False)
     w.submit_scan(kiosk.text("valid"), "scanner")  # possibly before the store is open
     assert wait_verdict(qtbot, w).reason == "accepted"
+
+
+def test_duplicates_reported_by_the_server_show_both_sides(
+    qtbot: Any, open_window: Any, kiosk: KioskHome
+) -> None:
+    import time as _time
+
+    w = open_window(kiosk.home, staff="王芳")
+    v = scan_typed(qtbot, w, kiosk.text("valid"))
+    first_at = int(_time.time() * 1000) - 3_600_000
+    detail = {
+        "first_uuid": "r-1",
+        "cinema": "SH-002",
+        "device": "dev-9",
+        "staff": "赵敏",
+        "at": first_at,
+    }
+    # what the sync engine stores when the server answers "duplicate" for this record
+    call(qtbot, w, lambda s: s.store.mark_synced({v.record_uuid: ("duplicate", detail)}))
+    w.open_manager()
+    w.pin.pin.setText("5555")
+    w.pin.confirm.setText("5555")
+    QTest.mouseClick(w.pin.ok, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.manager.dup_table.rowCount() == 1, timeout=5000)
+    row = [w.manager.dup_table.item(0, c).text() for c in range(6)]
+    assert row[0] == kiosk.code("valid") and row[2] == "王芳"
+    assert row[3] == "SH-002 / dev-9" and row[5] == "赵敏"
+    assert row[4] == dt.datetime.fromtimestamp(first_at / 1000).strftime("%Y-%m-%d %H:%M")
+    assert w.manager.tabs.tabText(1) == "重复核销 (1)"
+    assert w.manager.cards["synced"].text() == "1" and w.manager.cards["pending"].text() == "0"
