@@ -1,0 +1,74 @@
+"""The window's start-up sequence: log, lock, provisioning, upgrade, daily backup."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ops_support import make_kiosk, record_uuids, revision
+from test_ops_upgrade import _alembic
+
+from kiosk.config import load_config
+from kiosk.engine.store import HEAD_REVISION, MIGRATIONS_DIR
+from kiosk.ops import crash
+from kiosk.ops.backup import list_backups
+from kiosk.ops.single_instance import InstanceLock
+from kiosk.ops.startup import attach, prepare
+
+
+@pytest.fixture(autouse=True)
+def _restore_hooks():
+    yield
+    crash.uninstall()
+
+
+def test_first_start_after_an_upgrade(tmp_path, issuer_key):
+    paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=2)
+    _alembic(paths.store, MIGRATIONS_DIR, "downgrade", "0001")
+    queued = record_uuids(paths.store)
+    (paths.home / "cinepass-provision.json").write_text(json.dumps({"kiosk_mode": True}))
+    started = prepare(paths, dialog=None)
+    assert started is not None
+    try:
+        assert started.lock.held
+        with pytest.raises(Exception, match="already running"):
+            InstanceLock(paths.lock).acquire()
+        assert started.upgrade is not None and started.upgrade.migrated
+        assert revision(paths.store) == HEAD_REVISION and record_uuids(paths.store) == queued
+        assert started.provision is not None and load_config(paths.config).kiosk_mode is True
+        assert started.backup is not None and list_backups(paths, "daily")[0].path == started.backup
+        assert len(list_backups(paths, "pre-upgrade")) == 1
+        text = started.log_path.read_text(encoding="utf-8")
+        assert "starting for" in text and "migrated 0001 -> 0002" in text
+    finally:
+        started.close()
+    assert not started.lock.held
+    again = prepare(paths, dialog=None)  # second start the same day: nothing more to do
+    assert again is not None and not again.upgrade.migrated and again.backup is None
+    again.close()
+
+
+def test_attach_wires_the_raise_server(qtbot, tmp_path, issuer_key):
+    from PySide6.QtWidgets import QWidget
+
+    paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=0)
+    started = prepare(paths, dialog=None)
+    assert started is not None
+    w = QWidget()
+    qtbot.addWidget(w)
+    attach(w, started)
+    try:
+        assert len(started.keep) == 2
+        import subprocess
+        import sys
+
+        code = (
+            "from pathlib import Path; from kiosk.ops.single_instance import signal_running_instance;"
+            f"print(signal_running_instance(Path({str(paths.home)!r})))"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=20000)
+        assert proc.communicate()[0].strip() == "True"
+        assert w.isVisible()
+    finally:
+        started.close()
