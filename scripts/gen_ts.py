@@ -4,7 +4,7 @@
 string of ``kiosk/ui`` (source text in English). This script:
 
 1. runs ``pyside6-lupdate`` over ``kiosk/ui`` (new strings appear as
-   "unfinished"; existing translations are kept);
+   "unfinished"; existing translations are kept, strings no longer used are dropped);
 2. rewrites the ``Verdict`` and ``Void`` contexts from the engine's
    catalogues (:data:`kiosk.engine.verdict.MESSAGES`,
    :data:`kiosk.engine.service.VOID_MESSAGES`): those words have one source,
@@ -102,7 +102,16 @@ def build(out_dir: Path) -> None:
     for lang in LANGS:
         ts = out_dir / f"cinepass_{lang}.ts"
         subprocess.run(
-            [_tool("pyside6-lupdate"), "-silent", "-locations", "none", *sources, "-ts", str(ts)],
+            [
+                _tool("pyside6-lupdate"),
+                "-silent",
+                "-no-obsolete",
+                "-locations",
+                "none",
+                *sources,
+                "-ts",
+                str(ts),
+            ],
             check=True,
         )
         rewrite(ts, lang)

@@ -442,8 +442,8 @@ class MainWindow(QMainWindow):
         if self.pin.creating:
             try:
                 validate_pin(pin)
-            except PinError as exc:
-                self.pin.prepare(creating=True, message=self._pin_rule(exc))
+            except PinError:
+                self.pin.prepare(creating=True, message=self._pin_rule())
                 return
             if pin != confirm:
                 self.pin.prepare(creating=True, message=self.tr("The two PINs differ."))
@@ -468,7 +468,7 @@ class MainWindow(QMainWindow):
         self._pin_failures = 0
         self._enter_manager()
 
-    def _pin_rule(self, exc: PinError) -> str:
+    def _pin_rule(self) -> str:
         return self.tr("A PIN is 4 to 12 digits.")
 
     def _enter_manager(self) -> None:
@@ -589,8 +589,8 @@ class MainWindow(QMainWindow):
             return
         try:
             validate_pin(new)
-        except PinError as exc:
-            self.manager.p_result.setText(self._pin_rule(exc))
+        except PinError:
+            self.manager.p_result.setText(self._pin_rule())
             return
         if new != again:
             self.manager.p_result.setText(self.tr("The two PINs differ."))

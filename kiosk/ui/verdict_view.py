@@ -20,7 +20,6 @@ TONES: dict[str, tuple[str, str]] = {  # tone -> (background, text colour)
     "warn": ("#f2a007", "#1a1a1a"),
     "bad": ("#c62828", "#ffffff"),
     "idle": ("#263238", "#eceff1"),
-    "busy": ("#37474f", "#eceff1"),
 }
 
 
@@ -128,13 +127,6 @@ class VerdictPanel(QFrame):
             self.tr("Hold the QR code up to the camera, use the scanner, or type the short code.")
         )
         self.next_step.setText(self.tr("F2 = 2D    F3 = 3D"))
-
-    def show_busy(self) -> None:
-        self._paint_tone("busy")
-        self.word.setText(self.tr("CHECKING"))
-        self.title.setText(self.tr("Checking..."))
-        self.details.setText("")
-        self.next_step.setText("")
 
     def show_verdict(self, text: VerdictText) -> None:
         self._paint_tone(text.tone)

@@ -11,10 +11,6 @@
       <translation>Call the manager or IT support.</translation>
     </message>
     <message>
-      <source>Still starting: scan again in a moment.</source>
-      <translation type="vanished">Still starting: scan again in a moment.</translation>
-    </message>
-    <message>
       <source>The void could not be recorded.</source>
       <translation>The void could not be recorded.</translation>
     </message>
@@ -551,14 +547,6 @@
     <message>
       <source>F2 = 2D    F3 = 3D</source>
       <translation>F2 = 2D    F3 = 3D</translation>
-    </message>
-    <message>
-      <source>CHECKING</source>
-      <translation>CHECKING</translation>
-    </message>
-    <message>
-      <source>Checking...</source>
-      <translation>Checking...</translation>
     </message>
   </context>
   <context>

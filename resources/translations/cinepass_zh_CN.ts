@@ -11,10 +11,6 @@
       <translation>请联系经理或技术支持。</translation>
     </message>
     <message>
-      <source>Still starting: scan again in a moment.</source>
-      <translation type="vanished">正在启动，请稍后再扫码。</translation>
-    </message>
-    <message>
       <source>The void could not be recorded.</source>
       <translation>撤销未能记录。</translation>
     </message>
@@ -551,14 +547,6 @@
     <message>
       <source>F2 = 2D    F3 = 3D</source>
       <translation>F2 = 2D    F3 = 3D</translation>
-    </message>
-    <message>
-      <source>CHECKING</source>
-      <translation>核验中</translation>
-    </message>
-    <message>
-      <source>Checking...</source>
-      <translation>正在核验…</translation>
     </message>
   </context>
   <context>
