@@ -224,11 +224,16 @@ def bench_commit(tmp: Path, key: PrivateKey, n: int) -> None:
     toks = [voucher_token(key, now=now - 60) for _ in range(n)]
     commit_ms: list[float] = []
     redeem_ms: list[float] = []
+    bare_ms: list[float] = []
+    raw = sqlite3.connect(tmp / "bare.sqlite3", isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("PRAGMA synchronous=FULL")
+    raw.execute("CREATE TABLE IF NOT EXISTS r(id INTEGER PRIMARY KEY, token TEXT, sig BLOB)")
+    # interleaved, one of ours then one bare, so both see the same disk and load
     for t in toks:
         cti = decode_voucher(t).voucher.cti
         t0 = time.perf_counter()
         with svc.store.transaction() as w:
-            t1 = time.perf_counter()
             w.append_record(
                 key=svc.device_key,
                 kind="redeem",
@@ -243,9 +248,13 @@ def bench_commit(tmp: Path, key: PrivateKey, n: int) -> None:
             w.log_attempt(
                 at_ms=1, reason="accepted", short_code=None, fmt="2D", staff="", source="camera"
             )
-            t2 = time.perf_counter()
-        t3 = time.perf_counter()
-        commit_ms.append((t3 - t0 - (t2 - t1)) * 1000)  # begin + commit (the fsync), no signing
+        commit_ms.append((time.perf_counter() - t0) * 1000)  # chain + sign + insert + fsync
+        t0 = time.perf_counter()
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute("INSERT INTO r(token, sig) VALUES (?, ?)", (t, b"x" * 64))
+        raw.execute("COMMIT")
+        bare_ms.append((time.perf_counter() - t0) * 1000)
+    raw.close()
     toks2 = [voucher_token(key, now=now - 60) for _ in range(n)]
     for t in toks2:
         t0 = time.perf_counter()
@@ -253,24 +262,13 @@ def bench_commit(tmp: Path, key: PrivateKey, n: int) -> None:
         redeem_ms.append((time.perf_counter() - t0) * 1000)
         assert v.accepted
     svc.close()
-    raw = sqlite3.connect(tmp / "bare.sqlite3", isolation_level=None)
-    raw.execute("PRAGMA journal_mode=WAL")
-    raw.execute("PRAGMA synchronous=FULL")
-    raw.execute("CREATE TABLE IF NOT EXISTS r(id INTEGER PRIMARY KEY, token TEXT, sig BLOB)")
-    bare_ms = []
-    for t in toks:
-        t0 = time.perf_counter()
-        raw.execute("BEGIN IMMEDIATE")
-        raw.execute("INSERT INTO r(token, sig) VALUES (?, ?)", (t, b"x" * 64))
-        raw.execute("COMMIT")
-        bare_ms.append((time.perf_counter() - t0) * 1000)
-    raw.close()
-    row("ours: BEGIN IMMEDIATE .. COMMIT", commit_ms)
+    row("ours: record + attempt, committed", commit_ms)
     row("ours: whole redeem (verify+sign+commit)", redeem_ms)
     row("bare sqlite3 insert + COMMIT", bare_ms)
     goal(
         "durable commit p95",
-        f"{pct(commit_ms, 95):.2f} ms (redeem p95 {pct(redeem_ms, 95):.2f} ms)",
+        f"{pct(commit_ms, 95):.2f} ms (bare sqlite3 p95 {pct(bare_ms, 95):.2f} ms on the"
+        f" same disk; whole redeem p95 {pct(redeem_ms, 95):.2f} ms)",
         pct(commit_ms, 95) <= 3.0,
     )
 

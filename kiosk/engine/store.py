@@ -33,6 +33,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -233,15 +234,15 @@ class Writer:
         device: str,
         voids: str = "",
     ) -> Record:
-        """Add the next record of the chain, hashed and signed (committed with the txn)."""
-        import sqlalchemy as sa
+        """Add the next record of the chain, hashed and signed (committed with the txn).
 
-        from kiosk.engine.schema import records
-
-        head = self.conn.execute(
-            sa.select(records.c.seq, records.c.hash).order_by(records.c.seq.desc()).limit(1)
+        Plain SQL through the connection: on the hot path the Core statement
+        machinery cost more than the insert itself.
+        """
+        head = self.conn.exec_driver_sql(
+            "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1"
         ).first()
-        seq, prev = (1, GENESIS_HASH) if head is None else (head.seq + 1, bytes(head.hash))
+        seq, prev = (1, GENESIS_HASH) if head is None else (head[0] + 1, bytes(head[1]))
         rec = Record(
             uuid=str(uuid_mod.uuid4()),
             device=device,
@@ -256,24 +257,27 @@ class Writer:
             voids=voids,
             prev=prev,
         )
-        self.conn.execute(
-            records.insert().values(
-                seq=rec.seq,
-                uuid=rec.uuid,
-                device=rec.device,
-                kind=rec.kind,
-                voucher=rec.voucher,
-                token=rec.token,
-                cinema=rec.cinema,
-                format=rec.format,
-                staff=rec.staff,
-                at=rec.at,
-                voids=rec.voids,
-                prev=rec.prev,
-                v=rec.v,
-                hash=rec.hash(),
-                sig=rec.sign(key),
-            )
+        canonical = rec.canonical_bytes()
+        self.conn.exec_driver_sql(
+            "INSERT INTO records (seq, uuid, device, kind, voucher, token, cinema, format, staff,"
+            " at, voids, prev, v, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                rec.seq,
+                rec.uuid,
+                rec.device,
+                rec.kind,
+                rec.voucher,
+                rec.token,
+                rec.cinema,
+                rec.format,
+                rec.staff,
+                rec.at,
+                rec.voids,
+                rec.prev,
+                rec.v,
+                hashlib.sha256(canonical).digest(),
+                key.sign(canonical),
+            ),
         )
         return rec
 
@@ -289,18 +293,10 @@ class Writer:
         record_uuid: str | None = None,
     ) -> None:
         """Log one scan attempt (never the token: only the short code, if known)."""
-        from kiosk.engine.schema import attempts
-
-        self.conn.execute(
-            attempts.insert().values(
-                at=at_ms,
-                reason=reason,
-                short_code=short_code,
-                format=fmt,
-                staff=staff,
-                source=source,
-                record_uuid=record_uuid,
-            )
+        self.conn.exec_driver_sql(
+            "INSERT INTO attempts (at, reason, short_code, format, staff, source, record_uuid)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (at_ms, reason, short_code, fmt, staff, source, record_uuid),
         )
 
     def set_meta(self, key: str, value: str) -> None:
