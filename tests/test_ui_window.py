@@ -509,3 +509,14 @@ def test_camera_comes_back_by_itself(
     v = wait_verdict(qtbot, w, timeout=15000)
     assert v.reason == "accepted"
     assert w.scan.preview.painted > painted
+
+
+def test_switching_format_rechecks_the_voucher_still_under_the_camera(
+    qtbot: Any, open_window: Any, kiosk: KioskHome, tmp_path: Path
+) -> None:
+    video = video_of_texts(tmp_path / "held.avi", [kiosk.text("valid2")], frames_each=100)
+    w = open_window(kiosk.home, camera=str(video))  # 2D selected, the voucher is 3D-only
+    assert wait_verdict(qtbot, w).reason == "wrong_format"
+    QTest.keyClick(w.scan.verdict, Qt.Key.Key_F3)
+    v = wait_verdict(qtbot, w, timeout=2500)  # well inside the 3 s hold-off
+    assert v.reason == "accepted" and w.scan.verdict.tone == "ok"
