@@ -168,3 +168,14 @@ def test_untrusted_key_vector_verifies_with_that_key() -> None:
     vec = next(v for v in NEGATIVE if v["name"] == "untrusted_key")
     other = PublicKey.from_raw(bytes.fromhex(VECTORS["untrusted_public_key_hex"]))
     assert decode_and_verify(vec["text"], keyring(other)).iss == "ACFTU-SH"
+
+
+def test_format_document_shows_the_first_vector() -> None:
+    """docs/voucher-format.md's worked example is the committed vector, not a stale copy."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "voucher-format.md").read_text("utf-8")
+    vec = POSITIVE[0]
+    assert vec["text"] in doc
+    assert vec["short_code"] in doc
+    assert VECTORS["private_key_seed_hex"] in doc and VECTORS["kid_hex"] in doc
+    signature = vec["cose_hex"][-128:]
+    assert signature[:64] in doc and signature[64:] in doc
