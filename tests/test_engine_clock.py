@@ -58,3 +58,13 @@ def test_server_time_mark_survives_a_restart(tmp_path: Path, issuer_key: Private
         assert svc.store.get_meta("newest_seen_ms") == str(NOW_MS + DAY_MS)
     with KioskService.open(home, clock=Clock.fixed(NOW_MS)) as svc:
         assert svc.clock.behind and svc.status()["clock_ok"] is False
+
+
+def test_server_clock_offset_flags_a_clock_behind(tmp_path: Path, issuer_key: PrivateKey) -> None:
+    home = make_kiosk(tmp_path / "h", issuer_key)
+    with KioskService.open(home, clock=Clock.fixed(NOW_MS)) as svc:
+        svc.store.set_meta("clock_offset_ms", "-30000")  # we run 30 s ahead: fine
+        assert svc.status()["clock_ok"] is True
+        svc.store.set_meta("clock_offset_ms", str(3 * 3600 * 1000))  # 3 h behind the server
+        assert svc.status()["clock_ok"] is False
+        assert svc.redeem(voucher_token(issuer_key), fmt="2D").clock_warning

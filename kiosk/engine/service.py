@@ -217,6 +217,20 @@ class KioskService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def clock_behind(self) -> bool:
+        """The clock guard: behind the newest time seen, or behind the server's clock.
+
+        The sync client stores ``clock_offset_ms`` (server minus local) at each
+        hello; more than the clock's tolerance means this PC runs behind.
+        """
+        if self.clock.behind:
+            return True
+        offset = self.store.get_meta("clock_offset_ms")
+        try:
+            return offset is not None and int(offset) > Clock.TOLERANCE_MS
+        except ValueError:
+            return False
+
     def _persist_clock_mark(self, ms: int) -> None:
         self.store.set_meta("newest_seen_ms", str(ms))
 
@@ -244,7 +258,7 @@ class KioskService:
             self.state(extra_keys),
             fmt=fmt,
             now_ms=self.clock.now_ms(),
-            clock_behind=self.clock.behind,
+            clock_behind=self.clock_behind(),
         ).verdict
 
     def redeem(self, text: str, *, fmt: str, staff: str = "", source: str = "camera") -> Verdict:
@@ -254,7 +268,7 @@ class KioskService:
             raise UsageError("bad_source", f"source must be one of {SOURCES}, not {source!r}")
         staff = staff.strip()[:64]
         now = self.clock.now_ms()
-        behind = self.clock.behind
+        behind = self.clock_behind()
         checked: Checked | None = None
         try:
             with self.store.transaction() as w:
@@ -407,7 +421,8 @@ class KioskService:
         return {
             **counts,
             "last_sync": meta_int("last_sync"),
-            "clock_ok": not self.clock.behind,
+            "clock_ok": not self.clock_behind(),
+            "clock_offset_ms": meta_int("clock_offset_ms"),
             "clock_behind_ms": self.clock.behind_by_ms(),
             "newest_seen_ms": self.clock.newest_seen_ms,
             "now_ms": now,
