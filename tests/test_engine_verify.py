@@ -150,6 +150,12 @@ def test_every_reason_code_through_the_service(
     good = voucher_token(issuer_key)
     assert red(good) == "accepted"
     assert red(good) == "already_redeemed"
+    again = svc.check(good, fmt="2D")
+    assert (again.detail["staff"], again.detail["where"], again.detail["counter"]) == (
+        "王",
+        "here",
+        "",
+    )
     stolen = voucher_token(issuer_key)
     svc.store.apply_revocations(
         [RevocationEntry(decode_voucher(stolen).voucher.cti, "freeze", "stolen", 1)], "1"

@@ -231,6 +231,12 @@ class KioskService:
         except ValueError:
             return False
 
+    def _annotate(self, v: Verdict) -> Verdict:
+        """Name this counter in an "already used here" verdict (the store knows only ids)."""
+        if v.reason == "already_redeemed" and v.detail.get("where") == "here":
+            v.detail.setdefault("counter", self.config.counter)
+        return v
+
     def _persist_clock_mark(self, ms: int) -> None:
         self.store.set_meta("newest_seen_ms", str(ms))
 
@@ -253,13 +259,15 @@ class KioskService:
     ) -> Verdict:
         """Verify only: records nothing, logs nothing."""
         self._check_fmt(fmt)
-        return check(
-            text,
-            self.state(extra_keys),
-            fmt=fmt,
-            now_ms=self.clock.now_ms(),
-            clock_behind=self.clock_behind(),
-        ).verdict
+        return self._annotate(
+            check(
+                text,
+                self.state(extra_keys),
+                fmt=fmt,
+                now_ms=self.clock.now_ms(),
+                clock_behind=self.clock_behind(),
+            ).verdict
+        )
 
     def redeem(self, text: str, *, fmt: str, staff: str = "", source: str = "camera") -> Verdict:
         """Verify, record (durably) if accepted, and log the attempt."""
@@ -301,7 +309,7 @@ class KioskService:
         except (StoreError, sqlite3.Error, OSError) as exc:
             log.error("redemption not recorded: %s", type(exc).__name__)
             if checked is not None and not checked.verdict.accepted:
-                return checked.verdict  # a rejection stands even if its log line failed
+                return self._annotate(checked.verdict)  # a rejection stands, log or not
             return Verdict(
                 reason="not_recorded",
                 voucher=None
@@ -319,7 +327,7 @@ class KioskService:
                 record_uuid=uuid,
                 clock_warning=v.clock_warning,
             )
-        return v
+        return self._annotate(v)
 
     # -- voids -----------------------------------------------------------------
 
