@@ -258,3 +258,19 @@ def test_commands_do_not_import_qt_or_opencv_and_answer_fast(
     wall = time.perf_counter() - t0
     assert r.returncode == 0 and json.loads(r.stdout)["trusted_keys"] == 1
     assert wall < 2.0, f"status took {wall:.2f} s"  # ~0.3 s here; generous for a busy CI box
+
+
+def test_verify_issuer_key_adds_to_a_set_up_home_for_this_call_only(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = PrivateKey.generate()
+    pem2 = tmp_path / "other.pem"
+    pem2.write_bytes(other.public.to_pem())
+    tok = now_token(other)
+    h = ["--home", str(home)]
+    rc, j = run_json(capsys, *h, "verify", "--json", tok)
+    assert rc == 1 and j["reason"] == "unknown_key" and j["voucher"] is None
+    rc, j = run_json(capsys, *h, "verify", "--issuer-key", str(pem2), "--json", tok)
+    assert rc == 0 and j["reason"] == "accepted"
+    rc, j = run_json(capsys, *h, "redeem", "--json", tok)  # not trusted for good
+    assert rc == 1 and j["reason"] == "unknown_key"

@@ -196,6 +196,11 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         conn.commit()
 
 
+# Public names for the ops tools (upgrade, self-test) that inspect or migrate a store.
+current_revision = _current_revision
+make_engine = _make_engine
+
+
 def _record_from_row(row: Any) -> Record:
     return Record(
         uuid=row.uuid,
