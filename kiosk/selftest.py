@@ -173,6 +173,25 @@ def check_store() -> str:
     return f"temporary store created and migrated to {rev} ({len(counts)} counters readable)"
 
 
+def check_window() -> str:
+    """Build the real window (the set-up wizard of an empty folder), then close it.
+
+    Imports every widget module and the Qt modules they use (QtCharts,
+    QtMultimedia...), which a bundle that left one out fails here instead
+    of at the counter.
+    """
+    from kiosk.ui.app import create_window
+
+    with tempfile.TemporaryDirectory(prefix="cinepass-selftest-") as tmp:
+        window = create_window(Path(tmp) / "home")
+        try:
+            title = str(window.windowTitle())  # type: ignore[attr-defined]
+        finally:
+            window.shutdown()  # type: ignore[attr-defined]
+            window.deleteLater()  # type: ignore[attr-defined]
+    return f"window {title!r} built and closed"
+
+
 def check_resources() -> str:
     from kiosk.ui.assets import SOUNDS, resources_dir, sound_path, translations_dir
 
@@ -189,6 +208,7 @@ CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("decode", check_decode),
     ("verify", check_verify),
     ("store", check_store),
+    ("window", check_window),
     ("resources", check_resources),
 )
 
