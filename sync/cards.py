@@ -309,6 +309,8 @@ def wrap_cjk(pdf: Any, text: str, width: float) -> list[str]:
 
 def _clip(pdf: Any, text: str, width: float) -> str:
     """Shorten ``text`` with an ellipsis so it fits ``width`` mm in the current font."""
+    if len(text) * pdf.font_size <= width:  # even all-CJK (1 em per character) fits: skip measuring
+        return text
     if pdf.get_string_width(text) <= width:
         return text
     while text and pdf.get_string_width(text + "…") > width:
