@@ -111,6 +111,23 @@ def signing_key(session: Session, issuer: str | None) -> tuple[str, str, Private
     return issuer, row.kid, key
 
 
+def check_cinemas(session: Session, cinemas: tuple[str, ...] | None) -> None:
+    """Refuse cinema codes the central database does not know (a typo would make
+    every voucher of the batch unusable at every counter)."""
+    from sync.server.models import Cinema
+
+    if not cinemas:
+        return
+    known = set(session.execute(select(Cinema.code).where(Cinema.code.in_(cinemas))).scalars())
+    unknown = [c for c in cinemas if c not in known]
+    if unknown:
+        raise AdminError(
+            "unknown_cinema",
+            f"--cinemas: {', '.join(unknown)} not a partner cinema here "
+            "(add it with `cinepass-admin cinema add --code C --name N`)",
+        )
+
+
 class Progress:
     """A progress bar on stderr when it is a terminal; silent otherwise (logs, tests)."""
 
@@ -299,6 +316,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     with session_scope(engine) as s:
         code, kid, key = signing_key(s, args.issuer)
         issuer_row = s.get(Issuer, code)
+        check_cinemas(s, options.cinemas)
         label = f"{code} {issuer_row.name}" if issuer_row and issuer_row.name != code else code
     options = dataclasses.replace(options, iss=code)
     # 2. sign; check the first voucher round-trips before printing thousands

@@ -160,6 +160,8 @@ def test_export_key_before_init_and_to_a_folder(admin: Admin) -> None:
 
 def test_issue_members_batch(ready: Admin) -> None:
     members = [("M001", "张三明"), ("M002", "李四"), ("M003", "John Smith")]
+    for code in ("SH-001", "SH-002"):
+        assert ready("cinema", "add", "--code", code, "--name", f"影院 {code}")[0] == 0
     out = ready.tmp / "batch"
     rc, stdout, err = ready(
         "issue",
@@ -292,6 +294,7 @@ def test_issue_refuses_a_bad_encoding(ready: Admin) -> None:
         (["--count", "0"], "at least 1"),
         (["--count", "2", "--formats", "IMAX"], "IMAX"),
         (["--count", "2", "--cinemas", "a b"], "cinema"),
+        (["--count", "2", "--cinemas", "SH-404"], "cinema add"),
     ],
 )
 def test_issue_refuses_bad_options(ready: Admin, args: list[str], needle: str) -> None:
