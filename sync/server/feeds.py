@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from .models import FeedEvent, FeedHead, IssuerKey, Redemption, Voucher, now_ms
@@ -82,7 +82,7 @@ def append(session: Session, events: Sequence[Event]) -> list[int]:
         }
         for i, e in enumerate(events)
     ]
-    session.execute(insert(FeedEvent), rows)
+    session.execute(cast(Table, FeedEvent.__table__).insert(), rows)
     return [first + i for i in range(len(events))]
 
 

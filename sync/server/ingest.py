@@ -41,11 +41,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from sync.records import GENESIS_HASH, Record, RecordError
@@ -55,9 +55,10 @@ from sync.voucher.keys import PublicKey
 
 from . import feeds
 from .errors import ServerError
-from .models import Device, IssuerKey, Redemption, now_ms
+from .models import Device, IssuerKey, Redemption, Voucher, now_ms
 
 _CACHE_MAX = 200_000
+_REDEMPTION_TABLE = cast(Table, Redemption.__table__)  # Core insert: no ORM bookkeeping
 
 
 @dataclass(frozen=True)
@@ -120,21 +121,44 @@ def trusted_keys(session: Session) -> dict[bytes, PublicKey]:
     return keys
 
 
+KnownTokens = Callable[[Sequence[str]], dict[str, tuple[str, int]]]
+
+
+def issued_tokens(session: Session, ctis: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """cti hex -> (token, admissions) of vouchers this server issued (see :func:`prepare`)."""
+    out: dict[str, tuple[str, int]] = {}
+    for i in range(0, len(ctis), 500):
+        for cti, token, admissions in session.execute(
+            select(Voucher.cti, Voucher.token, Voucher.admissions).where(
+                Voucher.cti.in_(ctis[i : i + 500])
+            )
+        ):
+            out[cti] = (token, int(admissions))
+    return out
+
+
 def prepare(
     items: Sequence[dict[str, Any]],
     device_id: str,
     device_key: PublicKey,
     keys: dict[bytes, PublicKey],
     cache: IssuerCache = ISSUER_CACHE,
+    known: KnownTokens | None = None,
 ) -> list[Prepared]:
-    """Parse and verify a batch (no database). Any defect refuses the whole batch.
+    """Parse and verify a batch (no writes). Any defect refuses the whole batch.
 
     A malformed record, one from another device, or a bad device signature
     means the batch was not produced by this counter's software as written:
     refusing it (422) keeps the kiosk's copy pending for a human to look at,
     instead of storing something unproven.
+
+    The issuer signature: a token that is byte-for-byte the one stored in the
+    ``voucher`` table at issuing time (``known``) was signed by us and checked
+    then, so it is not decoded and verified again; any other token (issued by
+    another office, or altered) goes through the codec and the issuer keys.
+    That halves the Ed25519 work per record on the usual path.
     """
-    out: list[Prepared] = []
+    parsed: list[tuple[Record, bytes, bytes]] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise ServerError("bad_record", f"record {i} is not a JSON object", 422)
@@ -153,13 +177,19 @@ def prepare(
                 f"record {i} ({rec.uuid}) is not signed by this device's key",
                 422,
             )
+        parsed.append((rec, sig, hashlib.sha256(canonical).digest()))
+    issued = known(sorted({rec.voucher.hex() for rec, _, _ in parsed})) if known else {}
+    out: list[Prepared] = []
+    for rec, sig, digest in parsed:
+        hit = issued.get(rec.voucher.hex())
+        if hit is not None and hit[0] == rec.token:
+            out.append(Prepared(rec, sig, digest, hit[1], None))
+            continue
         check = cache.check(rec.token, keys)
         problem = check.problem
         if problem is None and check.cti != rec.voucher:
             problem = "voucher_mismatch"
-        out.append(
-            Prepared(rec, sig, hashlib.sha256(canonical).digest(), check.admissions, problem)
-        )
+        out.append(Prepared(rec, sig, digest, check.admissions, problem))
     return out
 
 
@@ -286,13 +316,16 @@ def store(session: Session, device_id: str, batch: Sequence[Prepared]) -> list[d
         )
     before = _rows_for(session, affected) if rows else {}
     if rows:
-        session.execute(insert(Redemption), rows)
+        session.execute(_REDEMPTION_TABLE.insert(), rows)
     admissions = {p.rec.voucher.hex(): p.admissions for p in new if p.problem is None}
     after = {cti: list(before.get(cti, [])) for cti in affected}
     for r in rows:
         after.setdefault(r["voucher"], []).append(r)
 
     new_uuids = {r["uuid"] for r in rows}
+    new_by_cti: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        new_by_cti.setdefault(r["voucher"], []).append(r)
     changes: list[dict[str, Any]] = []
     events: list[feeds.Event] = []
     revocations: list[dict[str, Any]] = []
@@ -311,9 +344,7 @@ def store(session: Session, device_id: str, batch: Sequence[Prepared]) -> list[d
                 first_row = next((x for x in recs if x["uuid"] == dup), None) if dup else None
                 events.append(_status_event(r, status, dup, None, first_row))
         # tell the owner of the valid record about each new duplicate of it
-        for r in rows:
-            if r["voucher"] != cti:
-                continue
+        for r in new_by_cti.get(cti, ()):
             status, dup = settled[r["uuid"]]
             if status == "duplicate" and dup is not None:
                 owner = next(x for x in recs if x["uuid"] == dup)
