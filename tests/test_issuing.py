@@ -283,3 +283,56 @@ def test_no_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     with pytest.raises(cards.CardError) as e:
         cards.find_font()
     assert e.value.reason == "no_cjk_font" and "fonts-wqy-microhei" in e.value.message
+
+
+def test_write_batch_with_the_process_pool_keeps_everything_in_order(
+    tmp_path: Path, issuer_key: PrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big batches encode QR codes in worker processes; results must stay in voucher order."""
+    monkeypatch.setattr(issuing, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(issuing, "CHUNK", 3)
+    members = issuing.members_from_rows((f"M{i:02d}", f"会员{i:02d}号") for i in range(17))
+    issued = issuing.create_batch(issuer_key, issuing.make_options("ACFTU-SH"), members=members)
+    done: list[int] = []
+    issuing.write_batch(tmp_path, issued, "ACFTU-SH", progress=done.append, workers=2)
+    assert sum(done) == 17
+    import csv
+
+    with (tmp_path / "vouchers.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["short_code"] for r in rows] == [i.short_code for i in issued]
+    assert [r["member_ref"] for r in rows] == [f"M{i:02d}" for i in range(17)]
+    for r in rows:
+        img = cv2.imread(str(tmp_path / "qr" / f"{r['short_code']}.png"), cv2.IMREAD_GRAYSCALE)
+        assert read_qr(img) == [r["qr_text"]]
+    text = subprocess.run(
+        ["pdftotext", "-raw", str(tmp_path / "cards.pdf"), "-"],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    positions = [text.index(i.short_code) for i in issued]
+    assert positions == sorted(positions)  # card order = CSV order
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "150",
+            "-gray",
+            "-png",
+            str(tmp_path / "cards.pdf"),
+            str(tmp_path / "p"),
+        ],
+        check=True,
+    )
+    px = 150 / 25.4  # pixels per mm
+    for p, page in enumerate(sorted(tmp_path.glob("p-*.png"))):
+        img = cv2.imread(str(page), cv2.IMREAD_GRAYSCALE)
+        codes = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
+        assert len(codes) == min(8, 17 - 8 * p)
+        for code in codes:
+            x_mm, y_mm = code.position.top_left.x / px, code.position.top_left.y / px
+            col = int((x_mm - cards.MARGIN_X) // cards.CARD_W)
+            row = int((y_mm - cards.MARGIN_Y) // cards.CARD_H)
+            # the QR on card slot (row, col) of page p is voucher 8p + 2row + col
+            assert code.text == issued[8 * p + row * cards.COLS + col].token
