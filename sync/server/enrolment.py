@@ -90,6 +90,7 @@ def check_rate(session: Session, client: str) -> None:
 
 def record_failure(session: Session, client: str) -> None:
     """Count one wrong/expired/used code (commit it even though the request fails)."""
+    feeds.lock_head(session)  # read-modify-write of shared rows: one writer at a time
     t = now_ms()
     _count_failure(session, f"enrol:{client}", t)
     _count_failure(session, "enrol:*", t)
