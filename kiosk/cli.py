@@ -68,9 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return int(run_self_test(args))
         if args.command is None:
+            from .ops.startup import run_window_with_startup
             from .ui.app import run_window
 
-            return int(run_window(args))
+            return int(run_window_with_startup(args, run_window))
         result: int = args.func(args)
         return result
     except KioskError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from ops_support import make_kiosk, record_uuids, revision
@@ -72,3 +73,54 @@ def test_attach_wires_the_raise_server(qtbot, tmp_path, issuer_key):
         assert w.isVisible()
     finally:
         started.close()
+
+
+def test_window_start_through_the_cli_wires_lock_raise_server_and_watchdog(
+    qtbot, tmp_path, issuer_key
+):
+    """`cinepass-kiosk --home H` for real: lock held while the window runs, watchers attached."""
+    from PySide6.QtCore import QTimer
+
+    from kiosk.cli import main
+    from kiosk.ops.startup import _main_windows
+
+    paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=0)
+    png = Path(__file__).resolve().parents[1] / "resources" / "selftest" / "voucher.png"
+    seen: dict[str, object] = {}
+
+    def look() -> None:
+        windows = _main_windows()
+        if not windows or not getattr(windows[0], "service_ready", False):
+            QTimer.singleShot(100, look)
+            return
+        w = windows[0]
+        try:
+            InstanceLock(paths.lock).acquire()
+        except Exception as exc:  # noqa: BLE001
+            seen["lock"] = type(exc).__name__
+        import subprocess
+        import sys
+
+        code = (
+            "from pathlib import Path; from kiosk.ops.single_instance import claim_or_signal;"
+            "from kiosk.paths import KioskPaths;"
+            f"print(claim_or_signal(KioskPaths(Path({str(paths.home)!r}))))"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+        def wait_second() -> None:
+            if proc.poll() is None:
+                QTimer.singleShot(100, wait_second)
+                return
+            seen["second"] = proc.communicate()[0].strip()
+            w.quit_program()
+
+        wait_second()
+
+    QTimer.singleShot(0, look)
+    assert main(["--home", str(paths.home), "--camera", str(png)]) == 0
+    assert seen["lock"] == "AlreadyRunning"
+    assert seen["second"] == "None"  # the second start was answered by the window and gave way
+    assert list_backups(paths, "daily")  # the day's backup was made at start
+    with InstanceLock(paths.lock):  # released when the window closed
+        pass

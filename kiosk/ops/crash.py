@@ -41,6 +41,20 @@ def qt_dialog(title: str, text: str) -> None:
     box.exec()
 
 
+def qt_dialog_anyway(title: str, text: str) -> None:
+    """An error box before any window exists (a failed upgrade at start)."""
+    try:
+        from PySide6.QtWidgets import QApplication
+
+        if QApplication.instance() is None:
+            from kiosk.ui.app import ensure_app
+
+            ensure_app()
+        qt_dialog(title, text)
+    except Exception:  # noqa: BLE001 - no display: the message still goes to stderr and the log
+        log.exception("could not show the error dialog")
+
+
 def crash_text(log_path: str | None) -> tuple[str, str]:
     """Title and body of the dialog, in Chinese then English (the clerk's languages)."""
     where = f"\n\n日志 / log: {log_path}" if log_path else ""

@@ -18,11 +18,16 @@
 :func:`attach` (Qt, once the window exists): the local server that brings
 the window forward for a second start, and an hourly timer that repeats
 step 5 for counters that run for weeks without a restart.
+
+:func:`run_window_with_startup` is what ``cinepass-kiosk`` (no subcommand)
+runs: :func:`prepare`, then the window, then :func:`attach` and
+:func:`watch_window` (camera/sync restarts) once the window exists.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +39,8 @@ from .backup import BackupError, daily_backup
 from .logs import setup_logging
 from .provisioning import ProvisionResult, run_pending
 from .single_instance import InstanceLock, claim_or_signal
-from .upgrade import UpgradeResult, upgrade_store
+from .upgrade import UpgradeFailed, UpgradeResult, upgrade_store
+from .watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -103,3 +109,83 @@ def attach(window: Any, started: Startup) -> None:
     timer.timeout.connect(check_backup)
     timer.start()
     started.keep += [server, timer]
+
+
+WATCHDOG_MS = 5000
+
+
+def _main_windows() -> list[Any]:
+    from PySide6.QtWidgets import QApplication
+
+    return [w for w in QApplication.topLevelWidgets() if type(w).__name__ == "MainWindow"]
+
+
+def _camera_alive(window: Any) -> bool:
+    """Capture and decode threads run (or there is no camera pipeline to run)."""
+    camera = getattr(window, "camera", None)
+    pipe = getattr(camera, "pipeline", None)
+    return bool(getattr(window, "_closed", False) or pipe is None or pipe.running)
+
+
+def _sync_alive(window: Any) -> bool:
+    engine = getattr(window, "syncer", None)
+    thread = getattr(engine, "_thread", None)  # SyncEngine.start() clears it only on stop()
+    return bool(
+        getattr(window, "_closed", False) or engine is None or thread is None or thread.is_alive()
+    )
+
+
+def watch_window(window: Any, started: Startup) -> Watchdog:
+    """Restart the window's camera pipeline and sync thread if they die (a QTimer drives it)."""
+    from PySide6.QtCore import QTimer
+
+    dog = Watchdog()
+    dog.watch("camera", lambda: _camera_alive(window), lambda: window.camera.pipeline.start())
+    dog.watch("sync", lambda: _sync_alive(window), lambda: window.syncer.start())
+    timer = QTimer(window)
+    timer.setInterval(WATCHDOG_MS)
+    timer.timeout.connect(dog.check)
+    timer.start()
+    started.keep.append(timer)
+    return dog
+
+
+def run_window_with_startup(args: Any, run_window: Callable[[Any], int]) -> int:
+    """The window's start as :mod:`kiosk.cli` runs it: :func:`prepare`, then the window.
+
+    Another instance came forward: exit 0. A failed upgrade: its message in
+    a dialog and on stderr, exit 3 (the data was restored; scanning on a
+    half-migrated store is never attempted). The demo (``--demo``) keeps
+    its own throw-away folder and skips all of this.
+    """
+    if getattr(args, "demo", False):
+        return run_window(args)
+    from kiosk.paths import resolve_home
+
+    paths = KioskPaths(resolve_home(getattr(args, "home", None)))
+    try:
+        started = prepare(paths)
+    except UpgradeFailed as exc:
+        crash.qt_dialog_anyway("CinePass", exc.message)
+        raise
+    if started is None:
+        return 0
+    try:
+        from PySide6.QtCore import QTimer
+
+        from kiosk.ui.app import ensure_app
+
+        ensure_app()
+
+        def wire() -> None:
+            windows = _main_windows()
+            if not windows:
+                QTimer.singleShot(200, wire)  # the window is built inside run_window
+                return
+            attach(windows[0], started)
+            watch_window(windows[0], started)
+
+        QTimer.singleShot(0, wire)
+        return run_window(args)
+    finally:
+        started.close()
