@@ -177,3 +177,12 @@ def test_reports(central_db: Central, capsys: pytest.CaptureFixture[str], tmp_pa
     ):
         rc, _, err = run(central_db, capsys, "report", *bad)
         assert rc == 2 and err.strip(), bad
+
+
+def test_server_command_refuses_bad_databases(capsys: pytest.CaptureFixture[str]) -> None:
+    from sync.server.main import main as server_main
+
+    assert server_main(["--db", "notaurl"]) == 2
+    assert "not a database URL" in capsys.readouterr().err
+    assert server_main(["--db", "sqlite:////nonexistent/dir/x.db"]) == 3
+    assert "cannot open the database" in capsys.readouterr().err

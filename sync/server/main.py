@@ -31,7 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     url = args.db or default_db_url()
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url)
+    except ArgumentError:
+        print(f"cinepass-server: --db {url!r} is not a database URL", file=sys.stderr)
+        return 2
     try:
         engine = migrate(url)
     except (SQLAlchemyError, OSError) as exc:
