@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -509,44 +510,103 @@ class Store:
             self._apply_revocations(conn, entries)
             _set_cursor(conn, "revocations", cursor)
 
+    #: rows per transaction while a snapshot is staged: small enough that a
+    #: redemption waiting for the write lock waits a fraction of a second at most
+    SNAPSHOT_CHUNK = 20_000
+
     def replace_revocations(self, entries: Sequence[RevocationEntry], cursor: str) -> None:
-        """Replace the whole revocation list with a snapshot (1,000,000 rows in seconds)."""
+        """Replace the whole revocation list with a snapshot, without stalling redemptions.
+
+        A 1,000,000-id snapshot takes seconds to insert; done in one transaction
+        it would hold the write lock (and every ``redeem``) that long. So it is
+        staged in ``*_stage`` copies of the tables in short transactions while
+        the verifier keeps reading the old list, then swapped in by renaming
+        (a schema change of milliseconds) together with the cursor. A crash
+        while staging leaves the old list and cursor in place; the next
+        snapshot starts the staging over. ``unfreeze`` entries mean nothing in
+        a snapshot (absent = not frozen) and are ignored.
+        """
+        freeze, _unfreeze, used = self._split_revocations(entries)
+        freeze.sort(key=lambda f: f[0])  # key order: sequential B-tree inserts
+        used.sort(key=lambda u: (u[0], u[1], u[2]))
+        tables = ("revocations", "remote_redemptions")
         with self._write() as conn:
-            conn.exec_driver_sql("DELETE FROM revocations")
-            conn.exec_driver_sql("DELETE FROM remote_redemptions")
-            self._apply_revocations(conn, entries)
+            for t in tables:
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}_stage")
+                ddl = conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (t,)
+                ).scalar()
+                stage_ddl, n = re.subn(
+                    rf'^CREATE TABLE\s+"?{t}"?', f"CREATE TABLE {t}_stage", str(ddl), count=1
+                )
+                if n != 1:
+                    raise StoreError("store_failed", f"unexpected schema of table {t}")
+                conn.exec_driver_sql(stage_ddl)
+        for i in range(0, len(freeze), self.SNAPSHOT_CHUNK):
+            with self._write() as conn:
+                conn.exec_driver_sql("PRAGMA cache_size=-65536")
+                conn.exec_driver_sql(
+                    "INSERT OR REPLACE INTO revocations_stage(cti, reason, at, cinema, device, staff)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    freeze[i : i + self.SNAPSHOT_CHUNK],
+                )
+        for i in range(0, len(used), self.SNAPSHOT_CHUNK):
+            with self._write() as conn:
+                conn.exec_driver_sql(
+                    "INSERT OR IGNORE INTO remote_redemptions_stage(cti, at, device, cinema, staff)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    used[i : i + self.SNAPSHOT_CHUNK],
+                )
+        with self._write() as conn:  # the swap
+            for t in tables:
+                conn.exec_driver_sql(f"ALTER TABLE {t} RENAME TO {t}_old")
+                conn.exec_driver_sql(f"ALTER TABLE {t}_stage RENAME TO {t}")
             _set_cursor(conn, "revocations", cursor)
+        with self._write() as conn:  # freeing the old pages is not on anyone's path
+            for t in tables:
+                conn.exec_driver_sql(f"DROP TABLE {t}_old")
 
     @staticmethod
-    def _apply_revocations(conn: Connection, entries: Sequence[RevocationEntry]) -> None:
+    def _split_revocations(
+        entries: Sequence[RevocationEntry],
+    ) -> tuple[
+        list[tuple[bytes, str, int, str, str, str]],
+        list[tuple[bytes]],
+        list[tuple[bytes, int, str, str, str]],
+    ]:
+        """Validate a feed and split it into freeze, unfreeze and redeemed-elsewhere rows.
+
+        Within one batch the last freeze/unfreeze of an id wins.
+        """
         freeze: list[tuple[bytes, str, int, str, str, str]] = []
         unfreeze: list[tuple[bytes]] = []
         used: list[tuple[bytes, int, str, str, str]] = []
+        last: dict[bytes, str] = {}
         for e in entries:
             if len(e.cti) != 10:
                 raise UsageError("bad_entry", f"revocation entry has a {len(e.cti)}-byte id")
             if e.action == "freeze":
                 freeze.append((e.cti, e.reason, e.at_ms, e.cinema, e.device, e.staff))
+                last[e.cti] = "freeze"
             elif e.action == "unfreeze":
                 unfreeze.append((e.cti,))
+                last[e.cti] = "unfreeze"
             elif e.action == "redeemed":
                 used.append((e.cti, e.at_ms, e.device, e.cinema, e.staff))
             else:
                 raise UsageError("bad_entry", f"unknown revocation action {e.action!r}")
-        # Order matters inside one delta: apply in feed order per kind is enough,
-        # because a later freeze/unfreeze of the same id wins below.
-        last: dict[bytes, str] = {}
-        for e in entries:
-            if e.action in ("freeze", "unfreeze"):
-                last[e.cti] = e.action
-        freeze = [f for f in freeze if last.get(f[0]) == "freeze"]
-        unfreeze = [u for u in unfreeze if last.get(u[0]) == "unfreeze"]
+        if unfreeze:  # only then can a later entry override an earlier one
+            freeze = [f for f in freeze if last[f[0]] == "freeze"]
+            unfreeze = [u for u in unfreeze if last[u[0]] == "unfreeze"]
+        return freeze, unfreeze, used
+
+    @classmethod
+    def _apply_revocations(cls, conn: Connection, entries: Sequence[RevocationEntry]) -> None:
+        freeze, unfreeze, used = cls._split_revocations(entries)
         if unfreeze:
             conn.exec_driver_sql("DELETE FROM revocations WHERE cti = ?", unfreeze)
         if freeze:
             if len(freeze) > 1000:
-                # key order makes the B-tree inserts sequential: 1M random ids load
-                # several times faster sorted than as they come
                 freeze.sort(key=lambda f: f[0])
                 conn.exec_driver_sql("PRAGMA cache_size=-65536")
             conn.exec_driver_sql(
