@@ -34,15 +34,38 @@ CODE_ERRORS = {
 }
 
 
-def _device_key(path: Path) -> PrivateKey:
+def _device_key(path: Path) -> tuple[PrivateKey, bool]:
+    """The existing device key, or a new one (saved only once the server said yes)."""
     if path.exists():
         try:
-            return load_private_key(path)
+            return load_private_key(path), False
         except KeyFileError as exc:
             raise ConfigError("bad_device_key", f"device key {path}: {exc.message}") from exc
-    key = PrivateKey.generate()
-    save_private_key(path, key)
-    return key
+    return PrivateKey.generate(), True
+
+
+def _check_no_foreign_pending(store_path: Path) -> None:
+    """Refuse to enrol over unsynced records of another identity.
+
+    Records are signed for the device id they were made under; after a new
+    enrolment the server would refuse them forever (wrong device) and every
+    sync would fail behind them. Better to say so now, before the code is used.
+    """
+    if not store_path.exists():
+        return
+    store = Store.open(store_path)
+    try:
+        pending = store.pending_records(1)
+        if pending:
+            count = store.counts()["pending"]
+            who = pending[0][0].device or "standalone mode"
+            raise UsageError(
+                "pending_records",
+                f"this kiosk has {count} unsynced redemptions recorded as {who}: sync them "
+                "(or back up this data folder and ask the union office) before enrolling again",
+            )
+    finally:
+        store.close()
 
 
 def enroll(
@@ -66,8 +89,8 @@ def enroll(
     if ca_bundle and not Path(ca_bundle).is_file():
         raise UsageError("bad_ca_bundle", f"CA bundle {ca_bundle} does not exist")
     client = HttpClient(server_url, ca_bundle=ca_bundle, allow_http=allow_http)
-    paths.ensure()
-    key = _device_key(paths.device_key)
+    _check_no_foreign_pending(paths.store)
+    key, new_key = _device_key(paths.device_key)
     body = {
         "code": code,
         "public_key": key.public.raw.hex(),
@@ -91,6 +114,9 @@ def enroll(
             "bad_answer", f"the server sent a malformed enrolment answer: {exc}"
         ) from None
 
+    paths.ensure()
+    if new_key:
+        save_private_key(paths.device_key, key)
     store = Store.open(paths.store)
     try:
         store.set_trusted_keys(keys)

@@ -98,3 +98,34 @@ def test_plain_http_to_remote_host_is_refused(tmp_path: Path) -> None:
         enroll(tmp_path / "k", "http://cinepass.example.org", "AAAA-BBBB-CCCC")
     assert exc.value.reason == "http_refused"
     assert not (tmp_path / "k").exists()
+
+
+def test_unreachable_server_changes_nothing(tmp_path: Path) -> None:
+    from syncsupport import free_port
+
+    from kiosk.http import SyncError
+
+    home = tmp_path / "k"
+    with pytest.raises(SyncError) as exc:
+        enroll(home, f"http://127.0.0.1:{free_port()}", "AAAA-BBBB-CCCC")
+    assert exc.value.reason == "unreachable" and "cannot reach" in exc.value.message
+    assert not home.exists()  # no key, no config, no store
+
+
+def test_enrol_over_unsynced_records_is_refused(central: Central, tmp_path: Path) -> None:
+    from kiosk.engine.service import KioskService
+
+    [token] = central.issue(1)
+    home = tmp_path / "k"
+    enroll(home, central.url, central.code("CIN-A"))
+    with KioskService.open(home) as svc:
+        assert svc.redeem(token, fmt="2D").accepted
+    code = central.code("CIN-A")
+    with pytest.raises(UsageError) as exc:
+        enroll(home, central.url, code)
+    assert exc.value.reason == "pending_records" and "1 unsynced" in exc.value.message
+    with central.session() as s:  # the code was not spent
+        row = s.scalars(
+            select(EnrolmentCode).where(EnrolmentCode.code_hash == hash_secret(code))
+        ).one()
+        assert row.used_at is None
