@@ -124,3 +124,17 @@ def test_window_start_through_the_cli_wires_lock_raise_server_and_watchdog(
     assert list_backups(paths, "daily")  # the day's backup was made at start
     with InstanceLock(paths.lock):  # released when the window closed
         pass
+
+
+def test_fresh_folder_is_private_and_needs_nothing(tmp_path):
+    from kiosk.paths import KioskPaths
+
+    paths = KioskPaths(tmp_path / "new")
+    started = prepare(paths, dialog=None)
+    assert started is not None
+    try:
+        assert (paths.home.stat().st_mode & 0o777) == 0o700
+        assert started.upgrade is not None and not started.upgrade.migrated
+        assert started.backup is None and started.provision is None
+    finally:
+        started.close()

@@ -100,11 +100,13 @@ class ProvisionResult:
 
 
 def default_search_dirs(paths: KioskPaths) -> list[Path]:
-    """Next to the executable (frozen build) or the source tree's top, then the data folder."""
+    """Next to the executable (the bundle's, or the console script's), then the data folder."""
     if getattr(sys, "frozen", False):
         exe_dir = Path(sys.executable).resolve().parent
+    elif sys.argv and sys.argv[0]:
+        exe_dir = Path(sys.argv[0]).resolve().parent
     else:
-        exe_dir = Path(__file__).resolve().parents[2]
+        return [paths.home]
     return [exe_dir, paths.home]
 
 

@@ -70,6 +70,7 @@ def prepare(paths: KioskPaths, *, dialog: crash.Dialog | None = crash.qt_dialog)
     """Steps 1-5 of the module docstring; None when another instance came forward."""
     from kiosk import __version__
 
+    paths.ensure()  # 0700 from the start: the lock and the logs would create it 0755
     log_path = setup_logging(paths)
     crash.install(log_path=str(log_path), dialog=dialog)
     log.info("cinepass-kiosk %s starting for %s", __version__, paths.home)
