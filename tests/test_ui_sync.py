@@ -41,7 +41,7 @@ def test_wizard_enrols_then_syncs(
     wiz.code.setText("WRONG-CODE")
     QTest.mouseClick(wiz.go, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: wiz.go.isEnabled(), timeout=10000)
-    assert "code" in wiz.message.text().lower() and not KioskPaths(home).config.exists()
+    assert "注册码错误" in wiz.message.text() and not KioskPaths(home).config.exists()
     wiz.code.setText(central.code("CIN-A"))
     wiz.counter.setText("3号窗口")
     QTest.mouseClick(wiz.go, Qt.MouseButton.LeftButton)

@@ -95,6 +95,8 @@ class ServiceThread(QThread):
                 self._relay.result.emit((item.failed, exc, True))
             else:
                 self._relay.result.emit((item.done, result, False))
+        if self.service is None:
+            return
         try:
             self.service.close()
         except Exception:  # noqa: BLE001 (closing at exit: nothing left to tell)

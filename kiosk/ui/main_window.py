@@ -282,8 +282,11 @@ class MainWindow(QMainWindow):
 
     def _setup_failed(self, exc: BaseException) -> None:
         if self.wizard is not None:
-            msg = exc.message if isinstance(exc, KioskError) else f"{type(exc).__name__}: {exc}"
-            self.wizard.show_error(msg)
+            reason, message = getattr(exc, "reason", None), getattr(exc, "message", None)
+            if isinstance(reason, str) and isinstance(message, str):  # KioskError, KeyFileError
+                self.wizard.show_error(self.wizard.explain(reason, message))
+            else:
+                self.wizard.show_error(f"{type(exc).__name__}: {exc}")
 
     def _enrol(self, url: str, code: str, counter: str) -> None:
         from kiosk.enrollment import enroll

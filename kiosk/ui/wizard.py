@@ -141,6 +141,28 @@ class SetupWizard(QWidget):
             self.message.setStyleSheet("")
             self.message.setText(self.tr("Setting up..."))
 
+    def explain(self, reason: str, message: str) -> str:
+        """A set-up failure in the clerk's language; the technical line stays for IT."""
+        words = {
+            "bad_code": self.tr("The enrolment code is wrong: check it or ask for a new one."),
+            "code_used": self.tr("This enrolment code was already used: ask for a new one."),
+            "code_expired": self.tr("This enrolment code has expired: ask for a new one."),
+            "rate_limited": self.tr("Too many wrong codes: wait 15 minutes, then retry."),
+            "unreachable": self.tr("The server cannot be reached: check the network."),
+            "timeout": self.tr("The server did not answer in time: try again."),
+            "bad_url": self.tr("The server address is not valid (https://...)."),
+            "http_refused": self.tr("Plain http:// is refused for this server: use https://."),
+            "tls_expired": self.tr("The server's certificate has expired: call IT."),
+            "tls_wrong_host": self.tr("The server's certificate is for another name: call IT."),
+            "tls_untrusted": self.tr("The server's certificate is not trusted: call IT."),
+            "key_unreadable": self.tr("The issuer key file cannot be read: check the path."),
+            "bad_key": self.tr("That file is not the issuer's public key (.pem)."),
+            "bad_cinema": self.tr("The cinema code is not valid."),
+            "already_set_up": self.tr("This data folder is already set up."),
+        }
+        said = words.get(reason)
+        return message if said is None else f"{said}\n({message})"
+
     def show_error(self, text: str) -> None:
         self.set_busy(False)
         self.message.setStyleSheet("color: #c62828; font-weight: bold;")

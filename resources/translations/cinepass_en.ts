@@ -529,6 +529,66 @@
       <source>Setting up...</source>
       <translation>Setting up...</translation>
     </message>
+    <message>
+      <source>The enrolment code is wrong: check it or ask for a new one.</source>
+      <translation>The enrolment code is wrong: check it or ask for a new one.</translation>
+    </message>
+    <message>
+      <source>This enrolment code was already used: ask for a new one.</source>
+      <translation>This enrolment code was already used: ask for a new one.</translation>
+    </message>
+    <message>
+      <source>This enrolment code has expired: ask for a new one.</source>
+      <translation>This enrolment code has expired: ask for a new one.</translation>
+    </message>
+    <message>
+      <source>Too many wrong codes: wait 15 minutes, then retry.</source>
+      <translation>Too many wrong codes: wait 15 minutes, then retry.</translation>
+    </message>
+    <message>
+      <source>The server cannot be reached: check the network.</source>
+      <translation>The server cannot be reached: check the network.</translation>
+    </message>
+    <message>
+      <source>The server did not answer in time: try again.</source>
+      <translation>The server did not answer in time: try again.</translation>
+    </message>
+    <message>
+      <source>The server address is not valid (https://...).</source>
+      <translation>The server address is not valid (https://...).</translation>
+    </message>
+    <message>
+      <source>Plain http:// is refused for this server: use https://.</source>
+      <translation>Plain http:// is refused for this server: use https://.</translation>
+    </message>
+    <message>
+      <source>The server's certificate has expired: call IT.</source>
+      <translation>The server's certificate has expired: call IT.</translation>
+    </message>
+    <message>
+      <source>The server's certificate is for another name: call IT.</source>
+      <translation>The server's certificate is for another name: call IT.</translation>
+    </message>
+    <message>
+      <source>The server's certificate is not trusted: call IT.</source>
+      <translation>The server's certificate is not trusted: call IT.</translation>
+    </message>
+    <message>
+      <source>The issuer key file cannot be read: check the path.</source>
+      <translation>The issuer key file cannot be read: check the path.</translation>
+    </message>
+    <message>
+      <source>That file is not the issuer's public key (.pem).</source>
+      <translation>That file is not the issuer's public key (.pem).</translation>
+    </message>
+    <message>
+      <source>The cinema code is not valid.</source>
+      <translation>The cinema code is not valid.</translation>
+    </message>
+    <message>
+      <source>This data folder is already set up.</source>
+      <translation>This data folder is already set up.</translation>
+    </message>
   </context>
   <context>
     <name>VerdictPanel</name>

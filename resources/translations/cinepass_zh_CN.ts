@@ -529,6 +529,66 @@
       <source>Setting up...</source>
       <translation>正在设置…</translation>
     </message>
+    <message>
+      <source>The enrolment code is wrong: check it or ask for a new one.</source>
+      <translation>注册码错误：请核对，或向工会办公室申请新的注册码。</translation>
+    </message>
+    <message>
+      <source>This enrolment code was already used: ask for a new one.</source>
+      <translation>此注册码已被使用：请申请新的注册码。</translation>
+    </message>
+    <message>
+      <source>This enrolment code has expired: ask for a new one.</source>
+      <translation>此注册码已过期：请申请新的注册码。</translation>
+    </message>
+    <message>
+      <source>Too many wrong codes: wait 15 minutes, then retry.</source>
+      <translation>错误次数过多：请等待 15 分钟后重试。</translation>
+    </message>
+    <message>
+      <source>The server cannot be reached: check the network.</source>
+      <translation>无法连接服务器：请检查网络。</translation>
+    </message>
+    <message>
+      <source>The server did not answer in time: try again.</source>
+      <translation>服务器响应超时：请重试。</translation>
+    </message>
+    <message>
+      <source>The server address is not valid (https://...).</source>
+      <translation>服务器地址无效（应为 https://...）。</translation>
+    </message>
+    <message>
+      <source>Plain http:// is refused for this server: use https://.</source>
+      <translation>此服务器不允许使用 http://：请使用 https://。</translation>
+    </message>
+    <message>
+      <source>The server's certificate has expired: call IT.</source>
+      <translation>服务器证书已过期：请联系技术支持。</translation>
+    </message>
+    <message>
+      <source>The server's certificate is for another name: call IT.</source>
+      <translation>服务器证书与地址不符：请联系技术支持。</translation>
+    </message>
+    <message>
+      <source>The server's certificate is not trusted: call IT.</source>
+      <translation>服务器证书不受信任：请联系技术支持。</translation>
+    </message>
+    <message>
+      <source>The issuer key file cannot be read: check the path.</source>
+      <translation>无法读取签发机构公钥文件：请检查路径。</translation>
+    </message>
+    <message>
+      <source>That file is not the issuer's public key (.pem).</source>
+      <translation>该文件不是签发机构公钥 (.pem)。</translation>
+    </message>
+    <message>
+      <source>The cinema code is not valid.</source>
+      <translation>影院代码无效。</translation>
+    </message>
+    <message>
+      <source>This data folder is already set up.</source>
+      <translation>此数据文件夹已设置过。</translation>
+    </message>
   </context>
   <context>
     <name>VerdictPanel</name>
