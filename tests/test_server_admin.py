@@ -152,6 +152,9 @@ def test_reports(central_db: Central, capsys: pytest.CaptureFixture[str], tmp_pa
     assert rep["CIN-B"]["valid_total"] == 0  # b2 was in October (CST), b1 a duplicate
     assert [d["record"] for d in rep["CIN-B"]["duplicates"]] == [b1]
     assert rep["CIN-B"]["duplicates"][0]["duplicate_of"] == a1
+    # and CIN-A's manager sees that its valid redemption was tried again elsewhere
+    a_line = next(x for x in rep["CIN-A"]["valid"] if x["record"] == a1)
+    assert a_line["duplicated_by"] == [b1]
 
     rc, out, _ = run(
         central_db, capsys, "report", "--month", "2026-11", "--cinema", "CIN-A", "--format", "csv"

@@ -89,7 +89,7 @@ def redemption_list(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def _line(r: Redemption) -> dict[str, Any]:
+def _line(r: Redemption, duplicated_by: dict[str, list[str]] | None = None) -> dict[str, Any]:
     return {
         "record": r.uuid,
         "voucher": _short(r.voucher),
@@ -102,6 +102,7 @@ def _line(r: Redemption) -> dict[str, Any]:
         "duplicate_of": r.duplicate_of,
         "voids": r.voids or None,
         "problem": r.problem,
+        "duplicated_by": (duplicated_by or {}).get(r.uuid, []),
     }
 
 
@@ -115,6 +116,13 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
         q = q.where(Redemption.cinema == cinema)
     rows = session.scalars(q.order_by(Redemption.at, Redemption.uuid)).all()
     names = {c.code: c.name for c in session.scalars(select(Cinema))}
+    # valid lines that someone tried again elsewhere: the manager sees them too
+    duplicated_by: dict[str, list[str]] = defaultdict(list)
+    for uuid, first in session.execute(
+        select(Redemption.uuid, Redemption.duplicate_of).where(Redemption.status == "duplicate")
+    ):
+        if first:
+            duplicated_by[first].append(uuid)
     by_cinema: dict[str, list[Redemption]] = defaultdict(list)
     for r in rows:
         by_cinema[r.cinema].append(r)
@@ -139,7 +147,7 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
                 "by_day": [
                     {"day": d, "format": f, "count": n} for (d, f), n in sorted(days.items())
                 ],
-                "valid": [_line(r) for r in valid],
+                "valid": [_line(r, duplicated_by) for r in valid],
                 "duplicates": [_line(r) for r in recs if r.status == "duplicate"],
                 "voids": [_line(r) for r in recs if r.status == "void"],
                 "rejected": [_line(r) for r in recs if r.status == "rejected"],
