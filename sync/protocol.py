@@ -7,6 +7,25 @@ holds at most :data:`MAX_BATCH` records and a body at most :data:`MAX_BODY`
 bytes. Bytes travel as lower-case hex; times are epoch milliseconds.
 Records themselves are parsed by :meth:`sync.records.Record.from_json`
 (the one record format), so they are plain JSON objects here.
+
+Endpoints (all JSON; device endpoints need ``Authorization: Bearer <token>``)::
+
+    GET  /api/v1/health                      ServerInfo (no auth)
+    POST /api/v1/enrol                       EnrolRequest -> EnrolResponse (no auth;
+                                             wrong codes are rate-limited, 429)
+    POST /api/v1/device/hello                DeviceHello -> DeviceInfo (health, clock)
+    POST /api/v1/records                     UploadRequest -> UploadResponse, one
+                                             RecordResult per record sent, same order
+    GET  /api/v1/feeds/{feed}?since=&limit=  FeedPage of events after the cursor
+                                             (revocation, roster, keys, status)
+    GET  /api/v1/feeds/{feed}/snapshot       FeedPage with the whole current state
+    GET  /api/v1/openapi.json                the schema
+
+Errors are ``{"error": {"code", "message"}}``: 400 bad_json, 401 unauthorized,
+403 device_revoked / bad_code / code_used / code_expired, 404, 413 too_large,
+422 invalid_request / bad_record / bad_device_signature / wrong_device,
+429 rate_limited, 503 database_unavailable. A kiosk treats any of them, and
+any answer that does not fit these models, as a failed attempt.
 """
 
 from __future__ import annotations
