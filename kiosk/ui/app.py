@@ -32,7 +32,12 @@ def ensure_app() -> object:
         app.setOrganizationName("CinePass")
     assert isinstance(app, QApplication)
     if not getattr(app, "_cinepass_font", False):
+        from PySide6.QtGui import QIcon
+
+        from .assets import icon_path
+
         i18n.load_font(app)
+        app.setWindowIcon(QIcon(str(icon_path())))
         app._cinepass_font = True  # type: ignore[attr-defined]
     return app
 

@@ -35,5 +35,9 @@ def sound_path(name: str) -> Path:
     return resources_dir() / "sounds" / f"{name}.wav"
 
 
+def icon_path() -> Path:
+    return resources_dir() / "icons" / "cinepass.png"
+
+
 def translations_dir() -> Path:
     return resources_dir() / "translations"
