@@ -133,6 +133,11 @@ def test_keys_cursors_meta(tmp_path: Path, issuer_key: PrivateKey) -> None:
     with pytest.raises(UsageError):
         a.apply_roster([RosterEntry(b"\x01", "x")], "r3")
     assert a.get_cursor("roster") == "r2"
+    a.replace_roster(
+        [RosterEntry(b"\x03" * 10, "CP1:Z"), RosterEntry(b"\x03" * 10, "CP1:C")], "snap"
+    )  # a snapshot: everything else is gone, the later of two entries wins
+    assert (a.roster_token(b"\x02" * 10), b.roster_token(b"\x03" * 10)) == (None, "CP1:C")
+    assert a.counts()["roster"] == 1 and a.get_cursor("roster") == "snap"
     a.close()
     b.close()
 

@@ -529,10 +529,34 @@ class Store:
         freeze, _unfreeze, used = self._split_revocations(entries)
         freeze.sort(key=lambda f: f[0])  # key order: sequential B-tree inserts
         used.sort(key=lambda u: (u[0], u[1], u[2]))
-        tables = ("revocations", "remote_redemptions")
+        self._staged_replace(
+            {
+                "revocations": (
+                    "INSERT OR REPLACE INTO revocations_stage(cti, reason, at, cinema, device,"
+                    " staff) VALUES (?, ?, ?, ?, ?, ?)",
+                    freeze,
+                ),
+                "remote_redemptions": (
+                    "INSERT OR IGNORE INTO remote_redemptions_stage(cti, at, device, cinema,"
+                    " staff) VALUES (?, ?, ?, ?, ?)",
+                    used,
+                ),
+            },
+            "revocations",
+            cursor,
+        )
+
+    def _staged_replace(
+        self,
+        tables: Mapping[str, tuple[str, Sequence[tuple[Any, ...]]]],
+        feed: str,
+        cursor: str,
+    ) -> None:
+        """Fill ``<table>_stage`` copies in short transactions, then swap them in with the cursor."""
         with self._write() as conn:
             for t in tables:
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}_stage")
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}_old")
                 ddl = conn.exec_driver_sql(
                     "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (t,)
                 ).scalar()
@@ -542,26 +566,16 @@ class Store:
                 if n != 1:
                     raise StoreError("store_failed", f"unexpected schema of table {t}")
                 conn.exec_driver_sql(stage_ddl)
-        for i in range(0, len(freeze), self.SNAPSHOT_CHUNK):
-            with self._write() as conn:
-                conn.exec_driver_sql("PRAGMA cache_size=-65536")
-                conn.exec_driver_sql(
-                    "INSERT OR REPLACE INTO revocations_stage(cti, reason, at, cinema, device, staff)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    freeze[i : i + self.SNAPSHOT_CHUNK],
-                )
-        for i in range(0, len(used), self.SNAPSHOT_CHUNK):
-            with self._write() as conn:
-                conn.exec_driver_sql(
-                    "INSERT OR IGNORE INTO remote_redemptions_stage(cti, at, device, cinema, staff)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    used[i : i + self.SNAPSHOT_CHUNK],
-                )
+        for sql, rows in tables.values():
+            for i in range(0, len(rows), self.SNAPSHOT_CHUNK):
+                with self._write() as conn:
+                    conn.exec_driver_sql("PRAGMA cache_size=-65536")
+                    conn.exec_driver_sql(sql, list(rows[i : i + self.SNAPSHOT_CHUNK]))
         with self._write() as conn:  # the swap
             for t in tables:
                 conn.exec_driver_sql(f"ALTER TABLE {t} RENAME TO {t}_old")
                 conn.exec_driver_sql(f"ALTER TABLE {t}_stage RENAME TO {t}")
-            _set_cursor(conn, "revocations", cursor)
+            _set_cursor(conn, feed, cursor)
         with self._write() as conn:  # freeing the old pages is not on anyone's path
             for t in tables:
                 conn.exec_driver_sql(f"DROP TABLE {t}_old")
@@ -628,10 +642,16 @@ class Store:
             _set_cursor(conn, "roster", cursor)
 
     def replace_roster(self, entries: Sequence[RosterEntry], cursor: str) -> None:
-        with self._write() as conn:
-            conn.exec_driver_sql("DELETE FROM roster")
-            self._apply_roster(conn, entries)
-            _set_cursor(conn, "roster", cursor)
+        """Replace the roster with a snapshot (staged like revocation snapshots)."""
+        for e in entries:
+            if len(e.cti) != 10:
+                raise UsageError("bad_entry", f"roster entry has a {len(e.cti)}-byte id")
+        rows = sorted(((e.cti, e.token) for e in entries if not e.removed), key=lambda r: r[0])
+        self._staged_replace(
+            {"roster": ("INSERT OR REPLACE INTO roster_stage(cti, token) VALUES (?, ?)", rows)},
+            "roster",
+            cursor,
+        )
 
     @staticmethod
     def _apply_roster(conn: Connection, entries: Sequence[RosterEntry]) -> None:
