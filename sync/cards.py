@@ -90,7 +90,9 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 def png_bytes(matrix: BoolMatrix, scale: int = PNG_SCALE, border: int = QUIET_ZONE) -> bytes:
     """A 1-bit grayscale PNG of the matrix, ``scale`` px per module, white border."""
-    light = ~np.pad(matrix, border)  # PNG 1-bit gray: 1 = white
+    n = matrix.shape[0]
+    light = np.ones((n + 2 * border, n + 2 * border), dtype=np.bool_)  # PNG 1-bit gray: 1 = white
+    light[border : border + n, border : border + n] = ~matrix  # (np.pad is 7x slower)
     packed = np.packbits(np.repeat(light, scale, axis=1), axis=1)  # one pixel row per module row
     lines = np.hstack([np.zeros((packed.shape[0], 1), np.uint8), packed])  # filter byte 0
     raw = np.repeat(lines, scale, axis=0).tobytes()
