@@ -150,3 +150,34 @@ def test_full_disk_gives_not_recorded_and_nothing_half_written(
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_locked_store_gives_not_recorded_then_recovers(
+    tmp_path: Path, issuer_key: PrivateKey
+) -> None:
+    """Another process holds the write lock past the busy timeout: do not admit, retry works."""
+    import sqlite3
+
+    from kiosk.config import load_config
+    from kiosk.engine.clock import Clock
+    from kiosk.engine.store import Store
+    from kiosk.paths import KioskPaths
+    from sync.voucher import load_private_key
+
+    home = make_kiosk(tmp_path / "home", issuer_key)
+    paths = KioskPaths(home)
+    store = Store.open(paths.store, busy_timeout_ms=200)
+    svc = KioskService(
+        paths, load_config(paths.config), store, load_private_key(paths.device_key), Clock()
+    )
+    other = sqlite3.connect(paths.store, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # e.g. a backup tool or a second kiosk process
+    tok = _now_token(issuer_key)
+    t0 = time.monotonic()
+    v = svc.redeem(tok, fmt="2D")
+    assert v.reason == "not_recorded" and time.monotonic() - t0 < 3
+    other.execute("ROLLBACK")
+    other.close()
+    assert store.counts()["records"] == 0
+    assert svc.redeem(tok, fmt="2D").accepted
+    svc.close()

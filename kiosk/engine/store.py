@@ -136,29 +136,29 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _set_pragmas(dbapi_conn: sqlite3.Connection) -> None:
+def _set_pragmas(dbapi_conn: sqlite3.Connection, busy_ms: int = BUSY_TIMEOUT_MS) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
     cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.close()
 
 
-def _make_engine(path: Path) -> Engine:
+def _make_engine(path: Path, busy_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     import sqlalchemy as sa
     from sqlalchemy import event
 
     engine = sa.create_engine(
         f"sqlite:///{path}",
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
         pool_size=4,
         max_overflow=4,
     )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        _set_pragmas(dbapi_conn)
+        _set_pragmas(dbapi_conn, busy_ms)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -320,15 +320,18 @@ def _upsert_meta(conn: Connection, key: str, value: str) -> None:
 class Store:
     """The kiosk's SQLite store; safe to share between the UI and sync threads."""
 
-    def __init__(self, path: Path, engine: Engine | None = None) -> None:
+    def __init__(
+        self, path: Path, engine: Engine | None = None, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> None:
         self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
         self._engine = engine
         self._wlock = threading.RLock()
         self._rlock = threading.Lock()
         self._reader = sqlite3.connect(
-            str(path), check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            str(path), check_same_thread=False, timeout=busy_timeout_ms / 1000
         )
-        _set_pragmas(self._reader)
+        _set_pragmas(self._reader, busy_timeout_ms)
         self._keyring: dict[bytes, PublicKey] | None = None
         self._data_version = -1
         self._keyring_checked = 0.0
@@ -336,16 +339,20 @@ class Store:
     # -- lifecycle ---------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        """Open (creating if needed) the store at ``path`` and migrate it to head."""
+    def open(cls, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
+        """Open (creating if needed) the store at ``path`` and migrate it to head.
+
+        ``busy_timeout_ms`` is how long a write waits for another process's
+        write lock before giving up (then a redemption answers ``not_recorded``).
+        """
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             engine = None
             if _current_revision(path) != HEAD_REVISION:
-                engine = _make_engine(path)
+                engine = _make_engine(path, busy_timeout_ms)
                 migrate(engine)
-            return cls(path, engine)
+            return cls(path, engine, busy_timeout_ms=busy_timeout_ms)
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy/Alembic/sqlite3/OS errors alike
             raise StoreError("store_failed", f"cannot open the kiosk store {path}: {exc}") from exc
 
@@ -355,7 +362,7 @@ class Store:
         if self._engine is None:
             with self._wlock:
                 if self._engine is None:
-                    self._engine = _make_engine(self.path)
+                    self._engine = _make_engine(self.path, self.busy_timeout_ms)
         return self._engine
 
     def close(self) -> None:
