@@ -376,7 +376,9 @@ CSV_HEADER = ("short_code", "member_ref", "holder", "valid_from", "valid_until",
 
 def check_output_dir(out: Path) -> None:
     """Refuse a target that exists and is not empty, or whose parent we cannot write."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise IssueError("output_exists", f"{out} is a file: --out needs a new folder")
+    if out.exists() and any(out.iterdir()):
         raise IssueError(
             "output_exists", f"{out} already exists and is not empty: pick a new folder"
         )

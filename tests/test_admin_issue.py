@@ -319,7 +319,7 @@ def test_issue_refuses_unwritable_or_used_folders(ready: Admin) -> None:
         (ready.tmp / "afile" / "b", "does not exist"),
         (ready.tmp / "no" / "such" / "b", "does not exist"),
         (used, "not empty"),
-        (ready.tmp / "afile", "not empty"),
+        (ready.tmp / "afile", "is a file"),
         (Path("/proc/cinepass-batch"), "cannot"),
     ):
         rc, _, err = ready("issue", "--count", "2", "--out", str(out))
@@ -397,3 +397,21 @@ def test_console_script_end_to_end(tmp_path: Path) -> None:
         and r.stderr.startswith("cinepass-admin: ")
         and "Traceback" not in r.stderr
     )
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    import io
+
+    from sync.admin_issue import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = Progress("writing", 4, stream)
+        for _ in range(4):
+            bar(1)
+    assert pipe.getvalue() == ""
+    assert tty.getvalue().endswith("] 4/4\n") and "writing" in tty.getvalue()
