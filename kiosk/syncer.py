@@ -275,15 +275,25 @@ class SyncEngine:
     # -- steps --------------------------------------------------------------
 
     def _health(self) -> dict[str, Any]:
-        from . import __version__
+        """The health report (kiosk.ops.health: OS, disk, backups...) plus the sync facts.
 
-        offset = self.store.get_meta("clock_offset_ms")
-        return P.Health(
-            version=__version__,
-            pending=self.store.counts()["pending"],
-            clock_offset_ms=int(offset) if offset and offset.lstrip("-").isdigit() else 0,
-            last_error=self._last_error[:500],
-        ).model_dump()
+        The last error goes through the log redaction there, so nothing secret
+        in an exception message reaches the server.
+        """
+        from .ops.health import collect
+
+        raw = self.store.get_meta("clock_offset_ms")
+        offset = int(raw) if raw and raw.lstrip("-").isdigit() else 0
+        pending = self.store.counts()["pending"]
+        report = collect(
+            self.service.paths,
+            pending=pending,
+            clock_offset=offset / 1000,
+            last_error=self._last_error or None,
+        )
+        report.update(pending=pending, clock_offset_ms=offset)
+        report["last_error"] = report.get("last_error") or ""
+        return P.Health.model_validate(report).model_dump()
 
     def _hello(self, client: HttpClient, result: SyncResult) -> None:
         t0 = time.time() * 1000

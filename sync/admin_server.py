@@ -87,6 +87,7 @@ def list_devices(session: Session) -> list[dict[str, Any]]:
                 "clock_offset_ms": h.get("clock_offset_ms"),
                 "last_error": h.get("last_error", ""),
                 "chain_seq": d.chain_seq,
+                "health": h,
             }
         )
     return out

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 API_PREFIX = "/api/v1"
 MAX_BATCH = 1000
@@ -42,8 +42,30 @@ FEED_NAMES = ("revocation", "roster", "keys", "status")
 Hex64 = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+def _no_nul(value: Any, depth: int = 0) -> None:
+    """Refuse NUL characters anywhere: PostgreSQL text cannot hold them (and no one means them)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+    elif depth > 32:
+        raise ValueError("nested too deeply")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k, depth + 1)
+            _no_nul(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _no_nul(v, depth + 1)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_nul(cls, data: Any) -> Any:
+        _no_nul(data)
+        return data
 
 
 class ErrorBody(_Model):
@@ -56,7 +78,14 @@ class ErrorResponse(_Model):
 
 
 class Health(_Model):
-    """What a kiosk reports about itself on every sync (shown by ``cinepass-admin devices``)."""
+    """What a kiosk reports about itself on every sync (shown by ``cinepass-admin devices``).
+
+    The four named fields are the contract; other facts the kiosk adds (OS,
+    free disk, newest backup: see kiosk.ops.health) are kept as they come,
+    bounded by the request size limit.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     version: str = Field(default="", max_length=64)
     pending: int = Field(default=0, ge=0, le=10**9)

@@ -216,6 +216,10 @@ NASTY: list[Any] = [
     {"code": ["x"]},
     {"code": "x", "public_key": "zz"},
     {"health": {"pending": -1}},
+    {"code": "AB\u0000C", "public_key": "ab" * 32},
+    {"code": "x", "public_key": "ab" * 32, "name": "a\u0000"},
+    {"health": {"os": "x\u0000"}},
+    {"records": [{"staff": "\u0000"}]},
     {"health": "x"},
 ]
 
@@ -257,7 +261,11 @@ def test_nasty_bodies_never_give_500(central: Central) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda kids: (
         st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
     ),

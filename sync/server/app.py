@@ -22,7 +22,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -147,6 +147,15 @@ def create_app(engine: Engine) -> BodyLimit:
     async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(DataError)
+    async def _bad_data(_r: Request, exc: DataError) -> JSONResponse:
+        return _error(422, "bad_data", "a value does not fit the database (too long or invalid)")
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(_r: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity error (concurrent write?): %s", exc.__class__.__name__)
+        return _error(409, "conflict", "a concurrent change got in first; retry")
 
     @app.exception_handler(OperationalError)
     async def _db_down(_r: Request, exc: OperationalError) -> JSONResponse:
