@@ -415,3 +415,44 @@ def test_progress_bar_only_on_a_terminal() -> None:
             bar(1)
     assert pipe.getvalue() == ""
     assert tty.getvalue().endswith("] 4/4\n") and "writing" in tty.getvalue()
+
+
+def test_init_issue_export_on_each_database(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same commands on SQLite and on PostgreSQL (the server's production database)."""
+
+    def run(*argv: str) -> int:
+        rc = main(["--db", db_url, *argv])
+        capsys.readouterr()
+        return rc
+
+    keys = tmp_path / "keys"
+    assert run("init", "--issuer", "ACFTU-SH", "--key-dir", str(keys)) == 0
+    assert stat.S_IMODE(next(keys.glob("*.pem")).stat().st_mode) == 0o600
+    assert run("init", "--issuer", "ACFTU-SH", "--key-dir", str(keys)) == 2
+    assert run("cinema", "add", "--code", "SH-001", "--name", "一号影院") == 0
+    out = tmp_path / "b"
+    assert (
+        run(
+            "issue",
+            "--members",
+            str(members_csv(tmp_path, [("M1", "张三明")])),
+            "--out",
+            str(out),
+            "--cinemas",
+            "SH-001",
+        )
+        == 0
+    )
+    assert run("export-key", "--out", str(tmp_path / "k.pem")) == 0
+    pub = PublicKey.from_pem((tmp_path / "k.pem").read_bytes())
+    with (out / "vouchers.csv").open(encoding="utf-8-sig") as fh:
+        row = next(csv.DictReader(fh))
+    v = decode_and_verify(row["qr_text"], keyring(pub))
+    assert (v.holder, v.sub, v.cinemas) == ("张*明", "M1", ("SH-001",))
+    with session_scope(make_engine(db_url)) as s:
+        db = s.execute(select(Voucher)).scalar_one()
+        assert (
+            db.cinemas == ["SH-001"] and db.formats == ["2D", "3D"] and db.token == row["qr_text"]
+        )
