@@ -17,6 +17,7 @@ from typing import Any
 
 import platformdirs
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Base, FeedHead
@@ -93,9 +94,12 @@ def migrate(url_or_engine: str | Engine) -> Engine:
 
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     command.upgrade(_alembic_config(engine), "head")
-    with session_scope(engine) as s:
-        if s.get(FeedHead, 1) is None:
-            s.add(FeedHead(id=1, seq=0))
+    try:
+        with session_scope(engine) as s:
+            if s.get(FeedHead, 1) is None:
+                s.add(FeedHead(id=1, seq=0))
+    except IntegrityError:
+        pass  # another process starting at the same moment seeded it first
     return engine
 
 
