@@ -92,7 +92,6 @@ def bench_decode(token: str, reps: int) -> None:
         "try_downscale": False,
         "try_invert": False,
     }
-    figures: dict[str, dict[str, list[float]]] = {}
     rates: dict[str, int] = {}
     calls: dict[str, Callable[[np.ndarray], list[str]]] = {
         "ours (ZxingDecoder)": ours.decode,
@@ -105,25 +104,27 @@ def bench_decode(token: str, reps: int) -> None:
         "bare zxingcpp, defaults": lambda f: [b.text for b in zxingcpp.read_barcodes(f)],
         "pyzbar (PyzbarDecoder)": zb.decode,
     }
-    for name, fn in calls.items():
-        hit_ms: list[float] = []
-        empty_ms: list[float] = []
-        ok = 0
-        for _ in range(reps):
-            for _label, f in hits:
-                t0 = time.perf_counter()
-                got = fn(f)
-                hit_ms.append((time.perf_counter() - t0) * 1000)
-                ok += token in got
-            for f in empty:
-                t0 = time.perf_counter()
-                fn(f)
-                empty_ms.append((time.perf_counter() - t0) * 1000)
-        figures[name] = {"hit": hit_ms, "empty": empty_ms}
-        rates[name] = ok // reps
+    # interleaved: every decoder on the same frame in turn, so load swings hit all alike
+    # (the order rotates per frame: whoever goes first pays for a cold cache)
+    figures: dict[str, dict[str, list[float]]] = {name: {"hit": [], "empty": []} for name in calls}
+    hit_count = dict.fromkeys(calls, 0)
+    order = list(calls.items())
+    k = 0
+    for _ in range(reps):
+        for kind, frames in (("hit", [f for _l, f in hits]), ("empty", empty)):
+            for f in frames:
+                k += 1
+                for name, fn in order[k % len(order) :] + order[: k % len(order)]:
+                    t0 = time.perf_counter()
+                    got = fn(f)
+                    figures[name][kind].append((time.perf_counter() - t0) * 1000)
+                    if kind == "hit":
+                        hit_count[name] += token in got
+    for name in calls:
+        rates[name] = hit_count[name] // reps
         print(f"  {name}: decoded {rates[name]}/{len(hits)} synthetic frames")
-        row("with a code", hit_ms)
-        row("empty", empty_ms)
+        row("with a code", figures[name]["hit"])
+        row("empty", figures[name]["empty"])
     tilted = [f for n, f in hits if n.startswith("tilt")]
     print(
         f"  tilted phone screens: zxing {sum(token in ours.decode(f) for f in tilted)}/{len(tilted)},"
