@@ -81,3 +81,26 @@ def test_two_servers_one_database_concurrent_uploads(central: Central, tmp_path:
         assert conflicts == [0, 40, 40]
     finally:
         second.stop()
+
+
+@pytest.mark.slow
+def test_servers_starting_together_migrate_once(db_url: str) -> None:
+    """Several server processes run migrate() as they start; none may trip over another."""
+    import subprocess
+    import sys
+
+    from sync.server.db import make_engine, schema_matches, session_scope
+    from sync.server.feeds import head
+
+    code = "import sys; from sync.server.db import migrate; migrate(sys.argv[1])"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    errs = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errs
+    engine = make_engine(db_url)
+    assert schema_matches(engine)
+    with session_scope(engine) as s:
+        assert head(s) == 0
+    engine.dispose()

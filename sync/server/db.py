@@ -11,6 +11,7 @@ nothing special: write paths serialize on the feed head row (see models).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .models import Base, FeedHead
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATE_LOCK = threading.Lock()
 
 
 def default_db_url() -> str:
@@ -93,7 +95,8 @@ def migrate(url_or_engine: str | Engine) -> Engine:
     from alembic import command
 
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
-    command.upgrade(_alembic_config(engine), "head")
+    with _MIGRATE_LOCK:  # Alembic's context is module-global: one migration per process at a time
+        command.upgrade(_alembic_config(engine), "head")
     try:
         with session_scope(engine) as s:
             if s.get(FeedHead, 1) is None:
