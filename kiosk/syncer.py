@@ -245,6 +245,11 @@ class SyncEngine:
             return self._failed(result, exc)
         except KioskError as exc:  # e.g. the store refused a malformed entry
             return self._failed(result, SyncError(exc.reason, exc.message))
+        except Exception as exc:  # noqa: BLE001 - the sync thread must outlive any surprise
+            log.exception("unexpected error during sync")
+            return self._failed(
+                result, SyncError("internal", f"unexpected {type(exc).__name__} during sync")
+            )
         result.ok = True
         result.pending = self.store.counts()["pending"]
         self._failures = 0
@@ -280,17 +285,22 @@ class SyncEngine:
         The last error goes through the log redaction there, so nothing secret
         in an exception message reaches the server.
         """
+        from . import __version__
         from .ops.health import collect
 
         raw = self.store.get_meta("clock_offset_ms")
         offset = int(raw) if raw and raw.lstrip("-").isdigit() else 0
         pending = self.store.counts()["pending"]
-        report = collect(
-            self.service.paths,
-            pending=pending,
-            clock_offset=offset / 1000,
-            last_error=self._last_error or None,
-        )
+        try:
+            report = collect(
+                self.service.paths,
+                pending=pending,
+                clock_offset=offset / 1000,
+                last_error=self._last_error or None,
+            )
+        except Exception:  # noqa: BLE001 - a broken extra must not stop the upload
+            log.exception("health report failed")
+            report = {"version": __version__}
         report.update(pending=pending, clock_offset_ms=offset)
         report["last_error"] = report.get("last_error") or ""
         return P.Health.model_validate(report).model_dump()
