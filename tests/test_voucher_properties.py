@@ -154,7 +154,7 @@ claim_keys = st.sampled_from([1, 2, 4, 5, 6, 7, -65537, 3, 8, -65536])
 cp_keys = st.sampled_from([1, 2, 3, 4, 5, 0, 6])
 
 
-@FAST
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(claim_keys, cbor_values, max_size=8),
     st.dictionaries(cp_keys, cbor_values, max_size=6),
