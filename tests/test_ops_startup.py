@@ -138,3 +138,36 @@ def test_fresh_folder_is_private_and_needs_nothing(tmp_path):
         assert started.backup is None and started.provision is None
     finally:
         started.close()
+
+
+def test_watchdog_restarts_the_window_camera_pipeline(qtbot, tmp_path, issuer_key, monkeypatch):
+    """Both camera threads of a real window die: the watchdog starts them again."""
+    from kiosk.ops import startup
+    from kiosk.ui.app import create_window
+
+    monkeypatch.setattr(startup, "WATCHDOG_MS", 100)
+    paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=0)
+    png = Path(__file__).resolve().parents[1] / "resources" / "selftest" / "voucher.png"
+    started = prepare(paths, dialog=None)
+    assert started is not None
+    w = create_window(paths.home, camera=str(png))
+    try:
+        w.show()
+        dog = startup.watch_window(w, started)
+
+        def pipe():
+            cam = getattr(w, "camera", None)
+            return getattr(cam, "pipeline", None)
+
+        qtbot.waitUntil(lambda: pipe() is not None and pipe().running, timeout=15000)
+        p = pipe()
+        p._stop.set()  # what a fatal error in both loops amounts to: the threads end
+        with p._cond:
+            p._cond.notify_all()
+        for t in list(p._threads):
+            t.join(5)
+        qtbot.waitUntil(lambda: dog.restarts("camera") >= 1 and p.running, timeout=10000)
+        assert dog.restarts("sync") == 0  # standalone: no sync thread to restart
+    finally:
+        w.shutdown()
+        started.close()
