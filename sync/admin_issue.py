@@ -57,6 +57,7 @@ def open_db(url: str) -> Any:
 
     from sync.server.db import migrate
 
+    key_dir_for(url)  # refuses what is not a database URL at all (exit 2, not 3)
     if url.startswith("sqlite:///"):
         folder = Path(url[len("sqlite:///") :]).parent
         if not folder.is_dir():

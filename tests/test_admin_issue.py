@@ -456,3 +456,20 @@ def test_init_issue_export_on_each_database(
         assert (
             db.cinemas == ["SH-001"] and db.formats == ["2D", "3D"] and db.token == row["qr_text"]
         )
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("not a url", 2),
+        ("sqlite:////no/such/folder/c.db", 2),
+        ("postgresql+psycopg://u@127.0.0.1:1/x", 3),
+    ],
+)
+def test_bad_or_unreachable_database(
+    url: str, code: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(["--db", url, "issue", "--count", "1", "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert rc == code and err.startswith("cinepass-admin: ") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists()
