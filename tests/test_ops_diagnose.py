@@ -96,3 +96,28 @@ def test_diagnose_on_a_fresh_machine(tmp_path, capsys):
 def test_diagnose_out_must_not_be_a_folder(tmp_path, capsys):
     assert main(["--home", str(tmp_path / "k"), "diagnose", "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_health_report_is_json_and_redacted(tmp_path, issuer_key):
+    from kiosk import __version__
+    from kiosk.ops.backup import backup_now
+    from kiosk.ops.health import collect
+
+    paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=1)
+    backup_now(paths)
+    voucher = encode_voucher(make_voucher("ACFTU-SH"), issuer_key)
+    h = collect(
+        paths,
+        pending=4,
+        clock_offset=-1.23456,
+        last_error=f"upload of {voucher} token={TOKEN} failed",
+    )
+    assert json.loads(json.dumps(h)) == h
+    assert h["version"] == __version__ and h["pending"] == 4 and h["clock_offset"] == -1.235
+    assert (
+        TOKEN not in h["last_error"]
+        and voucher not in h["last_error"]
+        and "failed" in h["last_error"]
+    )
+    assert h["uptime"] >= 0 and h["os"] and h["disk_free_mb"] > 0 and h["last_backup"]
+    assert collect()["pending"] is None and "disk_free_mb" not in collect()
