@@ -43,9 +43,12 @@ order as written by the issuer)::
         5  campaign    text, optional
 
 Decoding is strict and total: unknown headers or claims, wrong types, booleans
-where integers belong, trailing bytes after any CBOR item, a signature that is
+or floats where integers belong (map keys and alg included: ``6.0 == 6`` in
+Python, not in CBOR), trailing bytes after any CBOR item, a signature that is
 not 64 bytes, any of these raises a :class:`~sync.voucher.errors.VoucherError`
 subclass with a reason code. Nothing else escapes :func:`decode_voucher`.
+Known-answer vectors: ``tests/vectors/vouchers.json``; the same format for
+third-party implementers, with a worked example: ``docs/voucher-format.md``.
 """
 
 from __future__ import annotations
