@@ -170,16 +170,19 @@ LINE_FIELDS = (
 )
 
 
+CSV_LINE_FIELDS = tuple(f for f in LINE_FIELDS if f != "format")  # format is a column already
+
+
 def to_csv(report: dict[str, Any]) -> str:
     """One CSV: a ``section`` column says summary / valid / duplicate / void / rejected."""
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["section", "cinema", "day", "format", "count", *LINE_FIELDS])
+    w.writerow(["section", "cinema", "day", "format", "count", *CSV_LINE_FIELDS])
     for c in report["cinemas"]:
         for d in c["by_day"]:
             w.writerow(
                 ["summary", c["cinema"], d["day"], d["format"], d["count"]]
-                + [""] * len(LINE_FIELDS)
+                + [""] * len(CSV_LINE_FIELDS)
             )
         for section, key in (
             ("valid", "valid"),
@@ -190,7 +193,7 @@ def to_csv(report: dict[str, Any]) -> str:
             for line in c[key]:
                 w.writerow(
                     [section, c["cinema"], line["time"][:10], line["format"], 1]
-                    + [line[f] if line[f] is not None else "" for f in LINE_FIELDS]
+                    + [line[f] if line[f] is not None else "" for f in CSV_LINE_FIELDS]
                 )
     return out.getvalue()
 
