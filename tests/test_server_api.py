@@ -371,3 +371,12 @@ def test_snapshot_then_delta_loses_nothing(central: Central) -> None:
         central.url + API + "/feeds/roster", params={"since": 0, "limit": 2}, headers=h, timeout=10
     ).json()
     assert len(roster["entries"]) == 2 and roster["more"] is True
+
+
+def test_a_device_cannot_void_another_devices_redemption(central: Central) -> None:
+    a, b = RawDevice(central), RawDevice(central, "CIN-B")
+    [token] = central.issue(1)
+    red = a.record(token)
+    a.upload([red])
+    b.upload([b.record(token, kind="void", voids=red["uuid"], at=1_800_000_000_500)])
+    assert stored(central)[red["uuid"]].status == "valid"

@@ -194,14 +194,21 @@ def prepare(
 
 
 def _settle(rows: list[dict[str, Any]], admissions: int) -> dict[str, tuple[str, str | None]]:
-    """uuid -> (status, duplicate_of) for every record of one voucher."""
-    voided = {r["voids"] for r in rows if r["kind"] == "void" and r["status"] != "rejected"}
+    """uuid -> (status, duplicate_of) for every record of one voucher.
+
+    A void counts only from the counter that made the redemption (a kiosk
+    voids its own last redemption; no device can cancel another's), and only
+    for a redemption of the same voucher (the kiosk copies the token).
+    """
+    voids_by = {
+        (r["voids"], r["device"]) for r in rows if r["kind"] == "void" and r["status"] != "rejected"
+    }
     result: dict[str, tuple[str, str | None]] = {}
     live = []
     for r in rows:
         if r["status"] == "rejected":
             result[r["uuid"]] = ("rejected", None)
-        elif r["kind"] == "void" or r["uuid"] in voided:
+        elif r["kind"] == "void" or (r["uuid"], r["device"]) in voids_by:
             result[r["uuid"]] = ("void", None)
         else:
             live.append(r)
