@@ -201,8 +201,14 @@ def read_members(path: Path, encoding: str = "utf-8") -> list[Member]:
     delimiter = ","  # Excel in some locales writes ; or tab: decide from the header line
     if "," not in first:
         delimiter = "\t" if "\t" in first else ";" if ";" in first else ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    rows = [r for r in rows if any(c.strip() for c in r)]
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    try:  # (physical line number, cells) of every non-blank row
+        numbered = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise IssueError(
+            "bad_csv", f"{path.name} line {reader.line_num}: not a valid CSV ({exc})"
+        ) from exc
+    rows = [r for _, r in numbered]
     if not rows:
         raise IssueError(
             "empty_members", f"{path.name} is empty: expected a header row and members"
@@ -228,7 +234,7 @@ def read_members(path: Path, encoding: str = "utf-8") -> list[Member]:
         raise IssueError("missing_column", f"{path.name}: no {missing} column in the header")
     members: list[Member] = []
     seen: dict[str, int] = {}
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in numbered[1:]:
         if len(row) > len(header) and any(c.strip() for c in row[len(header) :]):
             raise IssueError("bad_row", f"{path.name} line {line}: more cells than columns")
         cells = row + [""] * (len(header) - len(row))
@@ -238,6 +244,8 @@ def read_members(path: Path, encoding: str = "utf-8") -> list[Member]:
             raise IssueError("bad_row", f"{path.name} line {line}: the {what} is empty")
         if len(ref) > MAX_REF_LEN or len(name) > MAX_NAME_LEN:
             raise IssueError("bad_row", f"{path.name} line {line}: value too long")
+        if any(unicodedata.category(c).startswith("C") for c in ref + name):
+            raise IssueError("bad_row", f"{path.name} line {line}: control characters in a cell")
         if ref in seen:
             raise IssueError(
                 "duplicate_member",

@@ -107,6 +107,9 @@ def test_members_bom_semicolons_blank_lines_and_gb18030(tmp_path: Path) -> None:
         ("member_ref,name\n,张三明\n", "bad_row", "line 2"),
         ("member_ref,name\nM1,张三明,extra\n", "bad_row", "more cells"),
         ("member_ref,name\nM1,张三明\x00\n", "bad_encoding", "NUL"),
+        ("member_ref,name\n\nM1,张三明\n\nM1,李四\n", "duplicate_member", "line 5"),
+        ("member_ref,name\nM1,张\x1b三\n", "bad_row", "control"),
+        ('member_ref,name\nM1,"张三\n', "bad_csv", "line"),
     ],
 )
 def test_members_bad_input(tmp_path: Path, text: str, reason: str, needle: str) -> None:
