@@ -117,6 +117,8 @@ def test_typed_short_codes_go_through_the_roster(issuer_key: PrivateKey) -> None
     assert c.token == tok  # the full token is what gets recorded
     st.roster[dv.cti] = tamper_signature(tok)  # a poisoned roster is still verified
     assert reason(code, st) == "bad_signature"
+    st.roster[dv.cti] = voucher_token(issuer_key)  # ... and must name the same voucher
+    assert reason(code, st) == "unknown_code"
 
 
 def test_clock_warning_is_carried(issuer_key: PrivateKey) -> None:

@@ -208,6 +208,7 @@ def check(
         return verdict("not_a_voucher", detail={"code": "not_text"})
     token = text.strip()
     typed = False
+    typed_cti = b""
     if not token.startswith(PREFIX) and 0 < len(token) <= 64:
         try:
             cti = parse_short_code(token)
@@ -218,7 +219,7 @@ def check(
             found = state.roster_token(cti)
             if found is None:
                 return verdict("unknown_code", detail={"code": short}, short=short)
-            token, typed = found, True
+            token, typed, typed_cti = found, True, cti
     try:
         decoded = decode_voucher(token)
     except NotAVoucher as exc:
@@ -227,6 +228,11 @@ def check(
         return verdict("malformed", detail=_codec_detail(exc))
     except VoucherError as exc:  # the codec promises only its own errors
         return verdict("malformed", detail=_codec_detail(exc))
+    if typed and decoded.voucher.cti != typed_cti:  # a roster row that names another voucher
+        short = encode_short_code(typed_cti)
+        return verdict(
+            "unknown_code", detail={"code": short, "error": "roster mismatch"}, short=short
+        )
     short = decoded.voucher.short_code
     try:
         verify_signature(decoded, state.keyring())
