@@ -307,3 +307,39 @@ def test_upgrade_from_the_first_schema_keeps_every_row(
     store.apply_roster([RosterEntry(b"\x05" * 10, tok)], "r1")
     assert store.roster_token(b"\x05" * 10) == tok
     store.close()
+
+
+def test_ui_and_sync_threads_share_one_store(tmp_path: Path, issuer_key: PrivateKey) -> None:
+    """The window redeems on its thread while the sync thread uploads and applies feeds."""
+    make_kiosk(tmp_path / "h", issuer_key)
+    svc = KioskService.open(tmp_path / "h")
+    toks = [voucher_token(issuer_key, now=int(time.time()) - 10) for _ in range(40)]
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def sync_loop() -> None:
+        i = 0
+        try:
+            while not stop.is_set():
+                i += 1
+                pend = svc.store.pending_records(10)
+                svc.store.mark_synced({r.uuid: ("valid", None) for r, _ in pend})
+                svc.store.apply_revocations(
+                    [RevocationEntry(i.to_bytes(10, "big"), "freeze", "lost", i)], str(i)
+                )
+                svc.store.set_meta("last_sync", str(i))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    t = threading.Thread(target=sync_loop)
+    t.start()
+    reasons = [svc.redeem(tok, fmt="2D", staff="ui").reason for tok in toks]
+    stop.set()
+    t.join(10)
+    assert errors == [] and reasons == ["accepted"] * 40
+    pend = svc.store.pending_records(100)
+    svc.store.mark_synced({r.uuid: ("valid", None) for r, _ in pend})
+    c = svc.store.counts()
+    assert (c["records"], c["synced"], c["pending"]) == (40, 40, 0)
+    assert svc.store.verify_chain(svc.device_key.public) == []
+    svc.close()
