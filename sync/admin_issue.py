@@ -311,7 +311,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
         campaign=args.campaign,
     )
     members = issuing.read_members(Path(args.members), args.encoding) if args.members else None
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # "." or "x/.." have no name to stage beside
     issuing.check_output_dir(out)
     engine = open_db(db_url(args))
     with session_scope(engine) as s:
