@@ -94,6 +94,7 @@ def test_pending_and_mark_synced(svc: KioskService, issuer_key: PrivateKey) -> N
     rec, sig = pend[0]
     assert rec.verify(svc.device_key.public, sig)
     assert [r.uuid for r, _ in svc.store.pending_records(2)] == uuids[:2]
+    svc.store.mark_synced({})  # an empty acknowledgement is a no-op
     with pytest.raises(UsageError):
         svc.store.mark_synced({uuids[0]: ("bogus", None)})
     assert len(svc.store.pending_records(10)) == 3  # nothing changed
