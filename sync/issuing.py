@@ -251,6 +251,10 @@ def read_members(path: Path, encoding: str = "utf-8") -> list[Member]:
                 "duplicate_member",
                 f"{path.name} line {line}: member {ref!r} is already on line {seen[ref]}",
             )
+        try:
+            mask_name(name)  # fail here, with the line number, not halfway through signing
+        except IssueError as exc:
+            raise IssueError("bad_row", f"{path.name} line {line}: {exc.message}") from exc
         seen[ref] = line
         members.append(Member(ref=ref, name=name, line=line))
     if not members:
@@ -292,6 +296,8 @@ def mask_name(name: str) -> str:
         raise IssueError("bad_name", "empty name")
     if "·" in clean or "•" in clean:
         parts = [p for p in re.split(r"\s*[·•]\s*", clean) if p]
+        if not parts:
+            raise IssueError("bad_name", f"{name!r} is not a name")
         return "·".join(_mask_word(p) for p in parts)[:64]
     words = clean.split(" ")
     if len(words) == 1:

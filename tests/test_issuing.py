@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -109,6 +110,7 @@ def test_members_bom_semicolons_blank_lines_and_gb18030(tmp_path: Path) -> None:
         ("member_ref,name\nM1,张三明\x00\n", "bad_encoding", "NUL"),
         ("member_ref,name\n\nM1,张三明\n\nM1,李四\n", "duplicate_member", "line 5"),
         ("member_ref,name\nM1,张\x1b三\n", "bad_row", "control"),
+        ("member_ref,name\nM1,·\n", "bad_row", "line 2"),
         ('member_ref,name\nM1,"张三\n', "bad_csv", "line"),
     ],
 )
@@ -339,3 +341,37 @@ def test_write_batch_with_the_process_pool_keeps_everything_in_order(
             row = int((y_mm - cards.MARGIN_Y) // cards.CARD_H)
             # the QR on card slot (row, col) of page p is voucher 8p + 2row + col
             assert code.text == issued[8 * p + row * cards.COLS + col].token
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=80).filter(lambda s: s.strip()))
+def test_mask_name_is_total_and_short(name: str) -> None:
+    try:
+        masked = mask_name(name)
+    except IssueError as exc:  # only for something that is no name at all
+        assert exc.reason == "bad_name"
+        assert not re.sub(r"[\s·•]", "", name)
+        return
+    assert 1 <= len(masked) <= 64
+    clean = " ".join(name.split())
+    if len(clean) >= 2 and " " not in clean and "*" not in clean:
+        assert masked != clean
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.binary(max_size=300) | st.text(max_size=200).map(lambda t: t.encode("utf-8")))
+def test_read_members_refuses_junk_only_with_issue_errors(tmp_path: Path, data: bytes) -> None:
+    p = tmp_path / "junk.csv"
+    p.write_bytes(data)
+    try:
+        members = read_members(p)
+    except IssueError as exc:
+        assert exc.reason and exc.message and "\n" not in exc.message
+    else:
+        assert members and all(m.ref and m.name for m in members)
