@@ -155,9 +155,8 @@ def protected_header(kid: bytes) -> bytes:
 
 def encode_voucher(voucher: Voucher, key: PrivateKey) -> str:
     """Sign ``voucher`` with the issuer's key and return its QR text."""
-    _check_voucher(voucher)
+    payload = _checked_payload(voucher)
     protected = protected_header(key.public.kid)
-    payload = bytes(cbor2.dumps(voucher.claims(), canonical=True))
     signature = key.sign(sig_structure(protected, payload))
     cose = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
     return PREFIX + b45encode(bytes(cose))
@@ -274,11 +273,13 @@ def _parse_claims(payload: bytes) -> Voucher:
     return v
 
 
-def _check_voucher(v: Voucher) -> None:
-    """Refuse to sign what the decoder would refuse to read."""
+def _checked_payload(v: Voucher) -> bytes:
+    """The claims as signed; refuses to sign what the decoder would refuse to read."""
     if len(v.cti) != CTI_LENGTH:
         raise MalformedVoucher("bad_claims", "cti must be exactly 10 bytes")
-    _parse_claims(bytes(cbor2.dumps(v.claims(), canonical=True)))
+    payload = bytes(cbor2.dumps(v.claims(), canonical=True))
+    _parse_claims(payload)
+    return payload
 
 
 def decode_voucher(text: str) -> DecodedVoucher:
