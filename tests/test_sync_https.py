@@ -29,7 +29,9 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make_ca_and_cert(folder: Path, names: list[str]) -> tuple[Path, Path, Path]:
+def make_ca_and_cert(
+    folder: Path, names: list[str], *, expired: bool = False
+) -> tuple[Path, Path, Path]:
     """A CA (like a union's own) and a server certificate it signed, as PEM files."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -74,8 +76,8 @@ def make_ca_and_cert(folder: Path, names: list[str]) -> tuple[Path, Path, Path]:
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=7))
+        .not_valid_before(now - dt.timedelta(days=30 if expired else 0, hours=1))
+        .not_valid_after(now + (dt.timedelta(days=-1) if expired else dt.timedelta(days=7)))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -143,3 +145,14 @@ def test_wrong_host_name_is_explained(tls_central: tuple[Central, Path], tmp_pat
         enroll(tmp_path / "k", url, central.code("CIN-A"), ca_bundle=str(ca))
     assert exc.value.reason == "tls_wrong_host"
     assert "not issued for 127.0.0.1" in exc.value.message
+
+
+def test_expired_certificate_is_explained(central_db: Central, tmp_path: Path) -> None:
+    ca, cert, key = make_ca_and_cert(tmp_path, ["localhost"], expired=True)
+    srv = ThreadServer(central_db.engine, ssl=(str(cert), str(key))).start()
+    try:
+        with pytest.raises(SyncError) as exc:
+            enroll(tmp_path / "k", srv.url, central_db.code("CIN-A"), ca_bundle=str(ca))
+    finally:
+        srv.stop()
+    assert exc.value.reason == "tls_expired" and "expired" in exc.value.message
