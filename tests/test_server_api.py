@@ -304,10 +304,8 @@ def test_feed_cursor_is_dense_and_gap_safe_under_concurrent_writers(central_db: 
     transactions commit in any order."""
     url = central_db.url_db
     engines = [make_engine(url) for _ in range(4)]
-    start = feeds_head = 0
     with session_scope(central_db.engine) as s:
-        feeds_head = feeds.head(s)
-    start = feeds_head
+        start = feeds.head(s)
     per_writer, n_writers = 40, 4
     errors: list[BaseException] = []
 

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def test_two_servers_one_database_concurrent_uploads(central: Central, tmp_path: Path) -> None:
-    second = ThreadServer(make_engine(central.url_db)).start()
+    second_engine = make_engine(central.url_db)
+    second = ThreadServer(second_engine).start()
     try:
         tokens = central.issue(40)
         homes = [
@@ -81,6 +82,7 @@ def test_two_servers_one_database_concurrent_uploads(central: Central, tmp_path:
         assert conflicts == [0, 40, 40]
     finally:
         second.stop()
+        second_engine.dispose()
 
 
 @pytest.mark.slow
