@@ -77,6 +77,10 @@ CLAIM_ISS, CLAIM_SUB, CLAIM_EXP, CLAIM_NBF, CLAIM_IAT, CLAIM_CTI = 1, 2, 4, 5, 6
 CLAIM_CINEPASS = -65537
 CP_FORMATS, CP_CINEMAS, CP_HOLDER, CP_ADMISSIONS, CP_CAMPAIGN = 1, 2, 3, 4, 5
 MAX_TEXT_CLAIM = 128
+# isinstance() with a tuple is several times faster than with an X | Y union,
+# and this runs on every scan. cbor2 gives frozendict/tuple inside tags.
+_MAP = (dict, cbor2.frozendict)
+_SEQ = (list, tuple)
 MAX_LIST = 64
 
 
@@ -219,14 +223,14 @@ def _int(value: Any, name: str) -> int:
 
 
 def _text_list(value: Any, name: str) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not value or len(value) > MAX_LIST:
+    if not isinstance(value, _SEQ) or not value or len(value) > MAX_LIST:
         raise MalformedVoucher("bad_claims", f"claim {name} must be a non-empty list")
     return tuple(_text(v, name, 32) for v in value)
 
 
 def _parse_claims(payload: bytes) -> Voucher:
     claims = _loads_exact(payload, "payload")
-    if not isinstance(claims, dict | cbor2.frozendict):
+    if not isinstance(claims, _MAP):
         raise MalformedVoucher("bad_claims", "payload is not a claims map")
     allowed = {CLAIM_ISS, CLAIM_SUB, CLAIM_EXP, CLAIM_NBF, CLAIM_IAT, CLAIM_CTI, CLAIM_CINEPASS}
     for k in claims:
@@ -239,7 +243,7 @@ def _parse_claims(payload: bytes) -> Voucher:
     if not isinstance(cti, bytes) or len(cti) != CTI_LENGTH:
         raise MalformedVoucher("bad_claims", "cti must be exactly 10 bytes")
     cp = claims[CLAIM_CINEPASS]
-    if not isinstance(cp, dict | cbor2.frozendict):
+    if not isinstance(cp, _MAP):
         raise MalformedVoucher("bad_claims", "CinePass claims (-65537) must be a map")
     for k in cp:
         if type(k) is not int or k not in (
@@ -305,12 +309,12 @@ def decode_voucher(text: str) -> DecodedVoucher:
     if not isinstance(outer, cbor2.CBORTag) or outer.tag != COSE_SIGN1_TAG:
         raise MalformedVoucher("not_cose", "not a tagged COSE_Sign1 message")
     body = outer.value
-    if not isinstance(body, list | tuple) or len(body) != 4:
+    if not isinstance(body, _SEQ) or len(body) != 4:
         raise MalformedVoucher("not_cose", "COSE_Sign1 must be an array of four items")
     protected, unprotected, payload, signature = body
     if not isinstance(protected, bytes) or not isinstance(payload, bytes):
         raise MalformedVoucher("not_cose", "protected header and payload must be byte strings")
-    if not isinstance(unprotected, dict | cbor2.frozendict) or len(unprotected):
+    if not isinstance(unprotected, _MAP) or len(unprotected):
         raise MalformedVoucher("bad_header", "unprotected header must be an empty map")
     if not isinstance(signature, bytes):
         raise MalformedVoucher("not_cose", "signature must be a byte string")
@@ -318,7 +322,7 @@ def decode_voucher(text: str) -> DecodedVoucher:
         raise MalformedVoucher("bad_signature_length", "an Ed25519 signature has 64 bytes")
     header = _loads_exact(protected, "protected header")
     if (
-        not isinstance(header, dict | cbor2.frozendict)
+        not isinstance(header, _MAP)
         or any(type(k) is not int for k in header)
         or set(header) != {HDR_ALG, HDR_KID}
     ):
