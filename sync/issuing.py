@@ -466,7 +466,9 @@ def _qr_art_stream(
         return
     import multiprocessing
 
-    with multiprocessing.get_context().Pool(workers) as pool:
+    # spawn, not fork: a forked child inherits the parent's threads' locks (a server
+    # thread in the same process, logging) and could hang; spawn costs ~0.3 s here.
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
         for result in pool.imap(_qr_files, jobs):
             yield from result
 
