@@ -406,8 +406,6 @@ class SyncEngine:
                 out: list[RevocationEntry] = []
                 for item in raw:
                     e = P.RevocationOut.model_validate(item)
-                    if e.action == "unredeemed":
-                        continue  # the kiosk keeps "used elsewhere" (safe side); office can reissue
                     out.append(
                         RevocationEntry(
                             cti=bytes.fromhex(e.cti),

@@ -216,6 +216,26 @@ def test_redeemed_elsewhere_and_admissions(svc: KioskService, issuer_key: Privat
     )
 
 
+def test_a_use_voided_elsewhere_frees_the_voucher(
+    svc: KioskService, issuer_key: PrivateKey
+) -> None:
+    """The server withdraws "redeemed" with "unredeemed" when that counter voided the use."""
+    tok = voucher_token(issuer_key)
+    cti = decode_voucher(tok).voucher.cti
+    used = RevocationEntry(cti, "redeemed", "", NOW_MS - 5000, "SH02", "dev-2", "李")
+    svc.store.apply_revocations([used], "3")
+    assert svc.check(tok, fmt="2D").reason == "already_redeemed"
+    svc.store.apply_revocations([RevocationEntry(cti, "unredeemed", "", NOW_MS - 1000)], "4")
+    assert svc.check(tok, fmt="2D").reason == "accepted"
+    # within one batch the order counts: used, freed, used again -> used
+    svc.store.apply_revocations(
+        [used, RevocationEntry(cti, "unredeemed", "", NOW_MS - 900), used], "5"
+    )
+    assert svc.check(tok, fmt="2D").reason == "already_redeemed"
+    svc.store.apply_revocations([used, RevocationEntry(cti, "unredeemed", "", NOW_MS - 800)], "6")
+    assert svc.redeem(tok, fmt="2D", staff="a").accepted
+
+
 def test_own_records_coming_back_in_the_feed_are_not_counted_twice(
     svc: KioskService, issuer_key: PrivateKey
 ) -> None:

@@ -95,6 +95,23 @@ def test_late_record_with_earlier_time_takes_over(central: Central, tmp_path: Pa
         assert rows[late].status == "duplicate" and rows[late].duplicate_of == early
 
 
+def test_a_void_at_one_counter_frees_the_voucher_at_another(
+    central: Central, tmp_path: Path
+) -> None:
+    [token] = central.issue(1)
+    a = enrolled_kiosk(central, tmp_path / "a", "CIN-A")
+    b = enrolled_kiosk(central, tmp_path / "b", "CIN-B")
+    redeem(a, token)
+    assert sync(a)["ok"] and sync(b)["ok"]
+    with KioskService.open(b) as svc:
+        assert svc.check(token, fmt="2D").reason == "already_redeemed"
+    with KioskService.open(a) as svc:  # the clerk at a undoes it (wrong customer)
+        assert svc.void_last(staff="clerk").ok
+    assert sync(a)["ok"] and sync(b)["ok"]
+    with KioskService.open(b) as svc:
+        assert svc.check(token, fmt="2D").reason == "accepted"
+
+
 def test_freeze_reaches_kiosk_and_unfreeze_lifts_it(central: Central, tmp_path: Path) -> None:
     [token] = central.issue(1)
     a = enrolled_kiosk(central, tmp_path / "a")

@@ -57,7 +57,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 HEAD_REVISION = "0002"
 BUSY_TIMEOUT_MS = 5000
 
-RevocationAction = Literal["freeze", "unfreeze", "redeemed"]
+RevocationAction = Literal["freeze", "unfreeze", "redeemed", "unredeemed"]
 SERVER_STATUSES = ("valid", "duplicate", "void", "rejected")  # rejected: bad voucher signature
 
 
@@ -75,7 +75,9 @@ class RevocationEntry:
 
     ``freeze`` blocks the voucher (``reason``: lost, stolen, fraud, replaced,
     frozen...), ``unfreeze`` lifts that, ``redeemed`` says it was used at
-    another counter (``cinema``/``device``/``staff`` at ``at_ms``).
+    another counter (``cinema``/``device``/``staff`` at ``at_ms``), and
+    ``unredeemed`` withdraws that (the use was voided at its counter, so the
+    voucher is usable again).
     """
 
     cti: bytes
@@ -540,7 +542,7 @@ class Store:
         snapshot starts the staging over. ``unfreeze`` entries mean nothing in
         a snapshot (absent = not frozen) and are ignored.
         """
-        freeze, _unfreeze, used = self._split_revocations(entries)
+        freeze, _unfreeze, used, _unused = self._split_revocations(entries)
         freeze.sort(key=lambda f: f[0])  # key order: sequential B-tree inserts
         used.sort(key=lambda u: (u[0], u[1], u[2]))
         self._staged_replace(
@@ -601,16 +603,19 @@ class Store:
         list[tuple[bytes, str, int, str, str, str]],
         list[tuple[bytes]],
         list[tuple[bytes, int, str, str, str]],
+        list[tuple[bytes]],
     ]:
-        """Validate a feed and split it into freeze, unfreeze and redeemed-elsewhere rows.
+        """Validate a feed and split it into freeze, unfreeze, redeemed and unredeemed rows.
 
-        Within one batch the last freeze/unfreeze of an id wins.
+        Within one batch the last freeze/unfreeze of an id wins; an
+        ``unredeemed`` cancels the ``redeemed`` entries of that id before it.
         """
         freeze: list[tuple[bytes, str, int, str, str, str]] = []
         unfreeze: list[tuple[bytes]] = []
-        used: list[tuple[bytes, int, str, str, str]] = []
+        used: list[tuple[int, tuple[bytes, int, str, str, str]]] = []
         last: dict[bytes, str] = {}
-        for e in entries:
+        cleared: dict[bytes, int] = {}  # id -> position of its last "unredeemed"
+        for i, e in enumerate(entries):
             if len(e.cti) != 10:
                 raise UsageError("bad_entry", f"revocation entry has a {len(e.cti)}-byte id")
             if e.action == "freeze":
@@ -620,19 +625,24 @@ class Store:
                 unfreeze.append((e.cti,))
                 last[e.cti] = "unfreeze"
             elif e.action == "redeemed":
-                used.append((e.cti, e.at_ms, e.device, e.cinema, e.staff))
+                used.append((i, (e.cti, e.at_ms, e.device, e.cinema, e.staff)))
+            elif e.action == "unredeemed":
+                cleared[e.cti] = i
             else:
                 raise UsageError("bad_entry", f"unknown revocation action {e.action!r}")
         if unfreeze:  # only then can a later entry override an earlier one
             freeze = [f for f in freeze if last[f[0]] == "freeze"]
             unfreeze = [u for u in unfreeze if last[u[0]] == "unfreeze"]
-        return freeze, unfreeze, used
+        kept = [u for i, u in used if i > cleared.get(u[0], -1)]
+        return freeze, unfreeze, kept, [(c,) for c in cleared]
 
     @classmethod
     def _apply_revocations(cls, conn: Connection, entries: Sequence[RevocationEntry]) -> None:
-        freeze, unfreeze, used = cls._split_revocations(entries)
+        freeze, unfreeze, used, unused = cls._split_revocations(entries)
         if unfreeze:
             conn.exec_driver_sql("DELETE FROM revocations WHERE cti = ?", unfreeze)
+        if unused:
+            conn.exec_driver_sql("DELETE FROM remote_redemptions WHERE cti = ?", unused)
         if freeze:
             if len(freeze) > 1000:
                 freeze.sort(key=lambda f: f[0])
