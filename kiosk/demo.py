@@ -148,15 +148,15 @@ def _qr_frame(text: str | None, caption: str, size: tuple[int, int] = (1280, 720
     """A 720p camera-like frame: a phone screen showing ``text`` as QR, and a caption."""
     import cv2
     import numpy as np
-    import segno
+
+    from sync.cards import qr_matrix  # the one QR encoder the project uses
 
     w, h = size
     frame = np.full((h, w, 3), (70, 62, 55), np.uint8)  # a counter top
     cv2.rectangle(frame, (w // 2 - 210, 40), (w // 2 + 210, h - 40), (25, 25, 25), -1)  # phone
     cv2.rectangle(frame, (w // 2 - 190, 80), (w // 2 + 190, h - 80), (245, 245, 245), -1)
     if text is not None:
-        qr = segno.make_qr(text, error="m")
-        matrix = np.array([[0 if v else 255 for v in row] for row in qr.matrix], np.uint8)
+        matrix = np.where(qr_matrix(text), 0, 255).astype(np.uint8)
         module = max(1, 340 // (matrix.shape[0] + 8))
         img = cv2.resize(matrix, None, fx=module, fy=module, interpolation=cv2.INTER_NEAREST)
         img = cv2.copyMakeBorder(
