@@ -142,7 +142,9 @@ def _read_key_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise KeyFileError("key_unreadable", f"cannot read key file {path}: {exc.strerror}") from exc
+        raise KeyFileError(
+            "key_unreadable", f"cannot read key file {path}: {exc.strerror}"
+        ) from exc
 
 
 def load_private_key(path: Path) -> PrivateKey:
