@@ -320,7 +320,7 @@ def run_headless(setup: DemoSetup, *, out: Any = print) -> int:
     finally:
         svc.close()
     out("")
-    out(f"示范券 / demo vouchers: {setup.batch_dir} (cards.pdf, qr/*.png, vouchers.csv)")
+    out(f"示范券 / demo vouchers: {setup.batch_dir} (cards.pdf, one PNG per voucher, vouchers.csv)")
     out("有显示器时运行 `make demo` 会打开柜台窗口 / with a display, `make demo` opens the window")
     return 0
 

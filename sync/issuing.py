@@ -10,7 +10,7 @@ A batch folder holds::
 
     vouchers.csv          short code, member, holder, valid from/until, QR text (UTF-8 with BOM:
                           Excel on a Chinese Windows opens it without mangling the names)
-    qr/XXXX-XXXX-XXXX-XXXX.png   one QR image per voucher, named by its short code
+    XXXX-XXXX-XXXX-XXXX.png  one QR image per voucher, named by its short code
     cards.pdf             A4 sheets of 8 printable voucher cards
 
 It is written into a hidden sibling folder and renamed into place only when
@@ -480,15 +480,14 @@ def write_batch(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
 ) -> None:
-    """Write vouchers.csv, qr/*.png and cards.pdf for ``issued`` into ``folder``.
+    """Write vouchers.csv, one ``<short code>.png`` per voucher and cards.pdf into ``folder``.
 
     Each QR is encoded once (by a worker, which also writes the PNG) and the
     same modules are drawn on the card.
     """
     from sync import cards
 
-    qr_dir = folder / "qr"
-    qr_dir.mkdir()
+    qr_dir = folder  # PNGs beside the CSV: what a print shop or mail merge expects
     n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     sheet = cards.CardSheet(title=f"CinePass {issuer_label}")
     with open(folder / "vouchers.csv", "w", encoding="utf-8-sig", newline="") as fh:

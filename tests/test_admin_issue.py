@@ -177,7 +177,7 @@ def test_issue_members_batch(ready: Admin) -> None:
     assert rc == 0, err
     assert err == ""  # no progress bar without a terminal
     assert "issued 3 voucher(s)" in stdout
-    assert sorted(p.name for p in out.iterdir()) == ["cards.pdf", "qr", "vouchers.csv"]
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".pdf", ".png", ".png", ".png"]
     assert not list(ready.tmp.glob(".batch.partial-*"))
     with (out / "vouchers.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -197,7 +197,7 @@ def test_issue_members_batch(ready: Admin) -> None:
         assert v.cinemas == ("SH-001", "SH-002") and v.campaign == "2027春节"
         assert v.formats == ("2D", "3D")
         assert r["valid_until"] > r["valid_from"]
-        png = out / "qr" / f"{r['short_code']}.png"
+        png = out / f"{r['short_code']}.png"
         assert read_qr(png) == [r["qr_text"]]
     with session_scope(make_engine(ready.url)) as s:
         db = {v.cti: v for v in s.execute(select(Voucher)).scalars()}
@@ -219,7 +219,7 @@ def test_issue_count_with_options(ready: Admin) -> None:
         "issue", "--count", "9", "--out", str(out), "--formats", "2D", "--valid-days", "400"
     )
     assert rc == 0, err
-    assert len(list((out / "qr").glob("*.png"))) == 9
+    assert len(list(out.glob("*.png"))) == 9
     with (out / "vouchers.csv").open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert all(r["member_ref"] == "" and r["holder"] == "" for r in rows)

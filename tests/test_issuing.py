@@ -308,7 +308,7 @@ def test_write_batch_with_the_process_pool_keeps_everything_in_order(
     assert [r["short_code"] for r in rows] == [i.short_code for i in issued]
     assert [r["member_ref"] for r in rows] == [f"M{i:02d}" for i in range(17)]
     for r in rows:
-        img = cv2.imread(str(tmp_path / "qr" / f"{r['short_code']}.png"), cv2.IMREAD_GRAYSCALE)
+        img = cv2.imread(str(tmp_path / f"{r['short_code']}.png"), cv2.IMREAD_GRAYSCALE)
         assert read_qr(img) == [r["qr_text"]]
     text = subprocess.run(
         ["pdftotext", "-raw", str(tmp_path / "cards.pdf"), "-"],
