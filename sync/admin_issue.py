@@ -352,7 +352,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     )
     pages = -(-total // 8)
     print(f"  {out / 'vouchers.csv'}")
-    print(f"  {out / 'qr'}/ ({total} PNG)")
+    print(f"  {out}/XXXX-XXXX-XXXX-XXXX.png ({total} PNG, one per voucher)")
     print(f"  {out / 'cards.pdf'} ({pages} A4 page(s))")
     print(f"  took {time.monotonic() - started:.1f} s")
     return EXIT_OK
