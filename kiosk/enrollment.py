@@ -21,8 +21,9 @@ from sync.voucher.errors import KeyFileError
 from sync.voucher.keys import PrivateKey, load_private_key, save_private_key, write_secret_file
 
 from .config import KioskConfig, load_config, save_config
-from .engine.store import RevocationEntry, RosterEntry, Store, TrustedKey
+from .engine.store import Store, TrustedKey
 from .errors import ConfigError, NotSetUp, UsageError
+from .feedmap import revocation_entry, roster_entry
 from .http import HttpClient, SyncError
 
 # what the server says about a code, and how the clerk should read it (exit 2: bad input)
@@ -121,23 +122,11 @@ def enroll(
     try:
         store.set_trusted_keys(keys)
         store.replace_revocations(
-            [
-                RevocationEntry(
-                    cti=bytes.fromhex(e.cti),
-                    action=e.action,
-                    reason=e.reason,
-                    at_ms=e.at,
-                    cinema=e.cinema,
-                    device=e.device,
-                    staff=e.staff,
-                )
-                for e in revs
-                if e.action != "unredeemed"
-            ],
+            [revocation_entry(e) for e in revs if e.action != "unredeemed"],
             str(answer.revocations.cursor),
         )
         store.replace_roster(
-            [RosterEntry(cti=bytes.fromhex(e.cti), token=e.token) for e in roster],
+            [roster_entry(e) for e in roster],
             str(answer.roster.cursor),
         )
         store.set_cursor("status", "0")

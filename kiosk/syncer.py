@@ -43,6 +43,7 @@ from sync import protocol as P
 from .engine.service import KioskService
 from .engine.store import RevocationEntry, RosterEntry, Store, TrustedKey
 from .errors import KioskError
+from .feedmap import revocation_entry, roster_entry
 from .http import HttpClient, SyncError
 
 log = logging.getLogger("cinepass.sync")
@@ -403,25 +404,8 @@ class SyncEngine:
     def _entries(feed: str, raw: list[dict[str, Any]]) -> list[RevocationEntry] | list[RosterEntry]:
         try:
             if feed == "revocation":
-                out: list[RevocationEntry] = []
-                for item in raw:
-                    e = P.RevocationOut.model_validate(item)
-                    out.append(
-                        RevocationEntry(
-                            cti=bytes.fromhex(e.cti),
-                            action=e.action,
-                            reason=e.reason,
-                            at_ms=e.at,
-                            cinema=e.cinema,
-                            device=e.device,
-                            staff=e.staff,
-                        )
-                    )
-                return out
-            return [
-                RosterEntry(cti=bytes.fromhex(e.cti), token=e.token, removed=e.removed)
-                for e in (P.RosterOut.model_validate(item) for item in raw)
-            ]
+                return [revocation_entry(P.RevocationOut.model_validate(item)) for item in raw]
+            return [roster_entry(P.RosterOut.model_validate(item)) for item in raw]
         except ValidationError as exc:
             raise _bad(str(exc.errors()[0]["msg"])) from None
 
