@@ -12,7 +12,7 @@ can never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Reason = Literal[
     "accepted",
@@ -30,21 +30,7 @@ Reason = Literal[
     "not_recorded",
 ]
 
-REASONS: tuple[str, ...] = (
-    "accepted",
-    "already_redeemed",
-    "revoked",
-    "expired",
-    "not_yet_valid",
-    "wrong_cinema",
-    "wrong_format",
-    "bad_signature",
-    "unknown_key",
-    "unknown_code",
-    "malformed",
-    "not_a_voucher",
-    "not_recorded",
-)
+REASONS: tuple[str, ...] = get_args(Reason)  # the closed set, in this order
 
 # reason -> language -> (message, what to do next)
 MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
