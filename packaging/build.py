@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -118,6 +120,119 @@ def strip_binaries(folder: Path) -> int:
     return before - folder_size(folder)
 
 
+# ICU locale data the kiosk can use: the app speaks zh_CN and en (Qt's own CLDR
+# tables format numbers and dates; ICU serves only QCollator, the non-UTF text
+# codecs and time zone names). Everything else in Qt's 32 MB libicudata goes.
+ICU_KEEP_LOCALES = ("root", "en", "zh")
+# Trees whose ``LOCALE.res`` items are per-locale data (top level = ""); their
+# ``pool.res``/``res_index.res`` and the non-locale items (``supplementalData``,
+# ``zoneinfo64``, converters ``*.cnv``, normalization ``*.nrm``...) stay.
+ICU_LOCALE_TREES = ("", "coll", "curr", "lang", "region", "unit", "zone", "rbnf")
+_ICU_LOCALE_ITEM = re.compile(r"^[a-z]{2,3}(_[A-Za-z0-9]*)*\.res$")
+_ICU_DATA_SYMBOL = re.compile(r"^([0-9a-f]+)\s+([0-9a-f]+)\s+[RrDd]\s+(icudt\d+_dat)$")
+
+
+def icu_item_dropped(item: str) -> bool:
+    """True for ICU data items the kiosk never reads (see :data:`ICU_KEEP_LOCALES`).
+
+    Qt imports no ICU break iterator or transliterator (only ``ucol_*``,
+    ``ucnv_*``, ``ucal_*`` and case mapping; it breaks text itself), so the
+    break rules and dictionaries and the transliteration rules go too.
+    """
+    tree, _, name = item.rpartition("/")
+    if tree in ("brkitr", "translit"):
+        return True
+    if tree not in ICU_LOCALE_TREES or not _ICU_LOCALE_ITEM.match(name):
+        return False
+    if name in ("pool.res", "res_index.res"):
+        return False
+    locale = name[: -len(".res")]
+    return not any(locale == k or locale.startswith(k + "_") for k in ICU_KEEP_LOCALES)
+
+
+def trim_icu_data(folder: Path) -> int:
+    """Rebuild Qt's ``libicudata.so.NN`` with only :func:`icu_item_dropped`-free items (Linux).
+
+    The library is nothing but one symbol, ``icudtNN_dat``, holding an ICU
+    data package: it is taken out (objcopy), thinned with ICU's ``icupkg``
+    and linked back into a library of the same soname. Needs ``icupkg``
+    (icu-devtools), ``objcopy``/``nm``/``readelf`` (binutils) and ``cc``; without them, or if any
+    step fails, the library is left as it is. Returns bytes saved.
+    """
+    if not sys.platform.startswith("linux"):
+        return 0
+    tools = [shutil.which(t) for t in ("icupkg", "objcopy", "nm", "readelf", "cc")]
+    libs = sorted((folder / "_internal" / "PySide6" / "Qt" / "lib").glob("libicudata.so.*"))
+    if not all(tools) or len(libs) != 1 or libs[0].is_symlink():
+        return 0
+    lib = libs[0]
+    with tempfile.TemporaryDirectory(prefix="cinepass-icu-") as tmp:
+        t = Path(tmp)
+        try:
+            return _trim_icu(lib, t)
+        except (subprocess.CalledProcessError, OSError, ValueError) as exc:
+            print(f"build.py: ICU data left untrimmed ({exc})", file=sys.stderr)
+            return 0
+
+
+def _run(*cmd: str | Path, cwd: Path | None = None) -> str:
+    return subprocess.run(
+        [str(c) for c in cmd], check=True, capture_output=True, text=True, cwd=cwd
+    ).stdout
+
+
+def _trim_icu(lib: Path, t: Path) -> int:
+    symbols = _run("nm", "-D", "-S", "--defined-only", lib).splitlines()
+    syms = [m for m in map(_ICU_DATA_SYMBOL.match, symbols) if m]
+    if len(syms) != 1:
+        raise ValueError(f"{lib.name}: expected one icudtNN_dat symbol")
+    addr, size, symbol = int(syms[0][1], 16), int(syms[0][2], 16), syms[0][3]
+    _run("objcopy", "-O", "binary", "--only-section=.rodata", lib, t / "rodata.bin")
+    sections = _run("readelf", "-SW", lib)
+    m = re.search(r"\.rodata\s+PROGBITS\s+([0-9a-f]+)", sections)
+    if not m:
+        raise ValueError(f"{lib.name}: no .rodata")
+    start = addr - int(m[1], 16)
+    blob = (t / "rodata.bin").read_bytes()[start : start + size]
+    if len(blob) != size:
+        raise ValueError(f"{lib.name}: {symbol} is not inside .rodata")
+    full = t / f"{symbol[:-4]}l.dat"
+    full.write_bytes(blob)
+    items = _run("icupkg", "-l", full).split()
+    # icupkg names the package (the prefix of every item) after the output file
+    trimmed = t / "out" / full.name
+    trimmed.parent.mkdir()
+    drop = {i for i in items if icu_item_dropped(i)}
+    for _ in range(5):  # put back what a kept item depends on (icupkg names it)
+        (t / "drop.txt").write_text("".join(f"{i}\n" for i in sorted(drop)))
+        proc = subprocess.run(
+            ["icupkg", "-r", str(t / "drop.txt"), str(full), str(trimmed)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        missing = set(re.findall(r"depends on missing item (\S+)", proc.stdout + proc.stderr))
+        if proc.returncode == 0 and not missing:
+            break
+        if not missing & drop:
+            raise ValueError(f"icupkg failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
+        drop -= missing
+    else:
+        raise ValueError("icupkg: dependencies did not settle")
+    kept = _run("icupkg", "-l", trimmed).split()
+    if len(kept) != len(items) - len(drop):
+        raise ValueError("icupkg wrote an unexpected package")
+    (t / "data.S").write_text(
+        f"    .section .rodata\n    .globl {symbol}\n    .type {symbol}, @object\n"
+        f'    .balign 16\n{symbol}:\n    .incbin "out/{full.name}"\n'
+        f"    .size {symbol}, . - {symbol}\n"
+        '    .section .note.GNU-stack,"",@progbits\n'
+    )
+    _run("cc", "-shared", "-nostdlib", f"-Wl,-soname,{lib.name}", "-Wl,-z,noexecstack",
+         "-o", t / lib.name, "data.S", cwd=t)  # fmt: skip
+    before = lib.stat().st_size
+    shutil.copyfile(t / lib.name, lib)
+    return before - lib.stat().st_size
+
+
 def build(*, onefile: bool = False, dist: Path | None = None, work: Path | None = None) -> Path:
     """Run PyInstaller on the spec and return the executable's path."""
     dist = dist or ROOT / "dist"
@@ -144,6 +259,7 @@ def build(*, onefile: bool = False, dist: Path | None = None, work: Path | None 
         raise SystemExit(f"build finished but {exe} is missing")
     if not onefile:
         strip_binaries(exe.parent)
+        trim_icu_data(exe.parent)
     return exe
 
 

@@ -82,6 +82,59 @@ def test_strip_only_touches_unstripped_libraries(build_mod, tmp_path):
     assert build_mod.has_symbol_table(not_elf) is False
 
 
+def test_icu_items_kept_are_the_kiosks_languages_and_the_shared_data(build_mod):
+    dropped = build_mod.icu_item_dropped
+    for item in ("de.res", "coll/de.res", "coll/de__PHONEBOOK.res", "zone/fr_CA.res",
+                 "curr/ja.res", "brkitr/cjdict.dict", "brkitr/zh.res", "translit/el_Latn.res"):  # fmt: skip
+        assert dropped(item), item
+    for item in ("root.res", "en.res", "en_GB.res", "zh_Hans_CN.res", "coll/zh.res",
+                 "coll/root.res", "coll/ucadata.icu", "zone/zh_Hant.res", "zone/pool.res",
+                 "curr/res_index.res", "res_index.res", "pool.res", "supplementalData.res",
+                 "zoneinfo64.res", "metaZones.res", "gb18030.cnv", "cnvalias.icu",
+                 "nfkc.nrm", "uts46.nrm", "unames.icu", "curr/supplementalData.res"):  # fmt: skip
+        assert not dropped(item), item
+
+
+_ICU_PROBE = """
+from PySide6.QtCore import QCollator, QLocale, QStringDecoder, QTimeZone
+c = QCollator(QLocale("zh_CN"))
+print(sorted(["张三", "北京", "赵六"], key=c.sortKey))
+print(QStringDecoder("GB18030").isValid(), QStringDecoder("Shift_JIS").isValid())
+tz = QTimeZone(b"Asia/Shanghai")
+print(tz.displayName(QTimeZone.StandardTime, QTimeZone.LongName, QLocale("zh_CN")))
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux")
+    or not all(shutil.which(t) for t in ("icupkg", "objcopy", "nm", "readelf", "cc")),
+    reason="ELF, icu-devtools, binutils, cc",
+)
+def test_trimmed_icu_data_still_serves_what_qt_asks_for(build_mod, tmp_path):
+    """Trim a copy of Qt's libicudata, load it in place of the original, ask Qt for zh/en data."""
+    import PySide6
+
+    qt_lib = Path(PySide6.__file__).parent / "Qt" / "lib"
+    (original,) = qt_lib.glob("libicudata.so.*")
+    lib_dir = tmp_path / "_internal" / "PySide6" / "Qt" / "lib"
+    lib_dir.mkdir(parents=True)
+    shutil.copy2(original, lib_dir / original.name)
+    saved = build_mod.trim_icu_data(tmp_path)
+    assert saved > 15_000_000
+    assert build_mod.trim_icu_data(tmp_path) < 100_000  # trimming the trimmed changes ~nothing
+
+    def probe(lib: Path) -> str:
+        env = dict(os.environ, LD_PRELOAD=str(lib), QT_QPA_PLATFORM="offscreen")
+        proc = subprocess.run([sys.executable, "-c", _ICU_PROBE], env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    out = probe(lib_dir / original.name)
+    assert out == probe(original)
+    assert out.splitlines() == ["['北京', '张三', '赵六']", "True True", "中国标准时间"]
+
+
 def test_biggest_parts_and_size(build_mod, tmp_path):
     (tmp_path / "a" / "b" / "c").mkdir(parents=True)
     (tmp_path / "a" / "b" / "c" / "big.bin").write_bytes(b"x" * 5000)
@@ -227,3 +280,10 @@ def test_build_and_self_test(tmp_path, build_mod):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert build_mod.folder_size(exe.parent) < 600_000_000
+    if sys.platform.startswith("linux"):
+        qt = exe.parent / "_internal" / "PySide6" / "Qt"
+        assert not (qt / "plugins" / "multimedia").exists()  # sound needs no FFmpeg backend
+        assert not list((qt / "lib").glob("libavcodec*"))
+        if shutil.which("icupkg") and shutil.which("cc"):
+            (icudata,) = (qt / "lib").glob("libicudata.so.*")
+            assert icudata.stat().st_size < 15_000_000
