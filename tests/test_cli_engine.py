@@ -274,3 +274,41 @@ def test_verify_issuer_key_adds_to_a_set_up_home_for_this_call_only(
     assert rc == 0 and j["reason"] == "accepted"
     rc, j = run_json(capsys, *h, "redeem", "--json", tok)  # not trusted for good
     assert rc == 1 and j["reason"] == "unknown_key"
+
+
+def test_roster_import_lets_a_standalone_counter_take_typed_codes(
+    tmp_path: Path, home: Path, issuer_key: PrivateKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = [now_token(issuer_key) for _ in range(3)]
+    code = decode_voucher(good[1]).voucher.short_code
+    rc, out = run_json(capsys, "--home", str(home), "redeem", "--json", code)
+    assert rc == 1 and out["reason"] == "unknown_code"  # not in the roster yet
+
+    def write(name: str, tokens: list[str]) -> Path:
+        p = tmp_path / name
+        p.write_text(
+            "\ufeffshort_code,member_ref,holder,valid_from,valid_until,qr_text\n"
+            + "".join(f"x,,,,,{t}\n" for t in tokens),
+            encoding="utf-8",
+        )
+        return p
+
+    forged = voucher_token(PrivateKey.generate())
+    rc, _out, err = run(
+        capsys, "--home", str(home), "roster-import", str(write("bad.csv", [*good, forged]))
+    )
+    assert rc == 2 and "line 5" in err and "nothing imported" in err
+    rc, out = run_json(capsys, "--home", str(home), "status", "--json")
+    assert out["roster"] == 0  # one bad row changed nothing
+    rc, out = run_json(
+        capsys, "--home", str(home), "roster-import", "--json", str(write("ok.csv", good))
+    )
+    assert rc == 0 and out == {"imported": 3, "roster": 3}
+    rc, out = run_json(
+        capsys, "--home", str(home), "redeem", "--json", code.lower().replace("-", "")
+    )
+    assert rc == 0 and out["reason"] == "accepted" and out["voucher"]["id"] == code
+    not_csv = tmp_path / "x.csv"
+    not_csv.write_bytes(b"\xff\xfe\x00garbage")
+    rc, _out, err = run(capsys, "--home", str(home), "roster-import", str(not_csv))
+    assert rc == 2 and "UTF-8" in err

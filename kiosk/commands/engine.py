@@ -258,6 +258,72 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+MAX_ROSTER_ROWS = 200_000
+
+
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    """Load a batch's vouchers.csv into a standalone kiosk's roster (for typed short codes).
+
+    An enrolled kiosk gets its roster from the server's feed, so this is for
+    standalone counters only. Every row is decoded and its signature checked
+    against this kiosk's trusted keys before anything is written: one bad row
+    refuses the whole file and changes nothing.
+    """
+    import csv
+
+    from kiosk.engine.store import RosterEntry
+    from sync.voucher import VoucherError, decode_voucher, verify_signature
+
+    path = Path(args.file)
+    try:
+        if path.stat().st_size > MAX_ROSTER_ROWS * 1024:
+            raise UsageError("bad_roster", f"{path}: far too large for a vouchers.csv")
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise UsageError("unreadable_file", f"{path}: no such file") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError("bad_roster", f"{path}: not UTF-8 text (is it a vouchers.csv?)") from exc
+    except OSError as exc:
+        raise UsageError("unreadable_file", f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        rows = list(csv.DictReader(text.splitlines()))
+    except csv.Error as exc:
+        raise UsageError("bad_roster", f"{path}: not a CSV file ({exc})") from exc
+    if not rows or "qr_text" not in rows[0]:
+        raise UsageError(
+            "bad_roster", f"{path}: no 'qr_text' column (is it a batch's vouchers.csv?)"
+        )
+    if len(rows) > MAX_ROSTER_ROWS:
+        raise UsageError("bad_roster", f"{path}: more than {MAX_ROSTER_ROWS} rows")
+    with _open(args) as svc:
+        if not svc.config.standalone:
+            raise UsageError(
+                "enrolled",
+                "this counter is enrolled: its roster comes from the server on each sync",
+            )
+        keys = svc.store.keyring()
+        entries = []
+        for line, row in enumerate(rows, 2):
+            token = (row.get("qr_text") or "").strip()
+            try:
+                decoded = decode_voucher(token)
+                verify_signature(decoded, keys)
+            except VoucherError as exc:
+                raise UsageError(
+                    "bad_roster", f"{path}, line {line}: {exc.message} (nothing imported)"
+                ) from exc
+            entries.append(RosterEntry(cti=decoded.voucher.cti, token=token))
+        cursor = svc.store.get_cursor("roster") or "local"
+        svc.store.apply_roster(entries, cursor)
+        total = svc.store.counts()["roster"]
+    out = {"imported": len(entries), "roster": total}
+    if args.json:
+        _print_json(out)
+    else:
+        print(f"imported {len(entries)} voucher(s) for typed short codes; roster now {total}")
+    return EXIT_OK
+
+
 def _text_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("text", metavar="TEXT|@FILE", help="QR text or short code, or @file / @-")
 
@@ -321,3 +387,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--counter", default="", help="name of this counter")
     add_common(p)
     p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser(
+        "roster-import", help="standalone kiosk: accept typed short codes of a batch's vouchers.csv"
+    )
+    p.add_argument("file", metavar="VOUCHERS.csv")
+    add_common(p)
+    p.set_defaults(func=cmd_roster_import)
