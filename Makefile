@@ -29,8 +29,8 @@ lint: venv
 	$(BIN)/mypy
 
 test: venv lint
-	bash scripts/run-tests.sh
 	bash scripts/build-and-selftest.sh
+	CINEPASS_BUILT_EXE=dist/cinepass-kiosk/cinepass-kiosk bash scripts/run-tests.sh
 
 build: venv
 	$(BIN)/python packaging/build.py
