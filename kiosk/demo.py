@@ -22,10 +22,8 @@ import csv
 import io
 import os
 import shutil
-import socket
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,43 +61,6 @@ class DemoSetup:
         if self.server is not None:
             self.server.stop()
             self.server = None
-
-
-class _Server:
-    """The central FastAPI app under uvicorn in a daemon thread, on a free loopback port."""
-
-    def __init__(self, db_url: str) -> None:
-        import uvicorn
-
-        from sync.server.app import create_app
-        from sync.server.db import migrate
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(migrate(db_url)),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="demo-server", daemon=True)
-
-    def start(self) -> _Server:
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the demo server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
 
 
 def _admin(db_url: str, *argv: str) -> str:
@@ -195,7 +156,8 @@ def prepare_demo(root: Path, *, log: Any = print) -> DemoSetup:
     from kiosk.enrollment import enroll
     from kiosk.syncer import SyncEngine
     from sync.admin_server import add_cinema, device_code, find_voucher, freeze
-    from sync.server.db import make_engine, session_scope
+    from sync.server.db import make_engine, migrate, session_scope
+    from sync.server.embedded import EmbeddedServer
 
     root.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{root / 'central.sqlite3'}"
@@ -231,7 +193,7 @@ def prepare_demo(root: Path, *, log: Any = print) -> DemoSetup:
     engine.dispose()
 
     log("· 启动中心服务器 / starting the central server on loopback")
-    server = _Server(db_url).start()
+    server = EmbeddedServer(migrate(db_url)).start()
     home = root / "kiosk"
     other = root / "other-counter"
     log("· 登记本柜台 / enrolling this counter with a one-time code")

@@ -10,10 +10,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,27 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
 from sync.admin_issue import record_batch
 from sync.admin_server import add_cinema, device_code
 from sync.issuing import IssuedVoucher
 from sync.server import feeds
-from sync.server.app import create_app
 from sync.server.db import make_sessionmaker, migrate, session_scope
+from sync.server.embedded import EmbeddedServer
 from sync.server.models import Issuer, IssuerKey, now_ms
 from sync.voucher import PrivateKey, encode_voucher, make_voucher
 from sync.voucher.keys import save_private_key
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUER = "ACFTU-SH"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 _pg_lock = threading.Lock()
@@ -101,39 +92,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh_pg_database()
 
 
-class ThreadServer:
-    """uvicorn serving the real app on a free loopback port, in a thread."""
-
-    def __init__(self, engine: Engine, *, ssl: tuple[str, str] | None = None) -> None:
-        self.engine = engine
-        self.port = free_port()
-        scheme = "https" if ssl else "http"
-        host = "localhost" if ssl else "127.0.0.1"
-        self.url = f"{scheme}://{host}:{self.port}"
-        config = uvicorn.Config(
-            create_app(engine),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            ssl_certfile=ssl[0] if ssl else None,
-            ssl_keyfile=ssl[1] if ssl else None,
-            lifespan="off",
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def start(self) -> ThreadServer:
-        self._thread.start()
-        deadline = time.monotonic() + 20
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+ThreadServer = EmbeddedServer  # the name the tests use
 
 
 @dataclass

@@ -86,7 +86,7 @@ def test_refused_code_keeps_the_file_for_it(central: Central, tmp_path: Path) ->
 
 
 def test_unreachable_server_keeps_the_file_for_the_next_start(tmp_path: Path) -> None:
-    from syncsupport import free_port
+    from sync.server.embedded import free_port
 
     paths = KioskPaths(tmp_path / "kiosk")
     f = _drop(

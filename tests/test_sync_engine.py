@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from syncsupport import Central, enrolled_kiosk, free_port
+from syncsupport import Central, enrolled_kiosk
 
 from kiosk.config import load_config, save_config
 from kiosk.engine.service import KioskService
 from kiosk.paths import KioskPaths
 from kiosk.syncer import SyncEngine
+from sync.server.embedded import free_port
 from sync.server.models import Redemption
 
 pytestmark = [

@@ -101,9 +101,8 @@ def test_plain_http_to_remote_host_is_refused(tmp_path: Path) -> None:
 
 
 def test_unreachable_server_changes_nothing(tmp_path: Path) -> None:
-    from syncsupport import free_port
-
     from kiosk.http import SyncError
+    from sync.server.embedded import free_port
 
     home = tmp_path / "k"
     with pytest.raises(SyncError) as exc:

@@ -25,12 +25,13 @@ import pytest
 import requests
 from faultproxy import FaultProxy, Faults
 from sqlalchemy import func, select
-from syncsupport import ROOT, Central, enrolled_kiosk, free_port
+from syncsupport import ROOT, Central, enrolled_kiosk
 
 from kiosk.config import load_config, save_config
 from kiosk.engine.service import KioskService
 from kiosk.paths import KioskPaths
 from kiosk.syncer import SyncEngine
+from sync.server.embedded import free_port
 from sync.server.models import Redemption
 
 pytestmark = pytest.mark.timeout(240)
