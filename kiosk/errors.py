@@ -8,21 +8,29 @@ CLI prints its message on one line, never a traceback.
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_REJECTED = 1
-EXIT_USAGE = 2
-EXIT_ENV = 3
+from sync.errors import EXIT_ENV, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, CinePassError
+
+__all__ = [
+    "EXIT_ENV",
+    "EXIT_OK",
+    "EXIT_REJECTED",
+    "EXIT_USAGE",
+    "ConfigError",
+    "EnvironmentFailure",
+    "KioskError",
+    "NotSetUp",
+    "UsageError",
+]
 
 
-class KioskError(Exception):
+class KioskError(CinePassError):
     """A failure a person must act on; ``exit_code`` is 2 (input) or 3 (environment)."""
 
     exit_code = EXIT_ENV
+    http_status = 500
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+    def __str__(self) -> str:
+        return self.message
 
 
 class UsageError(KioskError):

@@ -18,6 +18,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from sync.errors import CinePassError
 from sync.voucher.errors import VoucherError
 
 EXIT_OK = 0
@@ -27,14 +28,11 @@ EXIT_ENV = 3
 COMMAND_MODULES = ("sync.admin_issue", "sync.admin_server")
 
 
-class AdminError(Exception):
+class AdminError(CinePassError):
     """A refused admin command: ``reason`` code, one-line ``message``, exit code."""
 
     def __init__(self, reason: str, message: str, exit_code: int = EXIT_USAGE) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-        self.message = message
-        self.exit_code = exit_code
+        super().__init__(reason, message, exit_code=exit_code)
 
 
 class _Parser(argparse.ArgumentParser):

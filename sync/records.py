@@ -35,6 +35,7 @@ from typing import Any
 
 import cbor2
 
+from sync.errors import CinePassError
 from sync.voucher.keys import PrivateKey, PublicKey
 
 RECORD_VERSION = 1
@@ -42,13 +43,10 @@ GENESIS_HASH = bytes(32)
 KINDS = ("redeem", "void")
 
 
-class RecordError(ValueError):
+class RecordError(CinePassError):
     """A record (from JSON or the wire) has the wrong shape; ``reason`` is a code."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-        self.message = message
+    http_status = 422
 
 
 @dataclass(frozen=True)
@@ -78,6 +76,22 @@ class Record:
 
     def sign(self, key: PrivateKey) -> bytes:
         return key.sign(self.canonical_bytes())
+
+    def seal(self, key: PrivateKey) -> tuple[bytes, bytes]:
+        """``(hash, signature)`` from one encoding: what the chain links, what the server checks.
+
+        The kiosk seals each record it writes and the server re-checks it with
+        :meth:`check_seal`; both go through the same canonical bytes, once.
+        """
+        canonical = self.canonical_bytes()
+        return hashlib.sha256(canonical).digest(), key.sign(canonical)
+
+    def check_seal(self, key: PublicKey, signature: bytes) -> bytes | None:
+        """The record's hash if ``signature`` is the device's over it, else ``None``."""
+        canonical = self.canonical_bytes()
+        if not key.verify(signature, canonical):
+            return None
+        return hashlib.sha256(canonical).digest()
 
     def verify(self, key: PublicKey, signature: bytes) -> bool:
         return key.verify(signature, self.canonical_bytes())

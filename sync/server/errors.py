@@ -1,9 +1,11 @@
-"""The server's one error type: a reason code, words for people, an HTTP status."""
+"""The server's error type: a reason code, words for people, an HTTP status."""
 
 from __future__ import annotations
 
+from sync.errors import CinePassError
 
-class ServerError(Exception):
+
+class ServerError(CinePassError):
     """A refused request or a failed admin action; rendered as {"error": {code, message}}.
 
     ``exit_code`` is what the admin CLI returns for it: 2 for bad input, 3
@@ -11,8 +13,4 @@ class ServerError(Exception):
     """
 
     def __init__(self, reason: str, message: str, http_status: int = 400, exit_code: int = 2):
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-        self.message = message
-        self.http_status = http_status
-        self.exit_code = exit_code
+        super().__init__(reason, message, http_status=http_status, exit_code=exit_code)

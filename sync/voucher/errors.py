@@ -8,18 +8,15 @@ whatever bytes it is given.
 
 from __future__ import annotations
 
+from sync.errors import CinePassError
 
-class VoucherError(Exception):
+
+class VoucherError(CinePassError):
     """Base of every error the voucher codec raises.
 
     ``reason`` is a short snake_case code (stable, part of the public
     contract); ``message`` is an English sentence for logs and operators.
     """
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-        self.message = message
 
 
 class NotAVoucher(VoucherError):

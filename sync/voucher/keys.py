@@ -10,13 +10,14 @@ chmod afterwards) and are never put in logs or reprs.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from sync.fsutil import atomic_write
 
 from .errors import KeyFileError
 
@@ -116,22 +117,8 @@ class PrivateKey:
 
 
 def write_secret_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600 from creation.
-
-    Write to a sibling temp file opened with 0600, fsync, then rename: a crash
-    leaves either the old file or the new one, and no window where the secret
-    is world-readable.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)  # in case of a pre-existing file with wider mode
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` atomically with mode 0600 from creation (no readable window)."""
+    atomic_write(path, data, 0o600)
 
 
 def save_private_key(path: Path, key: PrivateKey) -> None:
