@@ -21,9 +21,10 @@ from sync.voucher.errors import KeyFileError
 from sync.voucher.keys import PrivateKey, load_private_key, save_private_key, write_secret_file
 
 from .config import KioskConfig, load_config, save_config
-from .engine.store import Store, TrustedKey
+from .engine.facts import TrustedKey
+from .engine.store import Store
 from .errors import ConfigError, NotSetUp, UsageError
-from .feedmap import revocation_entry, roster_entry
+from .feedmap import feed_entries
 from .http import HttpClient, SyncError
 
 # what the server says about a code, and how the clerk should read it (exit 2: bad input)
@@ -108,8 +109,8 @@ def enroll(
     try:
         answer = P.EnrolResponse.model_validate(raw)
         keys = [TrustedKey(raw=bytes.fromhex(k.public_key), issuer=k.issuer) for k in answer.keys]
-        revs = [P.RevocationOut.model_validate(e) for e in answer.revocations.entries]
-        roster = [P.RosterOut.model_validate(e) for e in answer.roster.entries]
+        revs = feed_entries("revocation", answer.revocations.entries)
+        roster = feed_entries("roster", answer.roster.entries)
     except (ValidationError, ValueError) as exc:
         raise SyncError(
             "bad_answer", f"the server sent a malformed enrolment answer: {exc}"
@@ -121,18 +122,11 @@ def enroll(
     store = Store.open(paths.store)
     try:
         store.set_trusted_keys(keys)
-        store.replace_revocations(
-            [revocation_entry(e) for e in revs if e.action != "unredeemed"],
-            str(answer.revocations.cursor),
-        )
-        store.replace_roster(
-            [roster_entry(e) for e in roster],
-            str(answer.roster.cursor),
-        )
+        # the same snapshot-apply as a first sync (a snapshot has no "unredeemed" entries)
+        store.replace_feed("revocation", revs, str(answer.revocations.cursor))
+        store.replace_feed("roster", roster, str(answer.roster.cursor))
         store.set_cursor("status", "0")
-        store.set_meta("device_revoked", "0")
-        store.set_meta("last_sync", str(answer.time_ms))
-        store.set_meta("online", "1")
+        store.set_metas({"device_revoked": "0", "last_sync": str(answer.time_ms), "online": "1"})
     finally:
         store.close()
 

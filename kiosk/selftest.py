@@ -158,7 +158,8 @@ def check_verify() -> str:
 
 
 def check_store() -> str:
-    from kiosk.engine.store import HEAD_REVISION, Store, _current_revision
+    from kiosk.engine.db import HEAD_REVISION, current_revision
+    from kiosk.engine.store import Store
 
     with tempfile.TemporaryDirectory(prefix="cinepass-selftest-") as tmp:
         path = Path(tmp) / "kiosk.sqlite3"
@@ -167,7 +168,7 @@ def check_store() -> str:
             counts = store.counts()
         finally:
             store.close()
-        rev = _current_revision(path)
+        rev = current_revision(path)
         if rev != HEAD_REVISION:
             raise RuntimeError(f"the new store is at schema {rev}, not {HEAD_REVISION}")
     return f"temporary store created and migrated to {rev} ({len(counts)} counters readable)"

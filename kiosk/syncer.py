@@ -23,7 +23,11 @@ exponential backoff with jitter (up to 5 minutes) while not; :meth:`notify`
 redemption is uploaded within a second or two when the network is up.
 
 Everything goes through :class:`kiosk.engine.store.Store`, whose writes are
-short transactions: the scan path never waits on the network.
+short transactions: the scan path never waits on the network. The sync
+state (meta ``online``, ``last_sync``, ``clock_offset_ms``...) is gathered
+during a cycle and written in one commit at its end, success or failure.
+Listeners (:meth:`SyncEngine.add_listener`, e.g. the window's status bar)
+are told the new :class:`SyncStatus` after every cycle.
 """
 
 from __future__ import annotations
@@ -32,18 +36,22 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import ValidationError
 
 from sync import protocol as P
 
+from .engine.db import int_or_none
+from .engine.facts import FeedEntries, TrustedKey
+from .engine.feeds import Feed
 from .engine.service import KioskService
-from .engine.store import RevocationEntry, RosterEntry, Store, TrustedKey
+from .engine.store import Store
 from .errors import KioskError
-from .feedmap import revocation_entry, roster_entry
+from .feedmap import feed_entries
 from .http import HttpClient, SyncError
 
 log = logging.getLogger("cinepass.sync")
@@ -51,7 +59,22 @@ log = logging.getLogger("cinepass.sync")
 BATCH_SIZE = 500
 MAX_BACKOFF_S = 300.0
 FEED_PAGE = 5000
-STORE_STATUSES = ("valid", "duplicate", "void", "rejected")
+
+
+class SyncStatus(TypedDict):
+    """What :meth:`SyncEngine.status` says and listeners are told (a plain dict at run time)."""
+
+    online: bool
+    last_sync: int | None
+    pending: int
+    conflicts: int
+    clock_offset_ms: int | None
+    device_revoked: bool
+    last_error: str | None
+    failures: int
+
+
+SyncListener = Callable[[SyncStatus], None]
 
 
 @dataclass
@@ -142,6 +165,8 @@ class SyncEngine:
         self._thread: threading.Thread | None = None
         self._failures = 0
         self._last_error = ""
+        self._state: dict[str, str] = {}  # meta to write at the end of this cycle
+        self._listeners: list[SyncListener] = []
         self.last_result: SyncResult | None = None
 
     # -- public API ---------------------------------------------------------
@@ -171,33 +196,51 @@ class SyncEngine:
         """A redemption was just recorded: sync now instead of at the next tick."""
         self._wake.set()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> SyncStatus:
         """online, last_sync, pending, conflicts, clock offset, last error."""
         counts = self.store.counts()
         meta = self.store.get_meta
-
-        def as_int(v: str | None) -> int | None:
-            try:
-                return None if v is None else int(v)
-            except ValueError:
-                return None
-
         return {
             "online": meta("online") == "1",
-            "last_sync": as_int(meta("last_sync")),
+            "last_sync": self.store.meta_int("last_sync"),
             "pending": counts["pending"],
             "conflicts": counts["conflicts"],
-            "clock_offset_ms": as_int(meta("clock_offset_ms")),
+            "clock_offset_ms": self.store.meta_int("clock_offset_ms"),
             "device_revoked": meta("device_revoked") == "1",
             "last_error": meta("last_sync_error") or None,
             "failures": self._failures,
         }
+
+    def add_listener(self, callback: SyncListener) -> None:
+        """Call ``callback(status)`` after every cycle, from the thread that ran it.
+
+        That is the sync thread for the background loop (or the caller of
+        :meth:`sync_now`): a GUI must hop to its own thread (the window wraps
+        this in a Qt signal). A listener that raises is logged with its
+        traceback and does not stop the sync or the other listeners.
+        """
+        self._listeners.append(callback)
+
+    def _emit(self) -> None:
+        if not self._listeners:
+            return
+        try:
+            status = self.status()
+        except KioskError:
+            log.exception("cannot read the sync status for the listeners")
+            return
+        for callback in list(self._listeners):
+            try:
+                callback(status)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the sync
+                log.exception("sync listener %r failed", callback)
 
     def sync_now(self) -> SyncResult:
         """Run one full cycle in the calling thread; never raises for network trouble."""
         with self._cycle_lock:
             result = self._cycle()
         self.last_result = result
+        self._emit()
         return result
 
     # -- the loop -----------------------------------------------------------
@@ -235,6 +278,7 @@ class SyncEngine:
 
     def _cycle(self) -> SyncResult:
         result = SyncResult(ok=False)
+        self._state = {}
         try:
             client = self._http()
             self._hello(client, result)
@@ -242,41 +286,49 @@ class SyncEngine:
             self._pull(client, result)
             if result.uploaded:  # report the new pending count (the office sees it)
                 self._hello(client, result)
-        except SyncError as exc:
+        except KioskError as exc:  # network trouble, or e.g. the store refused an entry
             return self._failed(result, exc)
-        except KioskError as exc:  # e.g. the store refused a malformed entry
-            return self._failed(result, SyncError(exc.reason, exc.message))
         except Exception as exc:  # noqa: BLE001 - the sync thread must outlive any surprise
             log.exception("unexpected error during sync")
             return self._failed(
                 result, SyncError("internal", f"unexpected {type(exc).__name__} during sync")
             )
+        now = str(int(time.time() * 1000))
+        self._state.update(last_sync=now, revocations_synced_at=now, online="1", last_sync_error="")
+        try:
+            self._save_state()
+        except KioskError as exc:
+            return self._failed(result, exc)
         result.ok = True
         result.pending = self.store.counts()["pending"]
         self._failures = 0
         self._last_error = ""
-        now = str(int(time.time() * 1000))
-        self.store.set_meta("last_sync", now)
-        self.store.set_meta("revocations_synced_at", now)
-        self.store.set_meta("online", "1")
-        self.store.set_meta("last_sync_error", "")
         return result
 
-    def _failed(self, result: SyncResult, exc: SyncError) -> SyncResult:
+    def _save_state(self) -> None:
+        """The cycle's sync state in one commit (one fsync instead of one per value)."""
+        state, self._state = self._state, {}
+        self.store.set_metas(state)
+
+    def _failed(self, result: SyncResult, exc: KioskError) -> SyncResult:
         self._failures += 1
         self._last_error = f"{exc.reason}: {exc.message}"
         result.error, result.error_message = exc.reason, exc.message
-        result.pending = self.store.counts()["pending"]
         try:
+            result.pending = self.store.counts()["pending"]
             if exc.reason == "device_revoked":
                 result.revoked = True
-                self.store.set_meta("device_revoked", "1")
-            self.store.set_meta("online", "0")
-            self.store.set_meta("last_sync_error", self._last_error[:500])
+                self._state["device_revoked"] = "1"
+            self._state.update(online="0", last_sync_error=self._last_error[:500])
+            self._save_state()
         except KioskError:
             log.exception("cannot record the sync failure")
         log.warning("sync failed: %s", exc.reason)
         return result
+
+    def _meta(self, key: str) -> str | None:
+        """A meta value as this cycle will leave it (its own changes are written at the end)."""
+        return self._state[key] if key in self._state else self.store.get_meta(key)
 
     # -- steps --------------------------------------------------------------
 
@@ -289,8 +341,7 @@ class SyncEngine:
         from . import __version__
         from .ops.health import collect
 
-        raw = self.store.get_meta("clock_offset_ms")
-        offset = int(raw) if raw and raw.lstrip("-").isdigit() else 0
+        offset = int_or_none(self._meta("clock_offset_ms")) or 0
         pending = self.store.counts()["pending"]
         try:
             report = collect(
@@ -316,9 +367,9 @@ class SyncEngine:
             raise _bad(str(exc.errors()[0]["msg"])) from None
         offset = int(info.time_ms - (t0 + t1) / 2)
         result.clock_offset_ms = offset
-        self.store.set_meta("clock_offset_ms", str(offset))
-        if self.store.get_meta("device_revoked") == "1":
-            self.store.set_meta("device_revoked", "0")
+        self._state["clock_offset_ms"] = str(offset)
+        if self._meta("device_revoked") == "1":
+            self._state["device_revoked"] = "0"
 
     def _push(self, client: HttpClient, result: SyncResult) -> None:
         while True:
@@ -371,16 +422,13 @@ class SyncEngine:
                 local + [TrustedKey(raw=r, issuer=i) for r, i in sorted(wanted)]
             )
 
-    def _pull_feed(self, client: HttpClient, feed: str, local: str) -> int:
+    def _pull_feed(self, client: HttpClient, feed: Feed, local: str) -> int:
         cursor = self.store.get_cursor(local)
         applied = 0
         if cursor is None or not cursor.isdigit():
             page = self._page(client, f"{P.API_PREFIX}/feeds/{feed}/snapshot", None)
             entries = self._entries(feed, page.entries)
-            if feed == "revocation":
-                self.store.replace_revocations(entries, str(page.cursor))  # type: ignore[arg-type]
-            else:
-                self.store.replace_roster(entries, str(page.cursor))  # type: ignore[arg-type]
+            self.store.replace_feed(feed, entries, str(page.cursor))
             return len(entries)
         since = int(cursor)
         for _ in range(1000):
@@ -390,10 +438,7 @@ class SyncEngine:
             if page.cursor < since:
                 raise _bad(f"the {feed} cursor went backwards")
             entries = self._entries(feed, page.entries)
-            if feed == "revocation":
-                self.store.apply_revocations(entries, str(page.cursor))  # type: ignore[arg-type]
-            else:
-                self.store.apply_roster(entries, str(page.cursor))  # type: ignore[arg-type]
+            self.store.apply_feed(feed, entries, str(page.cursor))
             applied += len(entries)
             since = page.cursor
             if not page.more:
@@ -401,11 +446,9 @@ class SyncEngine:
         return applied
 
     @staticmethod
-    def _entries(feed: str, raw: list[dict[str, Any]]) -> list[RevocationEntry] | list[RosterEntry]:
+    def _entries(feed: Feed, raw: list[dict[str, Any]]) -> FeedEntries:
         try:
-            if feed == "revocation":
-                return [revocation_entry(P.RevocationOut.model_validate(item)) for item in raw]
-            return [roster_entry(P.RosterOut.model_validate(item)) for item in raw]
+            return feed_entries(feed, raw)
         except ValidationError as exc:
             raise _bad(str(exc.errors()[0]["msg"])) from None
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from helpers_qr import qr_png, video_of_texts
+from waitfor import wait_for
 
 from kiosk.engine.camera import CameraState, classify, open_source
 from kiosk.engine.decode import Frame, ZxingDecoder
@@ -139,7 +140,8 @@ def test_pipeline_reports_a_held_code_once(tmp_path: Path) -> None:
     )
     pipe.start()
     assert done.wait(3)
-    time.sleep(0.8)  # ~8 more frames of the same code
+    # the same code stays in view for several more decoded frames
+    wait_for(lambda: len(frames) >= 6 and pipe.stats.decoded >= 6)
     pipe.stop()
     assert not pipe.running
     assert [c[0] for c in calls] == [["CP1:HELD"]]

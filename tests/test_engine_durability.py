@@ -115,7 +115,7 @@ def test_full_disk_gives_not_recorded_and_nothing_half_written(
             filler = None
             from sqlalchemy import event
 
-            pages = svc.store._read("PRAGMA page_count")[0][0]
+            pages = svc.store.read("PRAGMA page_count")[0][0]
 
             @event.listens_for(svc.store.engine, "connect")
             def _cap(dbapi_conn, _rec):  # type: ignore[no-untyped-def]

@@ -12,17 +12,10 @@ import pytest
 from helpers_qr import NOW_S, make_kiosk, voucher_token
 
 from kiosk.engine.clock import Clock
+from kiosk.engine.db import HEAD_REVISION, MIGRATIONS_DIR, make_engine, migrate
+from kiosk.engine.facts import RevocationEntry, RosterEntry, TrustedKey
 from kiosk.engine.service import KioskService
-from kiosk.engine.store import (
-    HEAD_REVISION,
-    MIGRATIONS_DIR,
-    RevocationEntry,
-    RosterEntry,
-    Store,
-    TrustedKey,
-    _make_engine,
-    migrate,
-)
+from kiosk.engine.store import Store
 from kiosk.errors import UsageError
 from sync.records import GENESIS_HASH
 from sync.voucher import PrivateKey, decode_voucher
@@ -192,7 +185,7 @@ def test_a_million_revocations(tmp_path: Path, issuer_key: PrivateKey) -> None:
     print(f"{len(waits)} redemptions during the load, longest wait {max(waits):.3f} s")
     assert svc.store.counts()["revocations"] == n
     assert svc.store.get_cursor("revocations") == "c1"
-    names = {r[0] for r in svc.store._read("SELECT name FROM sqlite_master WHERE type='table'")}
+    names = {r[0] for r in svc.store.read("SELECT name FROM sqlite_master WHERE type='table'")}
     assert not {t for t in names if t.endswith(("_stage", "_old"))}
     tok = voucher_token(issuer_key)
     cti = decode_voucher(tok).voucher.cti
@@ -228,7 +221,7 @@ def test_upgrade_from_the_first_schema_keeps_every_row(
     tmp_path: Path, issuer_key: PrivateKey
 ) -> None:
     path = tmp_path / "old.sqlite3"
-    engine = _make_engine(path)
+    engine = make_engine(path)
     migrate(engine, "0001")
     engine.dispose()
     # write a 0001-era kiosk's data with the store's own record code

@@ -9,8 +9,8 @@ import pytest
 from helpers_qr import NOW_S, make_kiosk, tamper_signature, voucher_token
 
 from kiosk.engine.clock import Clock
+from kiosk.engine.facts import RevocationEntry, RosterEntry, Use
 from kiosk.engine.service import KioskService
-from kiosk.engine.store import RevocationEntry, RosterEntry, Use
 from kiosk.engine.verdict import REASONS
 from kiosk.engine.verify import MemoryState, check, verify
 from sync.voucher import PrivateKey, decode_voucher
@@ -86,7 +86,7 @@ def test_cinema_and_format(issuer_key: PrivateKey) -> None:
 
 
 def test_revoked_and_earlier_uses(issuer_key: PrivateKey) -> None:
-    from kiosk.engine.store import Revocation
+    from kiosk.engine.facts import Revocation
 
     tok = voucher_token(issuer_key, admissions=2)
     cti = decode_voucher(tok).voucher.cti
@@ -174,7 +174,7 @@ def test_every_reason_code_through_the_service(
     assert red("hello") == "not_a_voucher"
     assert seen == set(REASONS) - {"not_recorded"}  # not_recorded: test_engine_durability
     # every attempt is logged, the rejected ones without their token
-    rows = svc.store._read("SELECT reason, short_code FROM attempts")
+    rows = svc.store.read("SELECT reason, short_code FROM attempts")
     assert len(rows) == 12 and sum(r[0] == "accepted" for r in rows) == 1
     files = [svc.store.path, svc.store.path.with_name(svc.store.path.name + "-wal")]
     db = b"".join(f.read_bytes() for f in files if f.exists())

@@ -10,7 +10,7 @@ from ops_support import make_kiosk, record_uuids, revision
 from test_ops_upgrade import _alembic
 
 from kiosk.config import load_config
-from kiosk.engine.store import HEAD_REVISION, MIGRATIONS_DIR
+from kiosk.engine.db import HEAD_REVISION, MIGRATIONS_DIR
 from kiosk.ops import crash
 from kiosk.ops.backup import list_backups
 from kiosk.ops.single_instance import InstanceLock

@@ -10,8 +10,8 @@ from alembic import command
 from alembic.config import Config
 from ops_support import make_kiosk, record_uuids, revision, rows
 
+from kiosk.engine.db import HEAD_REVISION, MIGRATIONS_DIR, make_engine
 from kiosk.engine.service import KioskService
-from kiosk.engine.store import HEAD_REVISION, MIGRATIONS_DIR, _make_engine
 from kiosk.ops.backup import list_backups
 from kiosk.ops.upgrade import UpgradeFailed, upgrade_store
 
@@ -19,10 +19,10 @@ FIRST_RELEASED = "0001"
 
 
 def _alembic(store: Path, script_dir: Path, action: str, rev: str) -> None:
-    """Run an Alembic command on the store the way kiosk.engine.store.migrate does."""
+    """Run an Alembic command on the store the way kiosk.engine.db.migrate does."""
     cfg = Config()
     cfg.set_main_option("script_location", str(script_dir))
-    engine = _make_engine(store)
+    engine = make_engine(store)
     try:
         with engine.connect() as conn:
             cfg.attributes["connection"] = conn

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from syncsupport import Central, enrolled_kiosk
+from waitfor import wait_for
 
 from kiosk.config import load_config, save_config
 from kiosk.engine.service import KioskService
 from kiosk.paths import KioskPaths
-from kiosk.syncer import SyncEngine
+from kiosk.syncer import SyncEngine, SyncStatus
 from sync.server.embedded import free_port
 from sync.server.models import Redemption
 
@@ -38,24 +39,23 @@ def test_notify_uploads_within_seconds_and_scans_never_wait(
     home = enrolled_kiosk(central, tmp_path / "k")
     with KioskService.open(home) as svc:
         engine = SyncEngine(svc, interval=60.0)  # the timer alone would take a minute
+        cycles: list[SyncStatus] = []
+        engine.add_listener(cycles.append)
         engine.start()
         try:
-            time.sleep(0.3)  # first cycle done, now sleeping
+            wait_for(lambda: cycles)  # first cycle done, now sleeping
+            first = len(cycles)
             for t in tokens:
                 t0 = time.monotonic()
                 assert svc.redeem(t, fmt="2D").accepted
                 assert time.monotonic() - t0 < 0.5  # the scan path does not wait on sync
                 engine.notify()
-            deadline = time.monotonic() + 5
-            while count(central) < 3 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_for(lambda: count(central) >= 3)
             assert count(central) == 3
-            st = engine.status()
-            deadline = time.monotonic() + 5
-            while st["pending"] and time.monotonic() < deadline:
-                time.sleep(0.05)
-                st = engine.status()
-            assert st["online"] and st["pending"] == 0 and st["last_sync"]
+            # the listener is told, without polling, once the upload is acknowledged
+            st = wait_for(lambda: next((c for c in cycles[first:] if c["pending"] == 0), None))
+            assert st is not None and st["online"] and st["pending"] == 0 and st["last_sync"]
+            assert engine.status()["pending"] == 0
         finally:
             engine.stop()
 
@@ -68,15 +68,20 @@ def test_offline_backs_off_and_recovers(central: Central, tmp_path: Path) -> Non
     cfg.server_url = f"http://127.0.0.1:{free_port()}"  # nobody listens here
     save_config(paths.config, cfg)
     engine = SyncEngine(home, interval=0.05)
+    told: list[tuple[float, SyncStatus]] = []
+    engine.add_listener(lambda st: told.append((time.monotonic(), st)))
     engine.start()
     try:
-        time.sleep(1.0)
-        st = engine.status()
-        # 0.05 s doubling with jitter: a handful of attempts in a second, not twenty
-        assert st["online"] is False and 2 <= st["failures"] <= 8
-        assert "cannot reach" in st["last_error"]
+        wait_for(lambda: len(told) >= 4, timeout=10)
     finally:
         engine.stop()
+    st = told[-1][1]
+    assert st["online"] is False and st["failures"] == len(told)
+    assert st["last_error"] is not None and "cannot reach" in st["last_error"]
+    # 0.05 s doubling with jitter (x0.5-1.5): after failure k the wait is at least
+    # 0.025 * 2**k s, so a second holds a handful of attempts, never twenty
+    for k in range(1, len(told)):
+        assert told[k][0] - told[k - 1][0] >= 0.025 * 2**k * 0.95
     cfg.server_url = good
     save_config(paths.config, cfg)
     e2 = SyncEngine(home)
@@ -129,3 +134,37 @@ def test_clock_offset_is_estimated(central: Central, tmp_path: Path) -> None:
     assert r.clock_offset_ms is not None and abs(r.clock_offset_ms - ahead_ms) < 1000
     with KioskService.open(home) as svc:
         assert abs(int(svc.store.get_meta("clock_offset_ms") or 0) - ahead_ms) < 1000
+
+
+def test_listeners_are_told_after_every_cycle(central: Central, tmp_path: Path) -> None:
+    [token] = central.issue(1)
+    home = enrolled_kiosk(central, tmp_path / "k")
+    engine = SyncEngine(home)
+    told: list[SyncStatus] = []
+
+    def broken(_st: SyncStatus) -> None:
+        raise RuntimeError("a listener's bug")
+
+    engine.add_listener(broken)  # logged with its traceback; the others are still told
+    engine.add_listener(told.append)
+    try:
+        assert engine.sync_now().ok
+        assert told == [engine.status()] and told[0]["online"] is True
+        assert engine.service.redeem(token, fmt="2D").accepted
+        assert engine.sync_now().uploaded == 1
+        assert len(told) == 2 and told[1]["pending"] == 0 and told[1]["failures"] == 0
+    finally:
+        engine.stop()
+    # a failed cycle is told too, with what went wrong
+    paths = KioskPaths(home)
+    cfg = load_config(paths.config)
+    cfg.server_url = f"http://127.0.0.1:{free_port()}"  # nobody listens here
+    save_config(paths.config, cfg)
+    offline = SyncEngine(home)
+    offline.add_listener(told.append)
+    try:
+        assert not offline.sync_now().ok
+    finally:
+        offline.stop()
+    assert told[2]["online"] is False and told[2]["failures"] == 1
+    assert told[2]["last_error"] is not None and "cannot reach" in told[2]["last_error"]

@@ -266,7 +266,7 @@ def test_garbage_answers_are_failed_attempts(central: Central, tmp_path: Path, k
     assert r.error in ("bad_answer", "http_error")
     assert st["online"] is False and st["last_error"]
     with KioskService.open(home) as svc:  # nothing was marked synced
-        rows = svc.store._read("SELECT count(*) FROM records WHERE synced_at IS NOT NULL")
+        rows = svc.store.read("SELECT count(*) FROM records WHERE synced_at IS NOT NULL")
         assert rows[0][0] == 0
     # and the real server still takes them all afterwards
     point_at(home, central.url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import select
 from syncsupport import Central, enrolled_kiosk
 
 from kiosk.cli import main as kiosk_main
+from kiosk.engine.clock import Clock, system_ms
 from kiosk.engine.service import KioskService
 from kiosk.syncer import SyncEngine
 from sync.admin import main as admin_main
@@ -20,8 +20,9 @@ from sync.voucher import decode_voucher
 pytestmark = pytest.mark.timeout(120)
 
 
-def redeem(home: Path, token: str, fmt: str = "2D") -> str:
-    with KioskService.open(home) as svc:
+def redeem(home: Path, token: str, fmt: str = "2D", *, at_ms: int | None = None) -> str:
+    """Redeem at ``home``, at ``at_ms`` when given (an injected clock: the order is exact)."""
+    with KioskService.open(home, clock=None if at_ms is None else Clock.fixed(at_ms)) as svc:
         v = svc.redeem(token, fmt=fmt, staff="clerk")
         assert v.accepted, v.reason
         assert v.record_uuid is not None
@@ -42,9 +43,9 @@ def test_two_offline_kiosks_same_voucher_one_valid_one_duplicate(
     [token] = central.issue(1)
     a = enrolled_kiosk(central, tmp_path / "a", "CIN-A")
     b = enrolled_kiosk(central, tmp_path / "b", "CIN-B")
-    first = redeem(a, token)  # both offline: neither knows of the other
-    time.sleep(0.01)
-    second = redeem(b, token, "3D")
+    now = system_ms()
+    first = redeem(a, token, at_ms=now)  # both offline: neither knows of the other
+    second = redeem(b, token, "3D", at_ms=now + 10)
     ra = sync(a)
     rb = sync(b)
     assert ra["ok"], ra["message"]
@@ -60,7 +61,7 @@ def test_two_offline_kiosks_same_voucher_one_valid_one_duplicate(
     ra2 = sync(a)
     assert ra2["ok"] and ra2["status_updates"] == 1
     with KioskService.open(a) as svc:
-        rec = svc.store._read(
+        rec = svc.store.read(
             "SELECT server_status, server_detail FROM records WHERE uuid=?", (first,)
         )
         assert rec[0][0] == "valid" and json.loads(rec[0][1])["conflict_with"] == second
@@ -79,9 +80,9 @@ def test_late_record_with_earlier_time_takes_over(central: Central, tmp_path: Pa
     [token] = central.issue(1)
     a = enrolled_kiosk(central, tmp_path / "a", "CIN-A")
     b = enrolled_kiosk(central, tmp_path / "b", "CIN-B")
-    early = redeem(a, token)  # a redeems first but stays offline
-    time.sleep(0.01)
-    late = redeem(b, token)
+    now = system_ms()
+    early = redeem(a, token, at_ms=now)  # a redeems first but stays offline
+    late = redeem(b, token, at_ms=now + 10)
     assert sync(b)["duplicates"] == 0  # b is first to arrive: valid, for now
     ra = sync(a)
     assert ra["duplicates"] == 0  # a's earlier record becomes valid

@@ -29,8 +29,10 @@ from typing import Any, Literal
 
 from kiosk.config import KioskConfig, load_config, save_config
 from kiosk.engine.clock import Clock
-from kiosk.engine.store import Store, StoreError, TrustedKey
-from kiosk.engine.verdict import Verdict, message_for
+from kiosk.engine.db import StoreError
+from kiosk.engine.facts import TrustedKey
+from kiosk.engine.store import Store
+from kiosk.engine.verdict import Verdict
 from kiosk.engine.verify import FORMATS, Checked, StoreState, check, info_of
 from kiosk.errors import ConfigError, UsageError
 from kiosk.paths import KioskPaths
@@ -225,11 +227,8 @@ class KioskService:
         """
         if self.clock.behind:
             return True
-        offset = self.store.get_meta("clock_offset_ms")
-        try:
-            return offset is not None and int(offset) > Clock.TOLERANCE_MS
-        except ValueError:
-            return False
+        offset = self.store.meta_int("clock_offset_ms")
+        return offset is not None and offset > Clock.TOLERANCE_MS
 
     def _annotate(self, v: Verdict) -> Verdict:
         """Name this counter in an "already used here" verdict (the store knows only ids)."""
@@ -415,13 +414,7 @@ class KioskService:
         """Everything the status screen and ``cinepass-kiosk status`` show."""
         counts = self.store.counts()
         now = self.clock.now_ms()
-
-        def meta_int(key: str) -> int | None:
-            value = self.store.get_meta(key)
-            try:
-                return None if value is None else int(value)
-            except ValueError:
-                return None
+        meta_int = self.store.meta_int
 
         online = self.store.get_meta("online")
         rev_at = meta_int("revocations_synced_at") or meta_int("last_sync")
@@ -450,7 +443,3 @@ class KioskService:
 
     def conflicts(self) -> list[dict[str, Any]]:
         return self.store.conflicts()
-
-    @staticmethod
-    def reason_words(reason: str, lang: str = "zh_CN") -> tuple[str, str]:
-        return message_for(reason, lang)

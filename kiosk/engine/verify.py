@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kiosk.engine.store import Revocation, Use
+from kiosk.engine.facts import Revocation, Use, VoucherFacts
 from kiosk.engine.verdict import Verdict, VoucherInfo
 from sync.voucher.codec import PREFIX, Voucher, decode_voucher, verify_signature
 from sync.voucher.errors import (
@@ -57,9 +57,9 @@ class KioskState(Protocol):
 
     def keyring(self) -> Mapping[bytes, PublicKey]: ...
 
-    def revocation(self, cti: bytes) -> Revocation | None: ...
-
-    def uses(self, cti: bytes) -> list[Use]: ...
+    def facts(self, cti: bytes) -> VoucherFacts:
+        """The revocation and earlier uses of ``cti``, as one value read at one moment."""
+        ...
 
     def roster_token(self, cti: bytes) -> str | None: ...
 
@@ -78,11 +78,8 @@ class MemoryState:
     def keyring(self) -> Mapping[bytes, PublicKey]:
         return self.keys
 
-    def revocation(self, cti: bytes) -> Revocation | None:
-        return self.revoked.get(cti)
-
-    def uses(self, cti: bytes) -> list[Use]:
-        return self.used.get(cti, [])
+    def facts(self, cti: bytes) -> VoucherFacts:
+        return VoucherFacts(self.revoked.get(cti), tuple(self.used.get(cti, ())))
 
     def roster_token(self, cti: bytes) -> str | None:
         return self.roster.get(cti)
@@ -91,11 +88,7 @@ class MemoryState:
 class _StoreLike(Protocol):
     def keyring(self) -> dict[bytes, PublicKey]: ...
 
-    def scan_facts(self, cti: bytes, *, own_device: str) -> tuple[Revocation | None, list[Use]]: ...
-
-    def revocation(self, cti: bytes) -> Revocation | None: ...
-
-    def uses(self, cti: bytes, *, own_device: str) -> list[Use]: ...
+    def facts(self, cti: bytes, *, own_device: str) -> VoucherFacts: ...
 
     def roster_token(self, cti: bytes) -> str | None: ...
 
@@ -104,9 +97,7 @@ class StoreState:
     """The state of a set-up kiosk: its store, its cinema, its device id.
 
     ``extra_keys`` are trusted for this object only (``verify --issuer-key``).
-    :meth:`revocation` fetches the voucher's earlier uses in the same query
-    and hands them to the :meth:`uses` call that follows (one round trip per
-    scan instead of two).
+    It holds nothing between calls: each :meth:`facts` is one store query.
     """
 
     def __init__(
@@ -120,7 +111,6 @@ class StoreState:
         self._cinema = cinema
         self._device = device
         self._extra = dict(extra_keys or {})
-        self._facts: tuple[bytes, list[Use]] | None = None
 
     @property
     def cinema(self) -> str | None:
@@ -136,16 +126,8 @@ class StoreState:
             return ring
         return {**ring, **self._extra}
 
-    def revocation(self, cti: bytes) -> Revocation | None:
-        rev, uses = self._store.scan_facts(cti, own_device=self._device)
-        self._facts = (cti, uses)
-        return rev
-
-    def uses(self, cti: bytes) -> list[Use]:
-        facts, self._facts = self._facts, None
-        if facts is not None and facts[0] == cti:
-            return facts[1]
-        return self._store.uses(cti, own_device=self._device)
+    def facts(self, cti: bytes) -> VoucherFacts:
+        return self._store.facts(cti, own_device=self._device)
 
     def roster_token(self, cti: bytes) -> str | None:
         return self._store.roster_token(cti)
@@ -243,10 +225,11 @@ def check(
 
     v = decoded.voucher
     base: dict[str, Any] = {"typed": True} if typed else {}
-    rev = state.revocation(v.cti)
+    facts = state.facts(v.cti)
+    rev = facts.revocation
     if rev is not None:
         return verdict("revoked", v, {**base, "why": rev.reason, "at": rev.at_ms}, short)
-    uses = state.uses(v.cti)
+    uses = facts.uses
     if len(uses) >= v.admissions:
         last = uses[-1]
         return verdict(

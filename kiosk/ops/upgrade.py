@@ -6,7 +6,7 @@ first start of a new version may find a store with an older schema.
 
 1. read the schema revision (no Alembic import when it is already current);
 2. copy the store with the SQLite backup API (``backups/...-pre-upgrade``);
-3. run the store's own migrations (:func:`kiosk.engine.store.migrate`);
+3. run the store's own migrations (:func:`kiosk.engine.db.migrate`);
 4. check that every record is still there (nothing queued is lost);
 5. if 3 or 4 fails, copy the backup back over the store and raise
    :class:`UpgradeFailed`, whose message says so and names the backup, so the
@@ -56,22 +56,22 @@ class UpgradeResult:
 
 def schema_revision(store: Path) -> str | None:
     """The Alembic revision of the store file (None: no file or no schema yet)."""
-    from kiosk.engine.store import _current_revision
+    from kiosk.engine.db import current_revision
 
-    return _current_revision(store)
+    return current_revision(store)
 
 
 def head_revision() -> str:
-    from kiosk.engine.store import HEAD_REVISION
+    from kiosk.engine.db import HEAD_REVISION
 
     return HEAD_REVISION
 
 
 def store_migrator(store: Path) -> None:
     """The production migration: the store's own Alembic scripts, to head."""
-    from kiosk.engine.store import _make_engine, migrate
+    from kiosk.engine.db import make_engine, migrate
 
-    engine = _make_engine(store)
+    engine = make_engine(store)
     try:
         migrate(engine)
     finally:

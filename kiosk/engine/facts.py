@@ -1,0 +1,105 @@
+"""The kiosk engine's plain data: feed entries, trusted keys, and what is known of a voucher.
+
+Kept apart from the store so the pure verifier (:mod:`kiosk.engine.verify`)
+and the feed mapping (:mod:`kiosk.feedmap`) can name these types without
+importing the database layer, and so a test can build them from nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+from sync.voucher.keys import kid_for
+
+RevocationAction = Literal["freeze", "unfreeze", "redeemed", "unredeemed"]
+#: the server's verdicts on an uploaded record (rejected: bad voucher signature)
+SERVER_STATUSES = ("valid", "duplicate", "void", "rejected")
+
+
+@dataclass(frozen=True)
+class RevocationEntry:
+    """One entry of the server's revocation feed.
+
+    ``freeze`` blocks the voucher (``reason``: lost, stolen, fraud, replaced,
+    frozen...), ``unfreeze`` lifts that, ``redeemed`` says it was used at
+    another counter (``cinema``/``device``/``staff`` at ``at_ms``), and
+    ``unredeemed`` withdraws that (the use was voided at its counter, so the
+    voucher is usable again).
+    """
+
+    cti: bytes
+    action: RevocationAction
+    reason: str
+    at_ms: int
+    cinema: str = ""
+    device: str = ""
+    staff: str = ""
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """An issued voucher (for typed short codes); ``removed`` drops it."""
+
+    cti: bytes
+    token: str
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A trusted issuer public key (raw 32 bytes) and the issuer it belongs to."""
+
+    raw: bytes
+    issuer: str
+    source: str = "server"
+
+    @property
+    def kid(self) -> bytes:
+        return kid_for(self.raw)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A frozen voucher as the verifier sees it."""
+
+    reason: str
+    at_ms: int
+    cinema: str = ""
+    device: str = ""
+    staff: str = ""
+
+
+@dataclass(frozen=True)
+class Use:
+    """One earlier redemption of a voucher, here or (``remote``) elsewhere."""
+
+    at_ms: int
+    cinema: str
+    device: str
+    staff: str
+    remote: bool
+    record_uuid: str = ""
+
+
+@dataclass(frozen=True)
+class VoucherFacts:
+    """Everything the verifier needs to know about one voucher id, read at one moment.
+
+    One value instead of separate ``revocation()`` / ``uses()`` calls: the
+    store fills it in one round trip, and nothing stateful sits between the
+    two questions (the verdict runs inside the redemption's write
+    transaction, so the value cannot go stale before the insert).
+    ``uses`` are local non-voided redemptions first, then remote ones, each
+    oldest first.
+    """
+
+    revocation: Revocation | None = None
+    uses: tuple[Use, ...] = ()
+
+
+NO_FACTS = VoucherFacts()
+
+#: the entries of one feed page: revocations or roster rows
+FeedEntries: TypeAlias = Sequence[RevocationEntry] | Sequence[RosterEntry]
