@@ -10,10 +10,11 @@ API token are separate 0600 files (see :mod:`kiosk.paths`).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from sync.fsutil import atomic_write
 
 from .errors import ConfigError, NotSetUp
 
@@ -107,11 +108,5 @@ def load_config(path: Path) -> KioskConfig:
 
 
 def save_config(path: Path, cfg: KioskConfig) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(cfg.to_json(), fh, ensure_ascii=False, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write the config atomically, 0600 (it names the server and this counter's identity)."""
+    atomic_write(path, json.dumps(cfg.to_json(), ensure_ascii=False, indent=2), mode=0o600)

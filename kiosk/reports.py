@@ -25,6 +25,7 @@ from typing import Any
 
 from kiosk.engine.verdict import REASONS, message_for
 from kiosk.errors import EnvironmentFailure, UsageError
+from sync.fsutil import atomic_replace
 
 MAX_RANGE_DAYS = 366
 FORMATS = ("2D", "3D")
@@ -176,7 +177,7 @@ def _replace_atomically(path: Path, write: Any) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)
-        os.replace(tmp, path)
+        atomic_replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise EnvironmentFailure(

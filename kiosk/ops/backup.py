@@ -33,6 +33,7 @@ from pathlib import Path
 
 from kiosk.errors import EnvironmentFailure, UsageError
 from kiosk.paths import KioskPaths
+from sync.fsutil import atomic_replace
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +82,6 @@ def _check_sqlite_file(path: Path) -> None:
         )
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return  # Windows has no directory fsync; NTFS journals the rename
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def copy_database(src: Path, dest: Path) -> Path:
     """Copy the SQLite database ``src`` to ``dest`` with the backup API, checked and atomic.
 
@@ -116,14 +107,7 @@ def copy_database(src: Path, dest: Path) -> Path:
         finally:
             source.close()
         _check_sqlite_file(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        atomic_replace(tmp, dest, mode=0o600)  # it holds every voucher text
     except (sqlite3.Error, OSError) as exc:
         tmp.unlink(missing_ok=True)
         raise BackupError("backup_failed", f"cannot back up {src} to {dest}: {exc}") from exc

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.paths import KioskPaths
+from sync.fsutil import atomic_replace
 
 from .backup import list_backups
 from .health import collect
@@ -184,5 +185,5 @@ def write_diagnostics(paths: KioskPaths, out: Path | None = None) -> Path:
             except OSError as exc:
                 text = f"(unreadable: {exc.strerror})"
             zf.writestr(f"logs/{f.name}", scrub(text, secrets))
-    tmp.replace(out)
+    atomic_replace(tmp, out)
     return out

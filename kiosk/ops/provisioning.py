@@ -47,6 +47,7 @@ from pathlib import Path
 from kiosk.config import load_config, save_config
 from kiosk.errors import EnvironmentFailure, KioskError, NotSetUp, UsageError
 from kiosk.paths import KioskPaths
+from sync.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +175,9 @@ def _remember(paths: KioskPaths, digest: str) -> None:
     seen = _applied(paths)
     if digest not in seen:
         seen.append(digest)
-    target = paths.home / APPLIED_NAME
     paths.ensure()
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(seen[-50:]), encoding="utf-8")
-    os.replace(tmp, target)
+    # digests of applied files, nothing secret: readable like the rest of the folder
+    atomic_write(paths.home / APPLIED_NAME, json.dumps(seen[-50:]), mode=0o644)
 
 
 def find_provision_file(
