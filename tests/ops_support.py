@@ -5,6 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
+
+from kiosk.engine.db import make_engine
 from kiosk.engine.service import KioskService, init_standalone
 from kiosk.paths import KioskPaths
 from sync.voucher import PrivateKey, encode_voucher, make_voucher
@@ -35,3 +39,17 @@ def record_uuids(db: Path) -> list[str]:
 
 def revision(db: Path) -> str:
     return str(rows(db, "SELECT version_num FROM alembic_version")[0][0])
+
+
+def run_alembic(store: Path, script_dir: Path, action: str, rev: str) -> None:
+    """Run an Alembic command on the store the way kiosk.engine.db.migrate does."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_dir))
+    engine = make_engine(store)
+    try:
+        with engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            getattr(command, action)(cfg, rev)
+            conn.commit()
+    finally:
+        engine.dispose()

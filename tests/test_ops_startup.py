@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from ops_support import make_kiosk, record_uuids, revision
-from test_ops_upgrade import _alembic
+from ops_support import make_kiosk, record_uuids, revision, run_alembic
 
 from kiosk.config import load_config
 from kiosk.engine.db import HEAD_REVISION, MIGRATIONS_DIR
@@ -25,7 +24,7 @@ def _restore_hooks():
 
 def test_first_start_after_an_upgrade(tmp_path, issuer_key):
     paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=2)
-    _alembic(paths.store, MIGRATIONS_DIR, "downgrade", "0001")
+    run_alembic(paths.store, MIGRATIONS_DIR, "downgrade", "0001")
     queued = record_uuids(paths.store)
     (paths.home / "cinepass-provision.json").write_text(json.dumps({"kiosk_mode": True}))
     started = prepare(paths, dialog=None)
@@ -82,14 +81,14 @@ def test_window_start_through_the_cli_wires_lock_raise_server_and_watchdog(
     from PySide6.QtCore import QTimer
 
     from kiosk.cli import main
-    from kiosk.ops.startup import _main_windows
+    from kiosk.ops.startup import main_windows
 
     paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=0)
     png = Path(__file__).resolve().parents[1] / "resources" / "selftest" / "voucher.png"
     seen: dict[str, object] = {}
 
     def look() -> None:
-        windows = _main_windows()
+        windows = main_windows()
         if not windows or not getattr(windows[0], "service_ready", False):
             QTimer.singleShot(100, look)
             return

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from ops_support import make_kiosk, record_uuids, revision, rows
+from ops_support import make_kiosk, record_uuids, revision, rows, run_alembic
 
-from kiosk.engine.db import HEAD_REVISION, MIGRATIONS_DIR, make_engine
+from kiosk.engine.db import HEAD_REVISION, MIGRATIONS_DIR
 from kiosk.engine.service import KioskService
 from kiosk.ops.backup import list_backups
 from kiosk.ops.upgrade import UpgradeFailed, upgrade_store
@@ -18,25 +15,11 @@ from kiosk.ops.upgrade import UpgradeFailed, upgrade_store
 FIRST_RELEASED = "0001"
 
 
-def _alembic(store: Path, script_dir: Path, action: str, rev: str) -> None:
-    """Run an Alembic command on the store the way kiosk.engine.db.migrate does."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(script_dir))
-    engine = make_engine(store)
-    try:
-        with engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            getattr(command, action)(cfg, rev)
-            conn.commit()
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def old_kiosk(tmp_path, issuer_key):
     """A kiosk whose store is at the first released schema, with 3 queued (unsynced) records."""
     paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=3)
-    _alembic(paths.store, MIGRATIONS_DIR, "downgrade", FIRST_RELEASED)
+    run_alembic(paths.store, MIGRATIONS_DIR, "downgrade", FIRST_RELEASED)
     assert revision(paths.store) == FIRST_RELEASED
     return paths
 
@@ -89,7 +72,7 @@ def downgrade():
     with pytest.raises(UpgradeFailed) as info:
         upgrade_store(
             old_kiosk,
-            migrate=lambda store: _alembic(store, scripts, "upgrade", "0003"),
+            migrate=lambda store: run_alembic(store, scripts, "upgrade", "0003"),
             target="0003",
         )
     err = info.value

@@ -115,7 +115,7 @@ def attach(window: Any, started: Startup) -> None:
 WATCHDOG_MS = 5000
 
 
-def _main_windows() -> list[Any]:
+def main_windows() -> list[Any]:
     from PySide6.QtWidgets import QApplication
 
     return [w for w in QApplication.topLevelWidgets() if type(w).__name__ == "MainWindow"]
@@ -179,7 +179,7 @@ def run_window_with_startup(args: Any, run_window: Callable[[Any], int]) -> int:
         ensure_app()
 
         def wire() -> None:
-            windows = _main_windows()
+            windows = main_windows()
             if not windows:
                 QTimer.singleShot(200, wire)  # the window is built inside run_window
                 return
