@@ -13,7 +13,7 @@ from helpers_qr import NOW_S, make_kiosk, voucher_token
 
 from kiosk.engine.clock import Clock
 from kiosk.engine.db import HEAD_REVISION, MIGRATIONS_DIR, make_engine, migrate
-from kiosk.engine.facts import RevocationEntry, RosterEntry, TrustedKey
+from kiosk.engine.facts import RevocationEntry, RosterEntry, TrustedKey, VoucherFacts
 from kiosk.engine.service import KioskService
 from kiosk.engine.store import Store
 from kiosk.errors import UsageError
@@ -337,3 +337,29 @@ def test_ui_and_sync_threads_share_one_store(tmp_path: Path, issuer_key: Private
     assert (c["records"], c["synced"], c["pending"]) == (40, 40, 0)
     assert svc.store.verify_chain(svc.device_key.public) == []
     svc.close()
+
+
+def test_facts_are_one_value_per_voucher(svc: KioskService, issuer_key: PrivateKey) -> None:
+    """The verifier's one question: revocation and every earlier use, local then remote."""
+    tok = voucher_token(issuer_key, admissions=3)
+    cti = decode_voucher(tok).voucher.cti
+    assert svc.store.facts(cti, own_device="") == VoucherFacts()
+    assert svc.redeem(tok, fmt="2D", staff="王").accepted
+    svc.store.apply_revocations(
+        [
+            RevocationEntry(cti, "redeemed", "", 5, cinema="SH02", device="dev-9", staff="李"),
+            RevocationEntry(cti, "redeemed", "", 6, cinema="SH01", device="", staff="x"),
+        ],
+        "1",
+    )
+    facts = svc.store.facts(cti, own_device="")  # our own device's feed entry is skipped
+    assert facts.revocation is None
+    assert [(u.remote, u.cinema, u.staff) for u in facts.uses] == [
+        (False, "SH01", "王"),
+        (True, "SH02", "李"),
+    ]
+    svc.store.apply_revocations([RevocationEntry(cti, "freeze", "stolen", 7)], "2")
+    frozen = svc.store.facts(cti, own_device="")
+    assert frozen.revocation is not None and frozen.revocation.reason == "stolen"
+    assert frozen.uses == facts.uses
+    assert svc.store.uses(cti, own_device="") == list(facts.uses)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from syncsupport import Central, enrolled_kiosk
 from waitfor import wait_for
 
@@ -168,3 +169,31 @@ def test_listeners_are_told_after_every_cycle(central: Central, tmp_path: Path) 
         offline.stop()
     assert told[2]["online"] is False and told[2]["failures"] == 1
     assert told[2]["last_error"] is not None and "cannot reach" in told[2]["last_error"]
+
+
+def test_a_cycle_writes_its_sync_state_in_one_commit(central: Central, tmp_path: Path) -> None:
+    home = enrolled_kiosk(central, tmp_path / "k")
+    engine = SyncEngine(home)
+    try:
+        assert engine.sync_now().ok  # the first cycle pulls snapshots; the next is quiet
+        commits: list[set[str]] = []
+        written: set[str] = set()
+
+        def on_execute(_conn: Any, _cur: Any, statement: str, *_a: Any) -> None:
+            m = re.match(r"(?:INSERT(?: OR \w+)? INTO|UPDATE|DELETE FROM)\s+(\w+)", statement)
+            if m:
+                written.add(m.group(1))
+
+        def on_commit(_conn: Any) -> None:
+            commits.append(set(written))
+            written.clear()
+
+        event.listen(engine.store.engine, "before_cursor_execute", on_execute)
+        event.listen(engine.store.engine, "commit", on_commit)
+        assert engine.sync_now().ok
+        # feeds move their cursors with their rows; meta (offset, online, last sync...) once
+        assert sum("meta" in c for c in commits) == 1, commits
+        assert commits[-1] == {"meta"}
+        assert engine.store.get_meta("online") == "1" and engine.store.meta_int("last_sync")
+    finally:
+        engine.stop()
