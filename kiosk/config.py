@@ -16,7 +16,7 @@ from typing import Any
 
 from sync.fsutil import atomic_write
 
-from .errors import ConfigError, NotSetUp
+from .errors import ConfigError, KioskError, NotSetUp
 
 
 @dataclass
@@ -84,6 +84,14 @@ def parse_config(data: Any, source: str = "config.json") -> KioskConfig:
     return cfg
 
 
+def json_or_fail(text: str, source: str, error: type[KioskError], reason: str) -> Any:
+    """Parse JSON a person wrote (config, provisioning file); ``error`` names the bad line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(reason, f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+
+
 def load_config(path: Path) -> KioskConfig:
     """Load and validate; :class:`NotSetUp` if the file does not exist."""
     try:
@@ -95,13 +103,7 @@ def load_config(path: Path) -> KioskConfig:
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("bad_config", f"cannot read {path}: {exc}") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            "bad_config", f"{path.name}: not valid JSON (line {exc.lineno}: {exc.msg})"
-        ) from exc
-    cfg = parse_config(data, path.name)
+    cfg = parse_config(json_or_fail(text, path.name, ConfigError, "bad_config"), path.name)
     if not cfg.cinema:
         raise ConfigError("bad_config", f"{path.name}: 'cinema' is not set")
     return cfg

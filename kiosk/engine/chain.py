@@ -11,6 +11,7 @@ not part of the signed record.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid as uuid_mod
 from collections.abc import Iterator, Mapping
@@ -27,23 +28,20 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 
+#: the signed columns, in the order of the INSERT below (``Record``'s fields)
+SIGNED = tuple(f.name for f in dataclasses.fields(Record))
+_BLOBS = ("voucher", "prev")
+# column names of the Record dataclass, never input
+_COLUMNS = ", ".join((*SIGNED, "hash", "sig"))
+_MARKS = ", ".join("?" * (len(SIGNED) + 2))
+_INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES ({_MARKS})"  # noqa: S608
+
+
 def record_from_row(row: Any) -> Record:
     """A :class:`Record` from a ``records`` row (the signed columns only)."""
-    return Record(
-        uuid=row.uuid,
-        device=row.device,
-        seq=row.seq,
-        kind=row.kind,
-        voucher=bytes(row.voucher),
-        token=row.token,
-        cinema=row.cinema,
-        format=row.format,
-        staff=row.staff,
-        at=row.at,
-        voids=row.voids,
-        prev=bytes(row.prev),
-        v=row.v,
-    )
+    m = row._mapping
+    values: dict[str, Any] = {c: bytes(m[c]) if c in _BLOBS else m[c] for c in SIGNED}
+    return Record(**values)
 
 
 class Writer:
@@ -90,27 +88,7 @@ class Writer:
             prev=prev,
         )
         digest, sig = rec.seal(key)
-        self.conn.exec_driver_sql(
-            "INSERT INTO records (seq, uuid, device, kind, voucher, token, cinema, format, staff,"
-            " at, voids, prev, v, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                rec.seq,
-                rec.uuid,
-                rec.device,
-                rec.kind,
-                rec.voucher,
-                rec.token,
-                rec.cinema,
-                rec.format,
-                rec.staff,
-                rec.at,
-                rec.voids,
-                rec.prev,
-                rec.v,
-                digest,
-                sig,
-            ),
-        )
+        self.conn.exec_driver_sql(_INSERT, (*(getattr(rec, c) for c in SIGNED), digest, sig))
         return rec
 
     def log_attempt(

@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.config import load_config, save_config
+from kiosk.config import json_or_fail, load_config, save_config
 from kiosk.errors import EnvironmentFailure, KioskError, NotSetUp, UsageError
 from kiosk.paths import KioskPaths
 from sync.fsutil import atomic_write
@@ -113,12 +113,7 @@ def default_search_dirs(paths: KioskPaths) -> list[Path]:
 
 def parse_provision(text: str, source: str = FILE_NAME) -> Provision:
     """Validate the file's JSON; :class:`ProvisioningError` names the first problem."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProvisioningError(
-            "bad_provision", f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})"
-        ) from exc
+    data = json_or_fail(text, source, ProvisioningError, "bad_provision")
     if not isinstance(data, dict):
         raise ProvisioningError("bad_provision", f"{source}: must be a JSON object")
     for key, value in data.items():
