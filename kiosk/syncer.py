@@ -468,9 +468,7 @@ class SyncEngine:
             for c in changes:
                 latest[c.uuid] = (c.status, _detail(c))
             known = {u: v for u, v in latest.items() if self.store.record(u) is not None}
-            if known:
-                self.store.mark_synced(known)
-            self.store.set_cursor("status", str(page.cursor))
+            self.store.mark_synced(known, cursor=("status", str(page.cursor)))
             count += len(changes)
             since = page.cursor
             if not page.more:

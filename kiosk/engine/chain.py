@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from kiosk.engine.db import Database, now_ms, upsert_meta
+from kiosk.engine.db import Database, now_ms, upsert_cursor, upsert_meta
 from kiosk.engine.facts import SERVER_STATUSES
 from kiosk.errors import UsageError
 from sync.records import GENESIS_HASH, Record
@@ -141,8 +141,17 @@ class ChainStore(Database):
             ).all()
         return [(record_from_row(r), bytes(r.sig)) for r in rows]
 
-    def mark_synced(self, results: Mapping[str, tuple[str, dict[str, Any] | None]]) -> None:
-        """Store the server's answer per record uuid; a duplicate also logs a conflict."""
+    def mark_synced(
+        self,
+        results: Mapping[str, tuple[str, dict[str, Any] | None]],
+        *,
+        cursor: tuple[str, str] | None = None,
+    ) -> None:
+        """Store the server's answer per record uuid; a duplicate also logs a conflict.
+
+        ``cursor`` (feed, value) moves a feed's cursor in the same commit, so
+        the status feed's answers and its position are written together.
+        """
         import sqlalchemy as sa
 
         from kiosk.engine.schema import conflicts_t
@@ -150,10 +159,14 @@ class ChainStore(Database):
         for uuid, (status, _detail) in results.items():
             if status not in SERVER_STATUSES:
                 raise UsageError("bad_status", f"unknown server status {status!r} for {uuid}")
-        if not results:
-            return  # (an executemany over no rows is an error in sqlite3)
+        if not results:  # (an executemany over no rows is an error in sqlite3)
+            if cursor is not None:
+                self.set_cursor(*cursor)
+            return
         now = now_ms()
         with self.write() as conn:
+            if cursor is not None:
+                upsert_cursor(conn, *cursor)
             # one executemany: a batch of 1,000 acknowledgements in one statement,
             # not 1,000 compiled UPDATEs (that was ~0.4 ms per record)
             conn.exec_driver_sql(
