@@ -164,9 +164,7 @@ def test_pipeline_over_a_video_reports_each_code(tmp_path: Path) -> None:
         hold_off=5.0,
     )
     pipe.start()
-    deadline = time.monotonic() + 5
-    while CameraState.ENDED not in states and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: CameraState.ENDED in states)
     pipe.stop()
     assert seen == ["CP1:ONE", "CP1:TWO"]
     assert states[-1] is CameraState.ENDED

@@ -26,6 +26,7 @@ import requests
 from faultproxy import FaultProxy, Faults
 from sqlalchemy import func, select
 from syncsupport import ROOT, Central, enrolled_kiosk
+from waitfor import wait_for
 
 from kiosk.config import load_config, save_config
 from kiosk.engine.service import KioskService
@@ -154,9 +155,7 @@ def test_server_killed_mid_upload(central_db: Central, tmp_path: Path) -> None:
         result: dict[str, Any] = {}
         t = threading.Thread(target=lambda: result.setdefault("r", engine.sync_now()))
         t.start()
-        deadline = time.monotonic() + 60
-        while len(server_uuids(central_db)) < 30 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: len(server_uuids(central_db)) >= 30, timeout=60)
         os.kill(proc.pid, signal.SIGKILL)  # mid-upload, no goodbye
         proc.wait(10)
         t.join(60)
