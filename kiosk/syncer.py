@@ -192,6 +192,11 @@ class SyncEngine:
         if self._owns_service:
             self.service.close()
 
+    @property
+    def crashed(self) -> bool:
+        """The thread was started and ended without :meth:`stop` (the watchdog restarts it)."""
+        return self._thread is not None and not self._thread.is_alive()
+
     def notify(self) -> None:
         """A redemption was just recorded: sync now instead of at the next tick."""
         self._wake.set()

@@ -197,3 +197,19 @@ def test_a_cycle_writes_its_sync_state_in_one_commit(central: Central, tmp_path:
         assert engine.store.get_meta("online") == "1" and engine.store.meta_int("last_sync")
     finally:
         engine.stop()
+
+
+def test_crashed_tells_the_watchdog_the_thread_died(central: Central, tmp_path: Path) -> None:
+    engine = SyncEngine(enrolled_kiosk(central, tmp_path / "k"), interval=60.0)
+    assert not engine.crashed  # never started: nothing to restart
+
+    def fatal(_st: SyncStatus) -> None:
+        raise SystemExit  # what a fatal error in the loop amounts to: the thread ends
+
+    engine.add_listener(fatal)
+    engine.start()
+    try:
+        wait_for(lambda: engine.crashed)
+    finally:
+        engine.stop()
+    assert not engine.crashed  # stopped on purpose

@@ -129,13 +129,16 @@ class ScanPipeline:
         if self.running:
             return
         self._stop.clear()
-        self._threads = [threading.Thread(target=self._decode_loop, name="qr-decode", daemon=True)]
+        threads = [threading.Thread(target=self._decode_loop, name="qr-decode", daemon=True)]
         if self.source is not None:
-            self._threads.append(
+            threads.append(
                 threading.Thread(target=self._capture_loop, name="qr-capture", daemon=True)
             )
-        for t in self._threads:
+        for t in threads:
             t.start()
+        # published only once started: a stop() or watchdog on another thread never
+        # sees (and tries to join) a thread that has not started yet
+        self._threads = threads
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop both threads and close the source (safe to call twice)."""

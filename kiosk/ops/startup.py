@@ -130,10 +130,7 @@ def _camera_alive(window: Any) -> bool:
 
 def _sync_alive(window: Any) -> bool:
     engine = getattr(window, "syncer", None)
-    thread = getattr(engine, "_thread", None)  # SyncEngine.start() clears it only on stop()
-    return bool(
-        getattr(window, "_closed", False) or engine is None or thread is None or thread.is_alive()
-    )
+    return bool(getattr(window, "_closed", False) or engine is None or not engine.crashed)
 
 
 def watch_window(window: Any, started: Startup) -> Watchdog:
