@@ -199,6 +199,7 @@ def test_a_cycle_writes_its_sync_state_in_one_commit(central: Central, tmp_path:
         engine.stop()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_crashed_tells_the_watchdog_the_thread_died(central: Central, tmp_path: Path) -> None:
     engine = SyncEngine(enrolled_kiosk(central, tmp_path / "k"), interval=60.0)
     assert not engine.crashed  # never started: nothing to restart
