@@ -47,7 +47,7 @@ from sync import protocol as P
 
 from .engine.db import int_or_none
 from .engine.facts import FeedEntries, TrustedKey
-from .engine.feeds import Feed
+from .engine.feeds import CURSOR_OF, Feed
 from .engine.service import KioskService
 from .engine.store import Store
 from .errors import KioskError
@@ -402,8 +402,8 @@ class SyncEngine:
 
     def _pull(self, client: HttpClient, result: SyncResult) -> None:
         self._pull_keys(client)
-        result.revocations += self._pull_feed(client, "revocation", "revocations")
-        result.roster += self._pull_feed(client, "roster", "roster")
+        result.revocations += self._pull_feed(client, "revocation")
+        result.roster += self._pull_feed(client, "roster")
         result.status_updates += self._pull_status(client)
 
     def _page(self, client: HttpClient, path: str, params: dict[str, Any] | None) -> P.FeedPage:
@@ -427,8 +427,8 @@ class SyncEngine:
                 local + [TrustedKey(raw=r, issuer=i) for r, i in sorted(wanted)]
             )
 
-    def _pull_feed(self, client: HttpClient, feed: Feed, local: str) -> int:
-        cursor = self.store.get_cursor(local)
+    def _pull_feed(self, client: HttpClient, feed: Feed) -> int:
+        cursor = self.store.get_cursor(CURSOR_OF[feed])
         applied = 0
         if cursor is None or not cursor.isdigit():
             page = self._page(client, f"{P.API_PREFIX}/feeds/{feed}/snapshot", None)

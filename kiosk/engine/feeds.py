@@ -130,13 +130,13 @@ class FeedStore(Database):
         """Apply a delta of the revocation feed and move its cursor, in one transaction."""
         with self.write() as conn:
             _apply_revocations(conn, entries)
-            upsert_cursor(conn, "revocations", cursor)
+            upsert_cursor(conn, CURSOR_OF["revocation"], cursor)
 
     def apply_roster(self, entries: Sequence[RosterEntry], cursor: str) -> None:
         """Apply a delta of issued vouchers (for typed short codes) and move the cursor."""
         with self.write() as conn:
             _apply_roster(conn, entries)
-            upsert_cursor(conn, "roster", cursor)
+            upsert_cursor(conn, CURSOR_OF["roster"], cursor)
 
     # -- either feed by name -----------------------------------------------
 
@@ -184,7 +184,7 @@ class FeedStore(Database):
                     used,
                 ),
             },
-            "revocations",
+            CURSOR_OF["revocation"],
             cursor,
         )
 
@@ -194,7 +194,7 @@ class FeedStore(Database):
         rows = sorted(((e.cti, e.token) for e in entries if not e.removed), key=lambda r: r[0])
         self._staged_replace(
             {"roster": ("INSERT OR REPLACE INTO roster_stage(cti, token) VALUES (?, ?)", rows)},
-            "roster",
+            CURSOR_OF["roster"],
             cursor,
         )
 
