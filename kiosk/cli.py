@@ -57,6 +57,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .selftest import run_self_test
 
         return int(run_self_test(args))
+    if args.demo and args.command is None:
+        from .demo import run_demo  # builds its own throw-away home, then opens the window
+
+        return int(run_demo(args))
     if args.command is None:
         from .ops.startup import run_window_with_startup
         from .ui.app import run_window

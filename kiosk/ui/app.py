@@ -111,12 +111,11 @@ def run_window_for(
 
 
 def run_window(args: argparse.Namespace) -> int:
-    """``cinepass-kiosk [--home DIR] [--camera X] [--staff NAME] [--fullscreen] [--decoder D]``."""
-    if getattr(args, "demo", False):
-        import importlib
+    """``cinepass-kiosk [--home DIR] [--camera X] [--staff NAME] [--fullscreen] [--decoder D]``.
 
-        demo = importlib.import_module("kiosk.demo")  # prepares a home, then run_window_for
-        return int(demo.run_demo(args))
+    ``--demo`` never comes here: :mod:`kiosk.cli` hands it to :mod:`kiosk.demo`,
+    which calls :func:`run_window_for` itself (one direction only, no cycle).
+    """
     return run_window_for(
         resolve_home(getattr(args, "home", None)),
         camera=getattr(args, "camera", None),
