@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import KioskConfig, parse_config, save_config
-from kiosk.errors import ConfigError
+from kiosk.errors import ConfigError, EnvironmentFailure
 
 ExportKind = str  # "csv" | "xlsx" | "pdf" (the manager view's three buttons)
 
@@ -29,7 +29,12 @@ def export_job(
     def job(svc: Any) -> Path:
         meta = reports.ReportMeta(cinema=cfg.cinema, counter=cfg.counter)
         days = reports.date_range(start, end)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a typo in the folder field, a read-only share: say so
+            raise EnvironmentFailure(
+                "export_failed", f"cannot create the folder {out_dir}: {exc.strerror or exc}"
+            ) from exc
         if kind == "pdf":
             tally = svc.tally(start).to_json()
             dups = [c for c in svc.conflicts() if on_day(c, start)]
