@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from syncsupport import Central
 from test_ui_window import open_window, scan_typed  # noqa: F401 (fixture)
-from ui_helpers import make_home
+from ui_helpers import KioskHome, make_home
 
 from kiosk.config import load_config, save_config
 from kiosk.paths import KioskPaths
@@ -25,6 +25,17 @@ from sync.voucher import PrivateKey
 from sync.voucher.keys import write_secret_file
 
 pytestmark = pytest.mark.timeout(90)
+
+
+def unreachable_home(tmp_path: Path, issuer_key: PrivateKey) -> KioskHome:
+    """A counter enrolled (as far as it knows) with a server that is not there."""
+    k = make_home(tmp_path, issuer_key)
+    paths = KioskPaths(k.home)
+    cfg = load_config(paths.config)
+    cfg.server_url, cfg.device_id, cfg.sync_interval = "http://127.0.0.1:9", "dev-x", 0.5
+    save_config(paths.config, cfg)
+    write_secret_file(paths.token, b"not-a-real-token")
+    return k
 
 
 def test_wizard_enrols_then_syncs(
@@ -67,12 +78,7 @@ def test_unreachable_server_shows_offline_and_stale_list(
     tmp_path: Path,
     issuer_key: PrivateKey,
 ) -> None:
-    k = make_home(tmp_path, issuer_key)
-    paths = KioskPaths(k.home)
-    cfg = load_config(paths.config)
-    cfg.server_url, cfg.device_id, cfg.sync_interval = "http://127.0.0.1:9", "dev-x", 0.5
-    save_config(paths.config, cfg)
-    write_secret_file(paths.token, b"not-a-real-token")
+    k = unreachable_home(tmp_path, issuer_key)
     w = open_window(k.home)
     qtbot.waitUntil(lambda: w.st["online"].text() == "离线", timeout=15000)
     assert "c62828" in w.st["online"].styleSheet()
@@ -114,12 +120,7 @@ def test_the_window_is_told_of_sync_state_on_its_own_thread(
                 return result
 
         monkeypatch.setattr(syncer, "SyncEngine", TellingEngine)
-    k = make_home(tmp_path, issuer_key)
-    paths = KioskPaths(k.home)
-    cfg = load_config(paths.config)
-    cfg.server_url, cfg.device_id, cfg.sync_interval = "http://127.0.0.1:9", "dev-x", 0.5
-    save_config(paths.config, cfg)
-    write_secret_file(paths.token, b"not-a-real-token")
+    k = unreachable_home(tmp_path, issuer_key)
     told: list[tuple[dict[str, Any], bool, bool]] = []
     w = open_window(k.home)
     gui = QThread.currentThread()

@@ -36,6 +36,7 @@ from .failures import failure_text
 from .keywedge import KeyWedgeFilter
 from .manager import ManagerView
 from .manager_flow import ManagerFlow
+from .options import WindowOptions
 from .pin_gate import PinGate
 from .scan_screen import ScanScreen
 from .setup_jobs import SetupRunner
@@ -59,31 +60,23 @@ class MainWindow(QMainWindow):
     verdict_shown = Signal(object)
     ready = Signal()
 
-    def __init__(
-        self,
-        home: Path,
-        *,
-        camera: str | None = None,
-        staff: str | None = None,
-        fullscreen: bool = False,
-        decoder: str | None = None,
-        loop_video: bool = False,
-    ) -> None:
+    def __init__(self, home: Path, options: WindowOptions | None = None) -> None:
         super().__init__()
+        opts = options or WindowOptions()
         i18n.set_language("zh_CN")  # until the config says otherwise (errors, wizard)
         self.paths = KioskPaths(Path(home))
-        self.camera_arg = camera
-        self.decoder_arg = decoder
-        self.loop_video = loop_video
-        self.staff_arg = (staff or "").strip()
-        self.fullscreen_arg = fullscreen
+        self.camera_arg = opts.camera
+        self.decoder_arg = opts.decoder
+        self.loop_video = opts.loop_video
+        self.staff_arg = (opts.staff or "").strip()
+        self.fullscreen_arg = opts.fullscreen
         self.cfg: KioskConfig | None = None
         self.bridge: ServiceThread | None = None
         self.camera: CameraController | None = None
         self.sync_link = SyncLink(self)
         self.sync_link.changed.connect(self._on_sync_status)
         self.service_ready = False
-        self.kiosk = fullscreen
+        self.kiosk = opts.fullscreen
         self._allow_close = False
         self._closed = False
         self.last_verdict: Verdict | None = None
