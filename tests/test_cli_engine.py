@@ -346,3 +346,17 @@ def test_a_closed_pipe_keeps_the_exit_code_and_prints_no_traceback(
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     rc, j = run_json(capsys, "--home", str(home), "status", "--json")
     assert rc == 0 and j["pending"] == 1  # the first redemption was recorded once
+
+
+def test_command_modules_do_not_import_the_cli_back() -> None:
+    """kiosk.cli imports the command modules; they never import it (no cycle to hide)."""
+    code = (
+        "import sys\n"
+        "import kiosk.commands.engine, kiosk.commands.sync, kiosk.commands.ops\n"
+        "print('kiosk.cli' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=30
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stdout + r.stderr
