@@ -12,6 +12,10 @@ fresh standalone kiosk with real signed vouchers:
 
 The difference is what the GUI adds (goal: at most 30 ms). Run:
 ``QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui.py [--vouchers 12]``.
+
+``--smoke`` (CI) runs both passes with two vouchers, a few seconds in all, so
+the script cannot rot unnoticed: it fails only if a verdict goes missing, not
+on the timing goals, which a shared CI machine cannot promise.
 """
 
 from __future__ import annotations
@@ -138,8 +142,9 @@ def gui_pass(home: Path, video: Path, n: int) -> tuple[list[float], list[float],
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vouchers", type=int, default=12)
+    ap.add_argument("--smoke", action="store_true", help="tiny run for CI (2 vouchers, no goals)")
     args = ap.parse_args()
-    n = args.vouchers
+    n = 2 if args.smoke else args.vouchers
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         (a, b), texts = homes(tmp, n)
@@ -166,9 +171,10 @@ def main() -> int:
     added_med = statistics.median(gui) - statistics.median(eng)
     added_p95 = pct(gui, 0.95) - pct(eng, 0.95)
     ok = added_p95 <= 30 and fps >= 25
+    verdict = "not judged (smoke run)" if args.smoke else ("OK" if ok else "MISSED")
     print(
         f"GUI adds: {added_med:.1f} ms median, {added_p95:.1f} ms p95 "
-        f"(goal <= 30 ms; preview goal >= 25 fps): {'OK' if ok else 'MISSED'}"
+        f"(goal <= 30 ms; preview goal >= 25 fps): {verdict}"
     )
     return 0
 

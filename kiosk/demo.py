@@ -25,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -297,19 +297,13 @@ def run_demo(args: argparse.Namespace) -> int:
         setup = prepare_demo(root)
         if not _has_display():
             return run_headless(setup)
-        camera = getattr(args, "camera", None)
-        if not camera:
-            camera = "0" if _webcam_present() else str(setup.video)
         from kiosk.ui.app import run_window_for
+        from kiosk.ui.options import WindowOptions
 
-        return run_window_for(
-            setup.home,
-            camera=camera,
-            staff=getattr(args, "staff", None) or STAFF,
-            fullscreen=bool(getattr(args, "fullscreen", False)),
-            decoder=getattr(args, "decoder", None),
-            loop_video=True,
-        )
+        asked = WindowOptions.from_args(args)
+        camera = asked.camera or ("0" if _webcam_present() else str(setup.video))
+        options = replace(asked, camera=camera, staff=asked.staff or STAFF, loop_video=True)
+        return run_window_for(setup.home, options)
     finally:
         if setup is not None:
             setup.stop()

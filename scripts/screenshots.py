@@ -8,7 +8,10 @@ manager, wizard (1280x800) and scan-1024x768. Each shot is taken with
 ImageMagick's ``import -window root`` (what X really shows); without it,
 ``QWidget.grab()``.
 
-    .venv/bin/python scripts/screenshots.py
+    .venv/bin/python scripts/screenshots.py [--out DIR]
+
+``--out`` writes the shots elsewhere (to compare a change with the README's
+without touching them).
 """
 
 from __future__ import annotations
@@ -32,13 +35,16 @@ def _reexec_under_xvfb() -> int:
         print("xvfb-run not found: apt-get install xvfb xauth", file=sys.stderr)
         return 3
     env = dict(os.environ, CINEPASS_SHOTS_INNER="1", QT_QPA_PLATFORM="xcb")
-    cmd = [xvfb, "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, __file__]
+    cmd = [xvfb, "-a", "-s", f"-screen 0 {W}x{H}x24", sys.executable, __file__, *sys.argv[1:]]
     return subprocess.call(cmd, env=env)
 
 
 def main() -> int:
+    global OUT
     if os.environ.get("CINEPASS_SHOTS_INNER") != "1":
         return _reexec_under_xvfb()
+    if "--out" in sys.argv:
+        OUT = Path(sys.argv[sys.argv.index("--out") + 1]).resolve()
     sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     from helpers_qr import camera_frame, write_video
@@ -78,7 +84,7 @@ def main() -> int:
             subprocess.run(["import", "-window", "root", str(path)], check=True)
         else:
             window.grab().save(str(path))
-        print("wrote", path.relative_to(ROOT))
+        print("wrote", path)
 
     w = create_window(kiosk.home, camera=str(video), staff="王芳", loop_video=True)
     assert isinstance(w, MainWindow)
@@ -101,7 +107,7 @@ def main() -> int:
     w.resize(1024, 768)
     pump(0.5)
     w.grab().save(str(OUT / "scan-1024x768.png"))
-    print("wrote docs/screenshots/scan-1024x768.png")
+    print("wrote", OUT / "scan-1024x768.png")
     w.resize(W, H)
     w.open_manager()
     w.pin.pin.setText("2468")

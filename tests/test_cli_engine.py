@@ -312,3 +312,51 @@ def test_roster_import_lets_a_standalone_counter_take_typed_codes(
     not_csv.write_bytes(b"\xff\xfe\x00garbage")
     rc, _out, err = run(capsys, "--home", str(home), "roster-import", str(not_csv))
     assert rc == 2 and "UTF-8" in err
+
+
+def test_a_closed_pipe_keeps_the_exit_code_and_prints_no_traceback(
+    home: Path, issuer_key: PrivateKey, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``cinepass-kiosk redeem @v.txt | head -1``: the reader goes, the redemption stands."""
+    tok = now_token(issuer_key)
+    f = tmp_path / "v.txt"
+    f.write_text(tok + "\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "kiosk.cli", "--home", str(home), "redeem", f"@{f}"]
+    for extra, want in (([], 0), (["--json"], 1)):  # accepted, then refused as already redeemed
+        p = subprocess.Popen(
+            [*argv, *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert p.stdout is not None and p.stderr is not None
+        p.stdout.close()  # the reader is gone before the kiosk writes a line
+        err = p.stderr.read().decode()
+        assert p.wait(timeout=30) == want, err
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    # the shell's own pipe: exit status of the kiosk, not of head
+    r = subprocess.run(
+        ["bash", "-c", 'set -o pipefail; "$@" | head -c 0', "sh", *argv, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    rc, j = run_json(capsys, "--home", str(home), "status", "--json")
+    assert rc == 0 and j["pending"] == 1  # the first redemption was recorded once
+
+
+def test_command_modules_do_not_import_the_cli_back() -> None:
+    """kiosk.cli imports the command modules; they never import it (no cycle to hide)."""
+    code = (
+        "import sys\n"
+        "import kiosk.commands.engine, kiosk.commands.sync, kiosk.commands.ops\n"
+        "print('kiosk.cli' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=30
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "False", r.stdout + r.stderr

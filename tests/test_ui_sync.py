@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from syncsupport import Central
 from test_ui_window import open_window, scan_typed  # noqa: F401 (fixture)
-from ui_helpers import make_home
+from ui_helpers import KioskHome, make_home
 
 from kiosk.config import load_config, save_config
 from kiosk.paths import KioskPaths
@@ -25,6 +25,17 @@ from sync.voucher import PrivateKey
 from sync.voucher.keys import write_secret_file
 
 pytestmark = pytest.mark.timeout(90)
+
+
+def unreachable_home(tmp_path: Path, issuer_key: PrivateKey) -> KioskHome:
+    """A counter enrolled (as far as it knows) with a server that is not there."""
+    k = make_home(tmp_path, issuer_key)
+    paths = KioskPaths(k.home)
+    cfg = load_config(paths.config)
+    cfg.server_url, cfg.device_id, cfg.sync_interval = "http://127.0.0.1:9", "dev-x", 0.5
+    save_config(paths.config, cfg)
+    write_secret_file(paths.token, b"not-a-real-token")
+    return k
 
 
 def test_wizard_enrols_then_syncs(
@@ -67,12 +78,7 @@ def test_unreachable_server_shows_offline_and_stale_list(
     tmp_path: Path,
     issuer_key: PrivateKey,
 ) -> None:
-    k = make_home(tmp_path, issuer_key)
-    paths = KioskPaths(k.home)
-    cfg = load_config(paths.config)
-    cfg.server_url, cfg.device_id, cfg.sync_interval = "http://127.0.0.1:9", "dev-x", 0.5
-    save_config(paths.config, cfg)
-    write_secret_file(paths.token, b"not-a-real-token")
+    k = unreachable_home(tmp_path, issuer_key)
     w = open_window(k.home)
     qtbot.waitUntil(lambda: w.st["online"].text() == "离线", timeout=15000)
     assert "c62828" in w.st["online"].styleSheet()
@@ -80,3 +86,51 @@ def test_unreachable_server_shows_offline_and_stale_list(
     assert "c62828" in w.st["revocations"].styleSheet()
     assert scan_typed(qtbot, w, k.text("valid")).reason == "accepted"  # offline-first
     qtbot.waitUntil(lambda: w.st["pending"].text() == "未同步：1", timeout=5000)
+
+
+def test_the_window_is_told_of_sync_state_on_its_own_thread(
+    qtbot: Any,
+    open_window: Any,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+    issuer_key: PrivateKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sync engine calls its listener from its own thread; the window paints on the UI thread.
+
+    No timer asks ``syncer.status()``: the status bar changes because the
+    engine reported a cycle.
+    """
+    import threading
+
+    from PySide6.QtCore import QThread
+
+    from kiosk import syncer
+
+    engine_cls = syncer.SyncEngine
+    if not hasattr(engine_cls, "add_listener"):  # this branch's syncer: tell as it will
+
+        class TellingEngine(syncer.SyncEngine):
+            def add_listener(self, callback: Any) -> None:
+                self.test_listeners = [*getattr(self, "test_listeners", []), callback]
+
+            def sync_now(self) -> syncer.SyncResult:
+                result = super().sync_now()
+                for callback in getattr(self, "test_listeners", []):
+                    callback(self.status())
+                return result
+
+        monkeypatch.setattr(syncer, "SyncEngine", TellingEngine)
+    k = unreachable_home(tmp_path, issuer_key)
+    told: list[tuple[dict[str, Any], bool, bool]] = []
+    w = open_window(k.home)
+    gui = QThread.currentThread()
+    w.sync_link.changed.connect(
+        lambda st: told.append(
+            (st, QThread.currentThread() is gui, threading.current_thread().name == "cinepass-sync")
+        )
+    )
+    qtbot.waitUntil(lambda: len(told) >= 2, timeout=15000)
+    assert all(on_gui and not on_syncer for _st, on_gui, on_syncer in told)
+    assert told[-1][0]["online"] is False and told[-1][0]["last_error"]
+    assert w.sync_link.polling is False  # told, not asking
+    qtbot.waitUntil(lambda: w.st["online"].text() == "离线", timeout=5000)

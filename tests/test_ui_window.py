@@ -520,3 +520,47 @@ def test_switching_format_rechecks_the_voucher_still_under_the_camera(
     QTest.keyClick(w.scan.verdict, Qt.Key.Key_F3)
     v = wait_verdict(qtbot, w, timeout=2500)  # well inside the 3 s hold-off
     assert v.reason == "accepted" and w.scan.verdict.tone == "ok"
+
+
+def test_a_bug_is_logged_with_its_traceback_and_shown_in_general_words(
+    qtbot: Any, open_window: Any, kiosk: KioskHome, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from kiosk.errors import EnvironmentFailure
+    from kiosk.ui.failures import failure_text
+
+    w = open_window(kiosk.home)
+
+    def bug(_svc: Any) -> None:
+        raise RuntimeError("internal detail")
+
+    def refused(_svc: Any) -> None:
+        raise EnvironmentFailure("disk_full", "the disk is full")
+
+    with caplog.at_level(logging.WARNING, logger="kiosk.ui.bridge"):
+        got = call(qtbot, w, bug)
+        assert isinstance(got, RuntimeError)
+        (rec,) = [r for r in caplog.records if r.name == "kiosk.ui.bridge"]
+        assert rec.levelno == logging.ERROR and rec.exc_info is not None  # the traceback
+        text = failure_text(got)
+        assert "RuntimeError" in text and "internal detail" not in text and "日志" in text
+        caplog.clear()
+        got = call(qtbot, w, refused)
+        assert isinstance(got, EnvironmentFailure) and failure_text(got) == "the disk is full"
+        (rec,) = [r for r in caplog.records if r.name == "kiosk.ui.bridge"]
+        assert rec.levelno == logging.WARNING and rec.exc_info is None  # expected: one line
+    # the manager's export shows the engine's words, not a Python repr
+    export_to = kiosk.home / "a-file"
+    export_to.write_text("not a folder")
+    w.open_manager()
+    w.pin.pin.setText("5555")
+    w.pin.confirm.setText("5555")
+    QTest.mouseClick(w.pin.ok, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.stack.currentWidget() is w.manager, timeout=5000)
+    w.manager.set_export_folder(str(export_to))
+    QTest.mouseClick(w.manager.export_csv, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.manager.export_result.text() != "", timeout=5000)
+    assert "c62828" in w.manager.export_result.styleSheet(), w.manager.export_result.text()
+    assert "Errno" not in w.manager.export_result.text()
+    assert f"未保存：cannot create the folder {export_to}" in w.manager.export_result.text()

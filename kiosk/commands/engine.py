@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.cli import add_common
+from kiosk.commands.common import add_common
 from kiosk.errors import EXIT_ENV, EXIT_OK, EXIT_REJECTED, UsageError
 from kiosk.paths import KioskPaths, resolve_home
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kiosk.cli import add_common
+from kiosk.commands.common import add_common
 from kiosk.errors import EXIT_OK, UsageError
 from kiosk.paths import KioskPaths, resolve_home
 

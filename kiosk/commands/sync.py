@@ -11,12 +11,11 @@ import argparse
 import json
 from typing import Any
 
+from kiosk.commands.common import add_common
 from kiosk.errors import EXIT_ENV, EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    from kiosk.cli import add_common
-
     p = sub.add_parser("enroll", help="connect this counter to the union's server")
     add_common(p)
     p.add_argument("--server", required=True, help="server URL, e.g. https://cinepass.example.org")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from kiosk.paths import resolve_home
 
+from .options import WindowOptions
+
 log = logging.getLogger(__name__)
 
 
@@ -52,47 +54,31 @@ def create_window(
     loop_video: bool = False,
 ) -> object:
     """Build (not show) the main window for ``home`` in the running QApplication."""
+    options = WindowOptions(camera, staff, fullscreen, decoder, loop_video)
+    return window_for(home, options)
+
+
+def window_for(home: Path, options: WindowOptions) -> object:
+    """:func:`create_window` with the options as one value (the CLI, the demo)."""
     ensure_app()
     from .main_window import MainWindow
 
-    return MainWindow(
-        Path(home),
-        camera=camera,
-        staff=staff,
-        fullscreen=fullscreen,
-        decoder=decoder,
-        loop_video=loop_video,
-    )
+    return MainWindow(Path(home), options)
 
 
-def run_window_for(
-    home: Path,
-    *,
-    camera: str | None = None,
-    staff: str | None = None,
-    fullscreen: bool = False,
-    decoder: str | None = None,
-    loop_video: bool = False,
-) -> int:
+def run_window_for(home: Path, options: WindowOptions | None = None) -> int:
     """Open the counter window for ``home`` and run until it closes; returns the exit code.
 
-    ``camera`` overrides the configured camera (an index, a video or an image;
-    the demo passes its video with ``loop_video=True``). A data folder that is
-    not set up yet opens the set-up wizard.
+    ``options.camera`` overrides the configured camera (an index, a video or
+    an image; the demo passes its video with ``loop_video=True``). A data
+    folder that is not set up yet opens the set-up wizard.
     """
     from PySide6.QtWidgets import QApplication
 
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     app = ensure_app()
     assert isinstance(app, QApplication)
-    window = create_window(
-        home,
-        camera=camera,
-        staff=staff,
-        fullscreen=fullscreen,
-        decoder=decoder,
-        loop_video=loop_video,
-    )
+    window = window_for(home, options or WindowOptions())
     from .main_window import MainWindow
 
     assert isinstance(window, MainWindow)
@@ -111,16 +97,9 @@ def run_window_for(
 
 
 def run_window(args: argparse.Namespace) -> int:
-    """``cinepass-kiosk [--home DIR] [--camera X] [--staff NAME] [--fullscreen] [--decoder D]``."""
-    if getattr(args, "demo", False):
-        import importlib
+    """``cinepass-kiosk [--home DIR] [--camera X] [--staff NAME] [--fullscreen] [--decoder D]``.
 
-        demo = importlib.import_module("kiosk.demo")  # prepares a home, then run_window_for
-        return int(demo.run_demo(args))
-    return run_window_for(
-        resolve_home(getattr(args, "home", None)),
-        camera=getattr(args, "camera", None),
-        staff=getattr(args, "staff", None),
-        fullscreen=bool(getattr(args, "fullscreen", False)),
-        decoder=getattr(args, "decoder", None),
-    )
+    ``--demo`` never comes here: :mod:`kiosk.cli` hands it to :mod:`kiosk.demo`,
+    which calls :func:`run_window_for` itself (one direction only, no cycle).
+    """
+    return run_window_for(resolve_home(getattr(args, "home", None)), WindowOptions.from_args(args))

@@ -5,6 +5,11 @@ Every call into :class:`kiosk.engine.service.KioskService` touches the disk
 gets the result back as a queued Qt signal on the UI thread. One thread, one
 queue: redemptions are handled strictly in the order they were scanned, and
 a slow disk delays verdicts but never freezes the preview or the keyboard.
+
+A job that raises a :class:`~sync.errors.CinePassError` failed for a reason
+the window explains (logged as one line); any other exception is a bug and is
+logged with its traceback before the window shows its generic words
+(:mod:`kiosk.ui.failures`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from sync.errors import CinePassError
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +88,7 @@ class ServiceThread(QThread):
         try:
             self.service = self._opener()
         except Exception as exc:  # noqa: BLE001 (reported to the window, which explains it)
+            _log_failure("opening the engine failed", exc)
             self.open_failed.emit(exc)
             return
         self.opened.emit()
@@ -91,7 +99,7 @@ class ServiceThread(QThread):
             try:
                 result: Any = item.job(self.service)
             except Exception as exc:  # noqa: BLE001 (a failed job must not kill the thread)
-                log.warning("engine call failed: %s", type(exc).__name__)
+                _log_failure("engine call failed", exc)
                 self._relay.result.emit((item.failed, exc, True))
             else:
                 self._relay.result.emit((item.done, result, False))
@@ -101,3 +109,14 @@ class ServiceThread(QThread):
             self.service.close()
         except Exception:  # noqa: BLE001 (closing at exit: nothing left to tell)
             log.exception("closing the service failed")
+
+
+def _log_failure(what: str, exc: Exception) -> None:
+    """An expected failure in one line; a bug with its traceback (the support file needs it).
+
+    Called from inside the ``except`` block, so ``log.exception`` has the traceback.
+    """
+    if isinstance(exc, CinePassError):
+        log.warning("%s: %s (%s)", what, exc.reason, exc.message)
+    else:
+        log.exception("%s: unexpected %s", what, type(exc).__name__)

@@ -5,11 +5,16 @@ and stops them; it decides nothing about vouchers. Pages: the set-up wizard
 (first run), the scan screen, the PIN gate and the manager view. Scans are
 always accepted, whichever page is showing: a scan switches back to the scan
 screen so its verdict is seen.
+
+This module only composes: the status bar is :mod:`kiosk.ui.status_bar`, the
+PIN rules and lockout :mod:`kiosk.pin`, the manager's export and config jobs
+:mod:`kiosk.ui.jobs`, the wizard's jobs :mod:`kiosk.ui.setup_jobs`, the sync
+engine's news :mod:`kiosk.ui.sync_link`, and every error shown goes through
+:mod:`kiosk.ui.failures`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from pathlib import Path
@@ -19,28 +24,34 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QStackedWidget
 
-from kiosk.config import KioskConfig, load_config, parse_config, save_config
+from kiosk.config import KioskConfig, load_config
 from kiosk.engine.verdict import Verdict
-from kiosk.errors import ConfigError, KioskError, NotSetUp
+from kiosk.errors import KioskError, NotSetUp
 from kiosk.paths import KioskPaths
-from kiosk.pin import PinError, hash_pin, validate_pin, verify_pin
 
 from . import i18n
 from .bridge import ServiceThread
 from .camera_view import CameraController
+from .failures import failure_text
 from .keywedge import KeyWedgeFilter
-from .manager import ManagerView, PinGate
+from .manager import ManagerView
+from .manager_flow import ManagerFlow
+from .options import WindowOptions
+from .pin_gate import PinGate
 from .scan_screen import ScanScreen
+from .setup_jobs import SetupRunner
 from .sound import Sounds
+from .status_bar import StatusBar
 from .style import STYLE
-from .text import describe, when_text
+from .sync_link import SyncLink
+from .text import describe, void_message
 from .verdict_view import TONES
 from .wizard import SetupWizard
 
 log = logging.getLogger(__name__)
-STATUS_INTERVAL_MS = 1000
-PIN_TRIES = 5
-PIN_LOCK_S = 60.0
+# The store's status is re-read after each verdict, void and sync report; this
+# timer only keeps the ages it shows ("revocation list: 12 min old") current.
+AGE_REFRESH_MS = 60_000
 
 
 class MainWindow(QMainWindow):
@@ -49,39 +60,32 @@ class MainWindow(QMainWindow):
     verdict_shown = Signal(object)
     ready = Signal()
 
-    def __init__(
-        self,
-        home: Path,
-        *,
-        camera: str | None = None,
-        staff: str | None = None,
-        fullscreen: bool = False,
-        decoder: str | None = None,
-        loop_video: bool = False,
-    ) -> None:
+    def __init__(self, home: Path, options: WindowOptions | None = None) -> None:
         super().__init__()
+        opts = options or WindowOptions()
         i18n.set_language("zh_CN")  # until the config says otherwise (errors, wizard)
         self.paths = KioskPaths(Path(home))
-        self.camera_arg = camera
-        self.decoder_arg = decoder
-        self.loop_video = loop_video
-        self.staff_arg = (staff or "").strip()
-        self.fullscreen_arg = fullscreen
+        self.camera_arg = opts.camera
+        self.decoder_arg = opts.decoder
+        self.loop_video = opts.loop_video
+        self.staff_arg = (opts.staff or "").strip()
+        self.fullscreen_arg = opts.fullscreen
         self.cfg: KioskConfig | None = None
         self.bridge: ServiceThread | None = None
         self.camera: CameraController | None = None
-        self.syncer: Any = None
+        self.sync_link = SyncLink(self)
+        self.sync_link.changed.connect(self._on_sync_status)
         self.service_ready = False
-        self.kiosk = fullscreen
+        self.kiosk = opts.fullscreen
         self._allow_close = False
         self._closed = False
         self.last_verdict: Verdict | None = None
         self.last_timing: dict[str, float] = {}
-        self.status: dict[str, Any] = {}
+        self.status: dict[str, Any] = {}  # the store's status() (read on the engine thread)
+        self.sync_status: dict[str, Any] = {}  # the sync engine's, as it last told us
         self.camera_state = "off"
         self._status_inflight = False
-        self._pin_failures = 0
-        self._pin_locked_until = 0.0
+        self._status_again = False
         self.sounds = Sounds(True, self)
         self.setWindowTitle("CinePass")
         self.setStyleSheet(STYLE)
@@ -98,7 +102,10 @@ class MainWindow(QMainWindow):
         self.scan: ScanScreen | None = None
         self.pin: PinGate | None = None
         self.manager: ManagerView | None = None
-        self._build_status_bar()
+        self.status_bar = StatusBar(self.statusBar(), self)
+        self.setup_runner = SetupRunner(self.paths, self)
+        self.manager_flow = ManagerFlow(self, self)
+        self.setup_runner.finished.connect(self._setup_done)
 
         self.wedge = KeyWedgeFilter(self, hotkey=self._hotkey)
         self.wedge.scanned.connect(lambda text: self.submit_scan(text, "scanner"))
@@ -110,7 +117,7 @@ class MainWindow(QMainWindow):
         self.verdict_timer.setSingleShot(True)
         self.verdict_timer.timeout.connect(self._verdict_timeout)
         self.status_timer = QTimer(self)
-        self.status_timer.setInterval(STATUS_INTERVAL_MS)
+        self.status_timer.setInterval(AGE_REFRESH_MS)
         self.status_timer.timeout.connect(self.refresh_status)
 
         try:
@@ -136,8 +143,7 @@ class MainWindow(QMainWindow):
 
     def _show_wizard(self) -> None:
         self.wizard = SetupWizard(str(self.paths.home), self)
-        self.wizard.enrol_requested.connect(self._enrol)
-        self.wizard.standalone_requested.connect(self._standalone)
+        self.setup_runner.attach(self.wizard)
         self.stack.addWidget(self.wizard)
         self.stack.setCurrentWidget(self.wizard)
 
@@ -165,18 +171,12 @@ class MainWindow(QMainWindow):
         self.scan.staff_changed.connect(lambda _s: self._paint_status())
         self.scan.undo_confirmed.connect(self.undo_last)
         self.scan.manager_requested.connect(self.open_manager)
-        self.pin.submitted.connect(self._pin_submitted)
         self.pin.cancelled.connect(self.show_scan)
         self.manager.back_requested.connect(self.show_scan)
         self.manager.quit_requested.connect(self.quit_program)
-        self.manager.day_requested.connect(self.load_tally)
-        self.manager.export_requested.connect(self.export)
-        self.manager.settings_saved.connect(self.save_settings)
-        self.manager.pin_change_requested.connect(self.change_pin)
-        self.manager.sync_now_requested.connect(self.sync_now)
-        self.manager.folder.setText(str(self.paths.home / "reports"))
+        self.manager_flow.attach(self.pin, self.manager)
         self.stack.setCurrentWidget(self.scan)
-        self._retranslate_status()
+        self._paint_status()
 
     def show_scan(self) -> None:
         if self.scan is not None:
@@ -206,32 +206,19 @@ class MainWindow(QMainWindow):
         cfg = self.cfg
         assert cfg is not None
         if not cfg.standalone:
-            self.bridge.submit(self._make_syncer, self._on_syncer, self._on_syncer_failed)
+            self.sync_link.start(self.bridge)
         self.service_ready = True
         self.status_timer.start()
         self.refresh_status()
         self.ready.emit()
 
-    @staticmethod
-    def _make_syncer(svc: Any) -> Any:
-        from kiosk.syncer import SyncEngine
-
-        engine = SyncEngine(svc)
-        engine.start()
-        return engine
-
-    def _on_syncer(self, engine: Any) -> None:
-        if self._closed:
-            engine.stop()
-        else:
-            self.syncer = engine
-
-    def _on_syncer_failed(self, exc: BaseException) -> None:
-        log.warning("sync engine not started: %s", exc)
+    @property
+    def syncer(self) -> Any:
+        """The running :class:`~kiosk.syncer.SyncEngine`, or None (standalone, not yet)."""
+        return self.sync_link.syncer
 
     def _on_open_failed(self, exc: BaseException) -> None:
-        msg = exc.message if isinstance(exc, KioskError) else f"{type(exc).__name__}: {exc}"
-        self._show_error(msg)
+        self._show_error(failure_text(exc))
 
     def _start_camera(self) -> None:
         cfg = self.cfg
@@ -255,65 +242,12 @@ class MainWindow(QMainWindow):
 
     # --- set-up wizard ----------------------------------------------------------
 
-    def _run_setup(self, job: Any) -> None:
-        assert self.wizard is not None
-        self.wizard.set_busy(True)
-        worker = ServiceThread(lambda: None, self)
-
-        def done(_result: Any) -> None:
-            worker.stop()
-            try:
-                cfg = load_config(self.paths.config)
-            except KioskError as exc:
-                self._setup_failed(exc)
-                return
-            if self.wizard is not None:
-                self.stack.removeWidget(self.wizard)
-                self.wizard.deleteLater()
-                self.wizard = None
-            self._start(cfg)
-
-        def failed(exc: BaseException) -> None:
-            worker.stop()
-            self._setup_failed(exc)
-
-        worker.start()
-        worker.submit(lambda _none: job(), done, failed)
-
-    def _setup_failed(self, exc: BaseException) -> None:
+    def _setup_done(self, cfg: KioskConfig) -> None:
         if self.wizard is not None:
-            reason, message = getattr(exc, "reason", None), getattr(exc, "message", None)
-            if isinstance(reason, str) and isinstance(message, str):  # KioskError, KeyFileError
-                self.wizard.show_error(self.wizard.explain(reason, message))
-            else:
-                self.wizard.show_error(f"{type(exc).__name__}: {exc}")
-
-    def _enrol(self, url: str, code: str, counter: str) -> None:
-        from kiosk.enrollment import enroll
-
-        home = self.paths.home
-        paths = self.paths
-
-        def job() -> None:
-            enroll(home, url, code, name=counter or None)
-            if counter:
-                cfg = load_config(paths.config)
-                cfg.counter = counter
-                save_config(paths.config, cfg)
-
-        self._run_setup(job)
-
-    def _standalone(self, cinema: str, key_file: str, counter: str) -> None:
-        from kiosk.engine.service import init_standalone
-        from sync.voucher.keys import load_public_key
-
-        home = self.paths.home
-
-        def job() -> None:
-            key = load_public_key(Path(key_file).expanduser())
-            init_standalone(home, cinema=cinema, issuer_keys=[key], counter=counter)
-
-        self._run_setup(job)
+            self.stack.removeWidget(self.wizard)
+            self.wizard.deleteLater()
+            self.wizard = None
+        self._start(cfg)
 
     # --- inputs -----------------------------------------------------------------
 
@@ -367,8 +301,7 @@ class MainWindow(QMainWindow):
             timing["engine_ms"] = (time.perf_counter() - t0) * 1000
             return v
 
-        def failed(exc: BaseException) -> None:
-            log.error("redeem failed: %s", type(exc).__name__)
+        def failed(exc: BaseException) -> None:  # the bridge has logged it
             self._show_verdict(
                 Verdict(reason="not_recorded", detail={"error": type(exc).__name__}), fmt, timing
             )
@@ -391,8 +324,8 @@ class MainWindow(QMainWindow):
         self.verdict_timer.stop()
         if self.cfg.verdict_timeout > 0:
             self.verdict_timer.start(int(self.cfg.verdict_timeout * 1000))
-        if verdict.accepted and self.syncer is not None:
-            self.syncer.notify()
+        if verdict.accepted:
+            self.sync_link.notify()
         self.verdict_shown.emit(verdict)
         self.refresh_status()
 
@@ -407,23 +340,10 @@ class MainWindow(QMainWindow):
         staff = self.scan.current_staff()
 
         def done(result: Any) -> None:
-            from PySide6.QtCore import QCoreApplication
-
-            from kiosk.engine.service import VOID_MESSAGES
-
-            en = VOID_MESSAGES[result.reason]["en"]
-            msg = QCoreApplication.translate("Void", en, result.reason)
-            if result.voucher_id:
-                msg = f"{msg}: {result.voucher_id}"
             if self.scan is not None:
-                self.scan.set_notice(msg)
-                self.scan.notice.setStyleSheet(
-                    "color: #1b7f3b; font-weight: bold;"
-                    if result.ok
-                    else "color: #c62828; font-weight: bold;"
+                self.scan.show_void_result(
+                    void_message(result.reason, result.voucher_id), result.ok
                 )
-                if result.ok:
-                    self.scan.verdict.show_idle()
             self.refresh_status()
 
         def failed(exc: BaseException) -> None:
@@ -435,130 +355,13 @@ class MainWindow(QMainWindow):
     # --- manager ----------------------------------------------------------------
 
     def open_manager(self) -> None:
-        if self.pin is None or self.cfg is None:
-            return
-        self.pin.prepare(creating=not self.cfg.pin_hash)
-        self.stack.setCurrentWidget(self.pin)
+        """The PIN gate, then the manager view (:mod:`kiosk.ui.manager_flow`)."""
+        self.manager_flow.open()
 
-    def _pin_submitted(self, pin: str, confirm: str) -> None:
-        assert self.pin is not None and self.cfg is not None
-        if self.pin.creating:
-            try:
-                validate_pin(pin)
-            except PinError:
-                self.pin.prepare(creating=True, message=self._pin_rule())
-                return
-            if pin != confirm:
-                self.pin.prepare(creating=True, message=self.tr("The two PINs differ."))
-                return
-            self._save_changes({"pin_hash": hash_pin(pin)}, then=self._enter_manager)
-            return
-        now = time.monotonic()
-        if now < self._pin_locked_until:
-            self.pin.prepare(creating=False, message=self.tr("Too many wrong PINs: wait a minute."))
-            return
-        try:
-            ok = verify_pin(pin, self.cfg.pin_hash)
-        except PinError:
-            ok = False
-        if not ok:
-            self._pin_failures += 1
-            if self._pin_failures >= PIN_TRIES:
-                self._pin_failures = 0
-                self._pin_locked_until = now + PIN_LOCK_S
-            self.pin.prepare(creating=False, message=self.tr("Wrong PIN."))
-            return
-        self._pin_failures = 0
-        self._enter_manager()
-
-    def _pin_rule(self) -> str:
-        return self.tr("A PIN is 4 to 12 digits.")
-
-    def _enter_manager(self) -> None:
-        if self.manager is None or self.cfg is None:
-            return
-        self.manager.load_settings(self.cfg)
-        self.stack.setCurrentWidget(self.manager)
-        self.load_tally(self.manager.selected_day())
-        self._paint_sync_state()
-
-    def load_tally(self, day: dt.date) -> None:
-        if self.bridge is None:
-            return
-
-        def job(svc: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-            return svc.tally(day).to_json(), svc.conflicts()
-
-        def done(result: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
-            if self.manager is not None and self.cfg is not None:
-                self.manager.show_tally(result[0], self.cfg.counter)
-                self.manager.show_conflicts(result[1])
-
-        self.bridge.submit(job, done)
-
-    def export(self, kind: str, start: dt.date, end: dt.date, folder: str) -> None:
-        if self.bridge is None or self.cfg is None or self.manager is None:
-            return
-        from kiosk import reports
-
-        lang, cfg = self.cfg.language, self.cfg
-        out_dir = Path(folder or self.paths.home / "reports").expanduser()
-
-        def job(svc: Any) -> Path:
-            meta = reports.ReportMeta(cinema=cfg.cinema, counter=cfg.counter)
-            days = reports.date_range(start, end)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            if kind == "pdf":
-                tally = svc.tally(start).to_json()
-                dups = [c for c in svc.conflicts() if _on_day(c, start)]
-                path = out_dir / f"cinepass-{cfg.cinema}-{start.isoformat()}.pdf"
-                return reports.daily_pdf(tally, path, lang, meta, dups)
-            tallies = [svc.tally(d).to_json() for d in days]
-            name = f"cinepass-{cfg.cinema}-{start.isoformat()}"
-            if end != start:
-                name += f"_{end.isoformat()}"
-            if kind == "csv":
-                return reports.export_csv(tallies, out_dir / f"{name}.csv", lang, meta)
-            return reports.export_xlsx(tallies, out_dir / f"{name}.xlsx", lang, meta)
-
-        def done(path: Path) -> None:
-            if self.manager is not None:
-                self.manager.show_export_result(self.tr("Saved: {0}").format(path), True)
-
-        def failed(exc: BaseException) -> None:
-            if self.manager is not None:
-                msg = exc.message if isinstance(exc, KioskError) else str(exc)
-                self.manager.show_export_result(self.tr("Not saved: {0}").format(msg), False)
-
-        self.bridge.submit(job, done, failed)
-
-    def _save_changes(self, changes: dict[str, Any], then: Any = None) -> None:
-        """Validate and write config changes on the worker; the service sees them too."""
-        if self.bridge is None:
-            return
-        path = self.paths.config
-
-        def job(svc: Any) -> KioskConfig:
-            new = parse_config({**svc.config.to_json(), **changes})
-            if not new.cinema:
-                raise ConfigError("bad_config", "config.json: 'cinema' is not set")
-            save_config(path, new)
-            svc.config = new
-            return new
-
-        def done(new: KioskConfig) -> None:
-            old = self.cfg
-            self.cfg = new
-            self._apply_config(old, new)
-            if then is not None:
-                then()
-
-        def failed(exc: BaseException) -> None:
-            msg = exc.message if isinstance(exc, KioskError) else str(exc)
-            if self.manager is not None:
-                self.manager.s_result.setText(self.tr("Not saved: {0}").format(msg))
-
-        self.bridge.submit(job, done, failed)
+    def apply_config(self, new: KioskConfig) -> None:
+        """A config the manager saved (already on disk and in the service): apply it here."""
+        old, self.cfg = self.cfg, new
+        self._apply_config(old, new)
 
     def _apply_config(self, old: KioskConfig | None, new: KioskConfig) -> None:
         self.sounds.enabled = new.sound
@@ -566,8 +369,8 @@ class MainWindow(QMainWindow):
             i18n.set_language(new.language)
             on_manager = self.stack.currentWidget() is self.manager
             self._build_pages()
-            if on_manager and self.manager is not None:
-                self._enter_manager()
+            if on_manager:
+                self.manager_flow.enter()
         elif self.scan is not None:
             self.scan.set_staff_names(new.staff_names, self.scan.current_staff())
         if old is not None and (old.camera != new.camera) and self.camera_arg is None:
@@ -580,38 +383,12 @@ class MainWindow(QMainWindow):
             self.kiosk = False
             self.showNormal()
 
-    def save_settings(self, values: dict[str, Any]) -> None:
-        def saved() -> None:
-            if self.manager is not None:
-                self.manager.s_result.setText(self.tr("Settings saved."))
-
-        self._save_changes(values, then=saved)
-
-    def change_pin(self, new: str, again: str) -> None:
-        if self.manager is None:
-            return
-        try:
-            validate_pin(new)
-        except PinError:
-            self.manager.p_result.setText(self._pin_rule())
-            return
-        if new != again:
-            self.manager.p_result.setText(self.tr("The two PINs differ."))
-            return
-
-        def changed() -> None:
-            if self.manager is not None:
-                self.manager.p_new.clear()
-                self.manager.p_again.clear()
-                self.manager.p_result.setText(self.tr("PIN changed."))
-
-        self._save_changes({"pin_hash": hash_pin(new)}, then=changed)
-
-    def sync_now(self) -> None:
-        if self.syncer is not None:
-            self.syncer.notify()
-            if self.manager is not None:
-                self.manager.show_sync_state(self.tr("Sync started..."))
+    def sync_now(self) -> bool:
+        """Start a sync cycle now; False when there is no sync engine (standalone, not yet)."""
+        if self.syncer is None:
+            return False
+        self.sync_link.notify()
+        return True
 
     def quit_program(self) -> None:
         self._allow_close = True
@@ -619,122 +396,63 @@ class MainWindow(QMainWindow):
 
     # --- status -----------------------------------------------------------------
 
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        bar.setObjectName("statusBar")
-        self.st: dict[str, QLabel] = {}
-        for key in (
-            "online",
-            "pending",
-            "last_sync",
-            "revocations",
-            "clock",
-            "camera",
-            "counter",
-            "staff",
-        ):
-            lab = QLabel(self)
-            lab.setObjectName(f"st_{key}")
-            lab.setContentsMargins(8, 2, 8, 2)
-            self.st[key] = lab
-            bar.addPermanentWidget(lab, 1 if key == "staff" else 0)
+    @property
+    def st(self) -> dict[str, QLabel]:
+        """The status bar's labels by key (see :data:`kiosk.ui.status_bar.KEYS`)."""
+        return self.status_bar.labels
 
-    def _retranslate_status(self) -> None:
+    def _on_sync_status(self, sync: dict[str, Any]) -> None:
+        """The sync engine told us of a cycle or a change: paint it, re-read the store's counts."""
+        self.sync_status = sync
         self._paint_status()
+        self.refresh_status()
 
     def refresh_status(self) -> None:
-        if self.bridge is None or not self.service_ready or self._status_inflight:
-            return  # one status read at a time: a slow disk must not pile them up
-        self._status_inflight = True
-        syncer = self.syncer
+        """Re-read the store's status on the engine thread, then paint it.
 
-        def job(svc: Any) -> dict[str, Any]:
-            st: dict[str, Any] = dict(svc.status())
-            if syncer is not None:
-                st["sync"] = syncer.status()
-            return st
+        One read at a time, so a slow disk cannot pile them up; a request made
+        while one is running is remembered and run once after it, so the last
+        change is never lost.
+        """
+        if self.bridge is None or not self.service_ready:
+            return
+        if self._status_inflight:
+            self._status_again = True
+            return
+        self._status_inflight = True
+
+        def finish() -> None:
+            self._status_inflight = False
+            if self._status_again and not self._closed:
+                self._status_again = False
+                self.refresh_status()
 
         def done(st: dict[str, Any]) -> None:
-            self._status_inflight = False
             self.status = st
             self._paint_status()
+            finish()
 
-        def failed(exc: BaseException) -> None:
-            self._status_inflight = False
-            log.warning("status read failed: %s", type(exc).__name__)
+        def failed(_exc: BaseException) -> None:  # the bridge has logged it
+            finish()
 
-        self.bridge.submit(job, done, failed)
-
-    def _set(self, key: str, text: str, warn: bool = False) -> None:
-        lab = self.st[key]
-        lab.setText(text)
-        lab.setStyleSheet(
-            "background: #c62828; color: white; font-weight: bold; border-radius: 4px;"
-            if warn
-            else ""
-        )
+        self.bridge.submit(lambda svc: dict(svc.status()), done, failed)
 
     def _paint_status(self) -> None:
-        st, cfg = self.status, self.cfg
-        if cfg is None:
+        if self.cfg is None:
             return
-        sync = st.get("sync") or {}
-        if cfg.standalone:
-            self._set("online", self.tr("Standalone"))
-        elif st.get("device_revoked") or sync.get("device_revoked"):
-            self._set("online", self.tr("Counter revoked by the server"), True)
-        else:
-            online = sync.get("online", st.get("online"))
-            self._set("online", self.tr("Online") if online else self.tr("Offline"), not online)
-        self._set("pending", self.tr("Unsynced: {0}").format(st.get("pending", 0)))
-        last = st.get("last_sync")
-        self._set(
-            "last_sync",
-            self.tr("Last sync: {0}").format(when_text(last) if last else self.tr("never")),
-        )
-        age = st.get("revocation_age_s")
-        if cfg.standalone:
-            self._set("revocations", self.tr("Revocation list: local"))
-        elif age is None:
-            self._set("revocations", self.tr("Revocation list: never updated"), True)
-        else:
-            if age < 3600:
-                text = self.tr("Revocation list: {0} min old").format(int(age // 60))
-            else:
-                text = self.tr("Revocation list: {0:.1f} h old").format(age / 3600)
-            self._set("revocations", text, bool(st.get("revocations_stale")))
-        clock_ok = st.get("clock_ok", True)
-        self._set(
-            "clock", self.tr("Clock OK") if clock_ok else self.tr("Clock is behind!"), not clock_ok
-        )
-        cam = {
-            "ok": self.tr("Camera OK"),
-            "lost": self.tr("Camera lost"),
-            "reconnecting": self.tr("Camera reconnecting"),
-            "ended": self.tr("Camera stopped"),
-            "starting": self.tr("Camera starting"),
-            "off": self.tr("No camera"),
-        }.get(self.camera_state, self.camera_state)
-        self._set("camera", cam, self.camera_state in ("lost", "reconnecting", "ended"))
-        self._set("counter", self.tr("Counter: {0}").format(cfg.counter or cfg.cinema))
         staff = self.scan.current_staff() if self.scan is not None else ""
-        self._set("staff", self.tr("Staff: {0}").format(staff or self.tr("nobody signed in")))
+        self.status_bar.paint(self.cfg, self.status, self.sync_status, self.camera_state, staff)
         if self.stack.currentWidget() is self.manager:
             self._paint_sync_state()
 
     def _paint_sync_state(self) -> None:
-        if self.manager is None or self.cfg is None:
-            return
-        sync = self.status.get("sync") or {}
-        if self.cfg.standalone:
-            self.manager.show_sync_state(self.tr("No server: export the tally to settle."))
-            return
-        err = sync.get("last_error")
-        text = self.tr("Online") if sync.get("online") else self.tr("Offline")
-        text += "  ·  " + self.tr("Unsynced: {0}").format(self.status.get("pending", 0))
-        if err:
-            text += "\n" + self.tr("Last error: {0}").format(err)
-        self.manager.show_sync_state(text)
+        if self.manager is not None and self.cfg is not None:
+            self.manager.show_sync_state(self.sync_summary())
+
+    def sync_summary(self) -> str:
+        """The manager view's "Central server" line (see :meth:`StatusBar.sync_summary`)."""
+        assert self.cfg is not None
+        return self.status_bar.sync_summary(self.cfg, self.status, self.sync_status)
 
     # --- shutdown ---------------------------------------------------------------
 
@@ -757,9 +475,7 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self.wedge)
         self._stop_camera()
-        if self.syncer is not None:
-            self.syncer.stop()
-            self.syncer = None
+        self.sync_link.stop()
         if self.bridge is not None:
             self.bridge.stop()
 
@@ -772,10 +488,3 @@ class MainWindow(QMainWindow):
             and not self.isFullScreen()
         ):
             QTimer.singleShot(0, self.showFullScreen)  # no way out of kiosk mode without the PIN
-
-
-def _on_day(conflict: dict[str, Any], day: dt.date) -> bool:
-    at = (conflict.get("local") or {}).get("at")
-    if not isinstance(at, int):
-        return True
-    return dt.datetime.fromtimestamp(at / 1000).date() == day

@@ -197,3 +197,12 @@ class ScanScreen(QWidget):
 
     def set_notice(self, text: str) -> None:
         self.notice.setText(text)
+
+    def show_void_result(self, text: str, ok: bool) -> None:
+        """The undo bar's answer: green when the redemption was voided, red when not."""
+        self.set_notice(text)
+        self.notice.setStyleSheet(
+            "color: #1b7f3b; font-weight: bold;" if ok else "color: #c62828; font-weight: bold;"
+        )
+        if ok:
+            self.verdict.show_idle()

@@ -30,6 +30,14 @@ def verdict_next_step(reason: str) -> str:
     return translate("Verdict", en, f"{reason}.next")
 
 
+def void_message(reason: str, voucher_id: str | None = None) -> str:
+    """The answer to "undo the last redemption" (the engine's ``VOID_MESSAGES``, translated)."""
+    from kiosk.engine.service import VOID_MESSAGES
+
+    msg = translate("Void", VOID_MESSAGES[reason]["en"], reason)
+    return f"{msg}: {voucher_id}" if voucher_id else msg
+
+
 def revocation_reason(why: str) -> str:
     names = {
         "lost": translate("VerdictText", "lost"),

@@ -1,6 +1,13 @@
 <?xml version='1.0' encoding='utf-8'?>
 <TS version="2.1" language="en">
   <context>
+    <name>Failure</name>
+    <message>
+      <source>Unexpected error ({0}): the details are in the log. Call IT support.</source>
+      <translation>Unexpected error ({0}): the details are in the log. Call IT support.</translation>
+    </message>
+  </context>
+  <context>
     <name>MainWindow</name>
     <message>
       <source>This counter cannot start:</source>
@@ -14,10 +21,9 @@
       <source>The void could not be recorded.</source>
       <translation>The void could not be recorded.</translation>
     </message>
-    <message>
-      <source>The two PINs differ.</source>
-      <translation>The two PINs differ.</translation>
-    </message>
+  </context>
+  <context>
+    <name>ManagerFlow</name>
     <message>
       <source>Too many wrong PINs: wait a minute.</source>
       <translation>Too many wrong PINs: wait a minute.</translation>
@@ -25,6 +31,10 @@
     <message>
       <source>Wrong PIN.</source>
       <translation>Wrong PIN.</translation>
+    </message>
+    <message>
+      <source>The two PINs differ.</source>
+      <translation>The two PINs differ.</translation>
     </message>
     <message>
       <source>A PIN is 4 to 12 digits.</source>
@@ -49,102 +59,6 @@
     <message>
       <source>Sync started...</source>
       <translation>Sync started...</translation>
-    </message>
-    <message>
-      <source>Standalone</source>
-      <translation>Standalone</translation>
-    </message>
-    <message>
-      <source>Counter revoked by the server</source>
-      <translation>Counter revoked by the server</translation>
-    </message>
-    <message>
-      <source>Online</source>
-      <translation>Online</translation>
-    </message>
-    <message>
-      <source>Offline</source>
-      <translation>Offline</translation>
-    </message>
-    <message>
-      <source>Unsynced: {0}</source>
-      <translation>Unsynced: {0}</translation>
-    </message>
-    <message>
-      <source>Last sync: {0}</source>
-      <translation>Last sync: {0}</translation>
-    </message>
-    <message>
-      <source>never</source>
-      <translation>never</translation>
-    </message>
-    <message>
-      <source>Revocation list: local</source>
-      <translation>Revocation list: local</translation>
-    </message>
-    <message>
-      <source>Revocation list: never updated</source>
-      <translation>Revocation list: never updated</translation>
-    </message>
-    <message>
-      <source>Revocation list: {0} min old</source>
-      <translation>Revocation list: {0} min old</translation>
-    </message>
-    <message>
-      <source>Revocation list: {0:.1f} h old</source>
-      <translation>Revocation list: {0:.1f} h old</translation>
-    </message>
-    <message>
-      <source>Clock OK</source>
-      <translation>Clock OK</translation>
-    </message>
-    <message>
-      <source>Clock is behind!</source>
-      <translation>Clock is behind!</translation>
-    </message>
-    <message>
-      <source>Camera OK</source>
-      <translation>Camera OK</translation>
-    </message>
-    <message>
-      <source>Camera lost</source>
-      <translation>Camera lost</translation>
-    </message>
-    <message>
-      <source>Camera reconnecting</source>
-      <translation>Camera reconnecting</translation>
-    </message>
-    <message>
-      <source>Camera stopped</source>
-      <translation>Camera stopped</translation>
-    </message>
-    <message>
-      <source>Camera starting</source>
-      <translation>Camera starting</translation>
-    </message>
-    <message>
-      <source>No camera</source>
-      <translation>No camera</translation>
-    </message>
-    <message>
-      <source>Counter: {0}</source>
-      <translation>Counter: {0}</translation>
-    </message>
-    <message>
-      <source>Staff: {0}</source>
-      <translation>Staff: {0}</translation>
-    </message>
-    <message>
-      <source>nobody signed in</source>
-      <translation>nobody signed in</translation>
-    </message>
-    <message>
-      <source>No server: export the tally to settle.</source>
-      <translation>No server: export the tally to settle.</translation>
-    </message>
-    <message>
-      <source>Last error: {0}</source>
-      <translation>Last error: {0}</translation>
     </message>
   </context>
   <context>
@@ -588,6 +502,105 @@
     <message>
       <source>This data folder is already set up.</source>
       <translation>This data folder is already set up.</translation>
+    </message>
+  </context>
+  <context>
+    <name>StatusBar</name>
+    <message>
+      <source>Standalone</source>
+      <translation>Standalone</translation>
+    </message>
+    <message>
+      <source>Counter revoked by the server</source>
+      <translation>Counter revoked by the server</translation>
+    </message>
+    <message>
+      <source>Online</source>
+      <translation>Online</translation>
+    </message>
+    <message>
+      <source>Offline</source>
+      <translation>Offline</translation>
+    </message>
+    <message>
+      <source>Unsynced: {0}</source>
+      <translation>Unsynced: {0}</translation>
+    </message>
+    <message>
+      <source>Last sync: {0}</source>
+      <translation>Last sync: {0}</translation>
+    </message>
+    <message>
+      <source>never</source>
+      <translation>never</translation>
+    </message>
+    <message>
+      <source>Clock OK</source>
+      <translation>Clock OK</translation>
+    </message>
+    <message>
+      <source>Clock is behind!</source>
+      <translation>Clock is behind!</translation>
+    </message>
+    <message>
+      <source>Camera OK</source>
+      <translation>Camera OK</translation>
+    </message>
+    <message>
+      <source>Camera lost</source>
+      <translation>Camera lost</translation>
+    </message>
+    <message>
+      <source>Camera reconnecting</source>
+      <translation>Camera reconnecting</translation>
+    </message>
+    <message>
+      <source>Camera stopped</source>
+      <translation>Camera stopped</translation>
+    </message>
+    <message>
+      <source>Camera starting</source>
+      <translation>Camera starting</translation>
+    </message>
+    <message>
+      <source>No camera</source>
+      <translation>No camera</translation>
+    </message>
+    <message>
+      <source>Counter: {0}</source>
+      <translation>Counter: {0}</translation>
+    </message>
+    <message>
+      <source>Staff: {0}</source>
+      <translation>Staff: {0}</translation>
+    </message>
+    <message>
+      <source>nobody signed in</source>
+      <translation>nobody signed in</translation>
+    </message>
+    <message>
+      <source>Revocation list: local</source>
+      <translation>Revocation list: local</translation>
+    </message>
+    <message>
+      <source>Revocation list: never updated</source>
+      <translation>Revocation list: never updated</translation>
+    </message>
+    <message>
+      <source>Revocation list: {0} min old</source>
+      <translation>Revocation list: {0} min old</translation>
+    </message>
+    <message>
+      <source>Revocation list: {0:.1f} h old</source>
+      <translation>Revocation list: {0:.1f} h old</translation>
+    </message>
+    <message>
+      <source>No server: export the tally to settle.</source>
+      <translation>No server: export the tally to settle.</translation>
+    </message>
+    <message>
+      <source>Last error: {0}</source>
+      <translation>Last error: {0}</translation>
     </message>
   </context>
   <context>

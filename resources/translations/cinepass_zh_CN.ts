@@ -1,6 +1,13 @@
 <?xml version='1.0' encoding='utf-8'?>
 <TS version="2.1" language="zh_CN">
   <context>
+    <name>Failure</name>
+    <message>
+      <source>Unexpected error ({0}): the details are in the log. Call IT support.</source>
+      <translation>意外错误（{0}）：详情已记入日志。请联系技术支持。</translation>
+    </message>
+  </context>
+  <context>
     <name>MainWindow</name>
     <message>
       <source>This counter cannot start:</source>
@@ -14,10 +21,9 @@
       <source>The void could not be recorded.</source>
       <translation>撤销未能记录。</translation>
     </message>
-    <message>
-      <source>The two PINs differ.</source>
-      <translation>两次输入的 PIN 不一致。</translation>
-    </message>
+  </context>
+  <context>
+    <name>ManagerFlow</name>
     <message>
       <source>Too many wrong PINs: wait a minute.</source>
       <translation>PIN 错误次数过多，请等待一分钟。</translation>
@@ -25,6 +31,10 @@
     <message>
       <source>Wrong PIN.</source>
       <translation>PIN 错误。</translation>
+    </message>
+    <message>
+      <source>The two PINs differ.</source>
+      <translation>两次输入的 PIN 不一致。</translation>
     </message>
     <message>
       <source>A PIN is 4 to 12 digits.</source>
@@ -49,102 +59,6 @@
     <message>
       <source>Sync started...</source>
       <translation>正在同步…</translation>
-    </message>
-    <message>
-      <source>Standalone</source>
-      <translation>单机模式</translation>
-    </message>
-    <message>
-      <source>Counter revoked by the server</source>
-      <translation>本柜台已被服务器停用</translation>
-    </message>
-    <message>
-      <source>Online</source>
-      <translation>在线</translation>
-    </message>
-    <message>
-      <source>Offline</source>
-      <translation>离线</translation>
-    </message>
-    <message>
-      <source>Unsynced: {0}</source>
-      <translation>未同步：{0}</translation>
-    </message>
-    <message>
-      <source>Last sync: {0}</source>
-      <translation>上次同步：{0}</translation>
-    </message>
-    <message>
-      <source>never</source>
-      <translation>从未</translation>
-    </message>
-    <message>
-      <source>Revocation list: local</source>
-      <translation>冻结名单：本地</translation>
-    </message>
-    <message>
-      <source>Revocation list: never updated</source>
-      <translation>冻结名单：从未更新</translation>
-    </message>
-    <message>
-      <source>Revocation list: {0} min old</source>
-      <translation>冻结名单：{0} 分钟前</translation>
-    </message>
-    <message>
-      <source>Revocation list: {0:.1f} h old</source>
-      <translation>冻结名单：{0:.1f} 小时前</translation>
-    </message>
-    <message>
-      <source>Clock OK</source>
-      <translation>时钟正常</translation>
-    </message>
-    <message>
-      <source>Clock is behind!</source>
-      <translation>时钟落后！</translation>
-    </message>
-    <message>
-      <source>Camera OK</source>
-      <translation>摄像头正常</translation>
-    </message>
-    <message>
-      <source>Camera lost</source>
-      <translation>摄像头断开</translation>
-    </message>
-    <message>
-      <source>Camera reconnecting</source>
-      <translation>摄像头重连中</translation>
-    </message>
-    <message>
-      <source>Camera stopped</source>
-      <translation>摄像头已停止</translation>
-    </message>
-    <message>
-      <source>Camera starting</source>
-      <translation>摄像头启动中</translation>
-    </message>
-    <message>
-      <source>No camera</source>
-      <translation>无摄像头</translation>
-    </message>
-    <message>
-      <source>Counter: {0}</source>
-      <translation>柜台：{0}</translation>
-    </message>
-    <message>
-      <source>Staff: {0}</source>
-      <translation>员工：{0}</translation>
-    </message>
-    <message>
-      <source>nobody signed in</source>
-      <translation>未登录</translation>
-    </message>
-    <message>
-      <source>No server: export the tally to settle.</source>
-      <translation>无中央服务器：请导出统计用于结算。</translation>
-    </message>
-    <message>
-      <source>Last error: {0}</source>
-      <translation>最近错误：{0}</translation>
     </message>
   </context>
   <context>
@@ -588,6 +502,105 @@
     <message>
       <source>This data folder is already set up.</source>
       <translation>此数据文件夹已设置过。</translation>
+    </message>
+  </context>
+  <context>
+    <name>StatusBar</name>
+    <message>
+      <source>Standalone</source>
+      <translation>单机模式</translation>
+    </message>
+    <message>
+      <source>Counter revoked by the server</source>
+      <translation>本柜台已被服务器停用</translation>
+    </message>
+    <message>
+      <source>Online</source>
+      <translation>在线</translation>
+    </message>
+    <message>
+      <source>Offline</source>
+      <translation>离线</translation>
+    </message>
+    <message>
+      <source>Unsynced: {0}</source>
+      <translation>未同步：{0}</translation>
+    </message>
+    <message>
+      <source>Last sync: {0}</source>
+      <translation>上次同步：{0}</translation>
+    </message>
+    <message>
+      <source>never</source>
+      <translation>从未</translation>
+    </message>
+    <message>
+      <source>Clock OK</source>
+      <translation>时钟正常</translation>
+    </message>
+    <message>
+      <source>Clock is behind!</source>
+      <translation>时钟落后！</translation>
+    </message>
+    <message>
+      <source>Camera OK</source>
+      <translation>摄像头正常</translation>
+    </message>
+    <message>
+      <source>Camera lost</source>
+      <translation>摄像头断开</translation>
+    </message>
+    <message>
+      <source>Camera reconnecting</source>
+      <translation>摄像头重连中</translation>
+    </message>
+    <message>
+      <source>Camera stopped</source>
+      <translation>摄像头已停止</translation>
+    </message>
+    <message>
+      <source>Camera starting</source>
+      <translation>摄像头启动中</translation>
+    </message>
+    <message>
+      <source>No camera</source>
+      <translation>无摄像头</translation>
+    </message>
+    <message>
+      <source>Counter: {0}</source>
+      <translation>柜台：{0}</translation>
+    </message>
+    <message>
+      <source>Staff: {0}</source>
+      <translation>员工：{0}</translation>
+    </message>
+    <message>
+      <source>nobody signed in</source>
+      <translation>未登录</translation>
+    </message>
+    <message>
+      <source>Revocation list: local</source>
+      <translation>冻结名单：本地</translation>
+    </message>
+    <message>
+      <source>Revocation list: never updated</source>
+      <translation>冻结名单：从未更新</translation>
+    </message>
+    <message>
+      <source>Revocation list: {0} min old</source>
+      <translation>冻结名单：{0} 分钟前</translation>
+    </message>
+    <message>
+      <source>Revocation list: {0:.1f} h old</source>
+      <translation>冻结名单：{0:.1f} 小时前</translation>
+    </message>
+    <message>
+      <source>No server: export the tally to settle.</source>
+      <translation>无中央服务器：请导出统计用于结算。</translation>
+    </message>
+    <message>
+      <source>Last error: {0}</source>
+      <translation>最近错误：{0}</translation>
     </message>
   </context>
   <context>
