@@ -11,7 +11,7 @@ Run: ``.venv/bin/python bench/kiosk.py`` (``--quick`` for a smaller run). Prints
   with the same WAL + synchronous=FULL settings;
 * frame-to-verdict latency (frame pushed -> decoded -> redeemed, durable);
 * revocation lookup with 1,000,000 entries vs a bare sqlite3 SELECT;
-* decode rate on ``../shared/qr-photos`` (ours vs bare).
+* decode rate on ``tests/data/qr-photos`` (ours vs bare).
 
 Goals (issue 3): frame-to-verdict p95 <= 20 ms; our decode within 1.25x of
 bare zxing-cpp; verify+checks >= 50% of bare verify; durable commit p95 <=
@@ -50,7 +50,6 @@ from kiosk.engine.store import RevocationEntry  # noqa: E402
 from kiosk.engine.verify import verify  # noqa: E402
 from sync.voucher import PrivateKey, decode_voucher  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
 results: list[tuple[str, str, bool | None]] = []
 
 
@@ -149,8 +148,8 @@ def bench_decode(token: str, reps: int) -> None:
 
 
 def bench_photos() -> None:
-    print("\n== real photos (../shared/qr-photos) ==")
-    corpus = photo_corpus(SHARED)
+    print("\n== real photos (tests/data/qr-photos) ==")
+    corpus = photo_corpus()
     imgs = [(cv2.imread(str(p)), want) for p, want in corpus]
     ours = ZxingDecoder()
     zb = PyzbarDecoder()

@@ -19,6 +19,8 @@ import numpy as np
 import segno
 
 W, H = 1280, 720
+PHOTOS = Path(__file__).resolve().parent / "data" / "qr-photos"
+"""The real QR photos the repository carries (zxing's corpus, Apache-2.0: see NOTICE)."""
 
 
 def qr_matrix(text: str, *, error: str = "m") -> np.ndarray:
@@ -160,10 +162,13 @@ def video_of_texts(
     return write_video(path, frames, fps)
 
 
-def photo_corpus(shared_dir: Path) -> list[tuple[Path, str]]:
-    """(image, expected text) for the real photos in ``shared/qr-photos`` (exact bytes)."""
+def photo_corpus(root: Path = PHOTOS) -> list[tuple[Path, str]]:
+    """(image, expected text) for the real photos under ``root`` (exact bytes).
+
+    The default is the copy in ``tests/data/qr-photos`` so that the tests pass
+    in any clone: nothing outside the repository is read.
+    """
     out: list[tuple[Path, str]] = []
-    root = shared_dir / "qr-photos"
     for img in sorted(root.glob("*/*")):
         if img.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             continue

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers_qr import (
+    PHOTOS,
     camera_frame,
     photo_corpus,
     qr_image,
@@ -88,8 +89,8 @@ def test_synthetic_720p_frames_including_tilted_screens(token: str) -> None:
     assert z.decode(camera_frame(None)) == []
 
 
-def test_photo_corpus_rate(shared_dir: Path) -> None:
-    corpus = photo_corpus(shared_dir)
+def test_photo_corpus_rate() -> None:
+    corpus = photo_corpus()
     assert len(corpus) == 179
     z = ZxingDecoder()
     ok = [p for p, want in corpus if want in z.decode(cv2.imread(str(p)))]
@@ -98,13 +99,13 @@ def test_photo_corpus_rate(shared_dir: Path) -> None:
     by_name = {f"{p.parent.name}/{p.name}": want for p, want in corpus}
     sample = sorted(by_name)[::15]
     for name in sample:
-        path = shared_dir / "qr-photos" / name
+        path = PHOTOS / name
         if path in ok:
             assert by_name[name] in decode_file(path)
 
 
-def test_pyzbar_on_the_photo_corpus(shared_dir: Path) -> None:
-    corpus = photo_corpus(shared_dir)
+def test_pyzbar_on_the_photo_corpus() -> None:
+    corpus = photo_corpus()
     zb = PyzbarDecoder()
     ok = sum(want in zb.decode(cv2.imread(str(p))) for p, want in corpus)
     assert ok >= 140, f"pyzbar decoded {ok}/179 photos"
