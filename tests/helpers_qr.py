@@ -37,6 +37,19 @@ def qr_image(text: str, *, module_px: int = 4, border: int = 4) -> np.ndarray:
     return np.kron(img, np.ones((module_px, module_px), dtype=np.uint8))
 
 
+def light_on_dark(text: str, *, module_px: int = 4, border: int = 4) -> np.ndarray:
+    """``text`` as a light-on-dark QR image (white modules on black, black quiet zone).
+
+    The modules come from the project's own encoder (:func:`sync.cards.qr_matrix`,
+    the one that prints the cards), as a phone's dark theme would show them.
+    """
+    from sync.cards import qr_matrix as card_matrix
+
+    m = np.pad(card_matrix(text), border, constant_values=False)
+    img = np.where(m, 255, 0).astype(np.uint8)
+    return np.kron(img, np.ones((module_px, module_px), dtype=np.uint8))
+
+
 def write_png(path: Path, img: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), img):
