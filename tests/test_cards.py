@@ -12,6 +12,7 @@ card; and the rendered ink must lie inside those boxes (so the boxes are true).
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import cv2
 import numpy as np
 import pytest
 import zxingcpp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sync import cards, issuing
 from sync.cardlayout import Box
@@ -216,3 +219,55 @@ def test_the_default_card_keeps_the_old_call_and_adds_no_page(tmp_path: Path) ->
     ).stdout.replace("\n", "")
     for needle in ("不记名", "所有合作影院", "不可转售", "不可兑现", "挂失冻结", "补发新券"):
         assert needle in text.replace(" ", ""), needle
+
+
+CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+TEXT = st.text(alphabet=st.one_of(CJK, st.sampled_from("ABCXYZ0189-（）、，· ")), max_size=90)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    holder=st.text(alphabet=st.one_of(CJK, st.just("*")), min_size=1, max_size=64),
+    code=st.text(alphabet="ABCDEFGHJKMNPQRSTVWXYZ0123456789-", min_size=1, max_size=90),
+    names=st.lists(st.tuples(TEXT.filter(str.strip), TEXT, TEXT), max_size=20),
+    hotline=TEXT,
+    after_sales=TEXT,
+    campaign=st.one_of(st.none(), TEXT.filter(str.strip)),
+    issuer=TEXT.filter(str.strip),
+)
+def test_no_overlap_at_any_length(
+    holder: str,
+    code: str,
+    names: list[tuple[str, str, str]],
+    hotline: str,
+    after_sales: str,
+    campaign: str | None,
+    issuer: str,
+) -> None:
+    """Random lengths of every text on the card: the boxes never meet nor leave the card."""
+    sheet = cards.CardSheet(
+        record_boxes=True, rights=CardRights(names, hotline=hotline, after_sales=after_sales)
+    )
+    sheet.add(
+        cards.Card(
+            token="CP1:TEST",
+            short_code=code,
+            holder=holder,
+            valid_from="2026-12-01",
+            valid_until="2027-12-01",
+            formats=("2D", "3D"),
+            cinemas=None,
+            campaign=campaign,
+            issuer=issuer,
+        )
+    )
+    with tempfile.TemporaryDirectory() as tmp:  # save() lays out the appendix pages too
+        sheet.save(Path(tmp) / "c.pdf")
+    boxes = sheet.boxes or []
+    assert boxes
+    for i, a in enumerate(boxes):
+        assert a.inside(), a
+        for b in boxes[i + 1 :]:
+            assert not a.meets(b), (a, b)
+    text = "".join(b.text for b in boxes).replace(" ", "")
+    assert code in text  # the short code is never cut
