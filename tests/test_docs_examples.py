@@ -69,7 +69,13 @@ def test_the_example_members_file_is_accepted_by_issue(db: str, tmp_path: Path) 
     masks = documented_masks()
     assert set(masks) == set(names.values()), masks  # the doc shows every example name
     assert {ref: masks[name] for ref, name in names.items()} == holders
-    assert (out / "cards.pdf").is_file()
+    cards_text = subprocess.run(
+        ["pdftotext", str(out / "cards.pdf"), "-"], capture_output=True, check=True, text=True
+    ).stdout
+    flat = cards_text.replace("\n", "").replace(" ", "")
+    rights = ("周末及法定节假日通用", "出示本券二维码扫码", "告知券码", "不可转售", "不可兑现")
+    for right in (*rights, "挂失冻结", "补发新券", "所有合作影院", *holders.values()):
+        assert right.replace(" ", "") in flat, right  # the card states the member's rights
 
 
 @pytest.mark.parametrize(

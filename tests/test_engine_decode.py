@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -167,3 +170,26 @@ def test_inverted_photo_corpus_and_unchanged_rate() -> None:
             inverted += 1
     assert straight >= 166, f"photo rate changed: {straight}/179"
     assert inverted >= 166, f"bare zxing-cpp read only {inverted}/179 inverted photos"
+
+
+def test_the_kiosk_command_reads_light_on_dark_codes(tmp_path: Path, token: str) -> None:
+    """Through the real ``cinepass-kiosk decode``: a dark-theme code and an inverted photo."""
+    dark = write_png(tmp_path / "dark.png", light_on_dark(token))
+    photo, want = photo_corpus()[0]
+    neg = write_png(tmp_path / "neg.png", 255 - to_gray(cv2.imread(str(photo))))
+    r = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("cinepass-kiosk")),
+            "decode",
+            "--json",
+            str(dark),
+            str(neg),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    files = json.loads(r.stdout)["files"]
+    assert [f["texts"] for f in files] == [[token], [want]]
