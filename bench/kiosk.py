@@ -3,7 +3,6 @@
 Run: ``.venv/bin/python bench/kiosk.py`` (``--quick`` for a smaller run,
 ``--smoke`` for a tiny one of a few seconds that CI runs so the bench never
 rots: same sections and bare baselines, figures too small to judge goals by).
-``--shared DIR`` names the folder holding ``qr-photos`` (default ``../shared``).
 Prints:
 
 * decode ms per 1280x720 frame (median, p95; frames with a code and empty
@@ -15,7 +14,7 @@ Prints:
   with the same WAL + synchronous=FULL settings;
 * frame-to-verdict latency (frame pushed -> decoded -> redeemed, durable);
 * revocation lookup with 1,000,000 entries vs a bare sqlite3 SELECT;
-* decode rate on ``../shared/qr-photos`` (ours vs bare).
+* decode rate on ``tests/data/qr-photos`` (ours vs bare).
 
 Goals (issue 3): frame-to-verdict p95 <= 20 ms; our decode within 1.25x of
 bare zxing-cpp; verify+checks >= 50% of bare verify; durable commit p95 <=
@@ -54,7 +53,6 @@ from kiosk.engine.service import KioskService, init_standalone  # noqa: E402
 from kiosk.engine.verify import verify  # noqa: E402
 from sync.voucher import PrivateKey, decode_voucher  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
 results: list[tuple[str, str, bool | None]] = []
 
 
@@ -95,7 +93,7 @@ def bench_decode(token: str, reps: int, frames: int | None = None) -> None:
         "text_mode": zxingcpp.TextMode.Plain,
         "try_rotate": False,
         "try_downscale": False,
-        "try_invert": False,
+        "try_invert": True,
     }
     rates: dict[str, int] = {}
     calls: dict[str, Callable[[np.ndarray], list[str]]] = {
@@ -152,12 +150,10 @@ def bench_decode(token: str, reps: int, frames: int | None = None) -> None:
     )
 
 
-def bench_photos(shared: Path, limit: int | None = None) -> None:
-    print(f"\n== real photos ({shared / 'qr-photos'}) ==")
-    corpus = photo_corpus(shared)
-    if not corpus:
-        print("    no photos there: section skipped (give --shared DIR)")
-        return
+def bench_photos(limit: int | None = None) -> None:
+    print("
+== real photos (tests/data/qr-photos) ==")
+    corpus = photo_corpus()
     imgs = [(cv2.imread(str(p)), want) for p, want in corpus[:limit]]
     ours = ZxingDecoder()
     zb = PyzbarDecoder()
@@ -359,7 +355,6 @@ def main() -> int:
         action="store_true",
         help="a tiny run of a few seconds (CI: the bench still runs)",
     )
-    ap.add_argument("--shared", type=Path, default=SHARED, help="the folder holding qr-photos")
     ap.add_argument(
         "--only",
         choices=("decode", "photos", "verify", "commit", "latency", "revocations"),
@@ -392,7 +387,7 @@ def main() -> int:
         if want("decode"):
             bench_decode(token, reps, frames)
         if want("photos"):
-            bench_photos(args.shared, photos)
+            bench_photos(photos)
         if want("verify"):
             bench_verify(tmp, key, verify_n, 10_000 if size else 1000)
         if want("commit"):

@@ -19,8 +19,17 @@ on a small PC. Measured on this project's 2-core machine (per voucher):
 * PDF: fpdf2 embeds a bitmap by transcoding it through Pillow/TIFF (1.2 ms
   per card), so the QR is drawn as vector rectangles, one per horizontal run
   of dark modules, in module units under one ``cm`` transform: crisp at any
-  printer resolution and ~0.2 ms. The rules text, identical on every card,
-  is line-broken once, not per card (fpdf2's ``multi_cell`` costs 2 ms).
+  printer resolution and ~0.2 ms. The rights text, identical on every card
+  of a batch, is laid out once and replayed (fpdf2's ``multi_cell`` costs 2 ms).
+
+Each card states the member's rights (:mod:`sync.cardrights`): the films
+(2D/3D), validity incl. weekends and public holidays, the cinemas by name and
+address when :class:`CardRights` gives them, how to redeem (scan or short code
+at the box office), no resale and no cash, loss, freeze and replacement, and
+the hotline. Lines are placed by their boxes (:mod:`sync.cardlayout`) so
+nothing overlaps at any name or code length: long texts shrink, wrap, then
+give way to "见附页" and an appendix page after the cards that lists every
+cinema and the full rules.
 """
 
 from __future__ import annotations
@@ -35,6 +44,31 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sync.cardlayout import (
+    LINE_EM,
+    PAGE_H,
+    PAGE_W,
+    Box,
+    Fitted,
+    RelBox,
+    TextWriter,
+    clip_text,
+    height,
+)
+from sync.cardlayout import NO_LINE_START as NO_LINE_START  # the card API of old: re-exported
+from sync.cardlayout import wrap_cjk as wrap_cjk
+from sync.cardrights import (
+    SEE_APPENDIX,
+    CardRights,
+    CinemaEntry,
+    cinema_detail,
+    formats_line,
+    hotline_line,
+    redeem_text,
+    rules_text,
+    validity_note,
+    where_codes,
+)
 from sync.voucher.errors import VoucherError
 
 #: Fonts the PDF may use, in order: the one bundled with the project, then
@@ -48,22 +82,26 @@ QUIET_ZONE = 4  # modules of white border the QR standard asks for
 PNG_SCALE = 8  # pixels per module: 65 modules -> 520 px, 44 mm at 300 dpi
 
 # A4 sheet: 2 columns x 4 rows of 95 x 69 mm cards (cut along the grey lines).
-PAGE_W, PAGE_H = 210.0, 297.0
 CARD_W, CARD_H = 95.0, 69.0
 COLS, ROWS = 2, 4
 MARGIN_X = (PAGE_W - COLS * CARD_W) / 2
 MARGIN_Y = (PAGE_H - ROWS * CARD_H) / 2
 QR_SIZE = 44.0  # mm including the quiet zone: ~0.68 mm per module at version 10
 
-#: The rules printed on every card (zh_CN): formats, days, where to use it.
-RULES_ZH = (
-    "2D、3D 影片均可使用，周末及法定节假日通用。"
-    "请在上列合作影院的售票处出示二维码，兑换电影票一张；"
-    "无法扫码时可报券码。一经兑换即失效，不兑现金。"
-)
-RULES_PT = 6.5
-#: Characters that must not start a line (Chinese line-breaking rules).
-NO_LINE_START = "，。、；：！？）」』》〉…,.;:!?)"
+#: The rules printed on a card without :class:`CardRights` (2D and 3D vouchers).
+RULES_ZH = redeem_text(("2D", "3D")) + rules_text(CardRights())
+RULES_PT = 6.0
+
+TITLE = "CinePass 电影兑换券"
+CODE_HINT = "券码：扫码失败时由工作人员输入"
+QR_X, QR_Y = 1.5, 8.0  # the QR's top left on the card, mm
+LEFT_X, LEFT_W = 3.0, QR_X + QR_SIZE - 3.0  # the column under the QR
+CODE_TOP, CODE_H = 52.4, 6.2  # the short code's band under the QR
+CODE_SIZES = (10.5, 10, 9, 8, 7, 6, 5)
+RIGHT_X = QR_X + QR_SIZE + 2.0
+RIGHT_W = CARD_W - RIGHT_X - 2.5
+RIGHT_TOP = 8.6
+BOTTOM = CARD_H - 1.3  # no text below this, mm from the card's top
 
 
 class CardError(VoucherError):
@@ -151,7 +189,10 @@ class QRArt:
 
 @dataclass(frozen=True)
 class Card:
-    """Everything printed on one voucher card (texts already formatted)."""
+    """Everything printed on one voucher card (texts already formatted).
+
+    ``rights`` overrides the sheet's :class:`CardRights` for this card.
+    """
 
     token: str
     short_code: str
@@ -163,12 +204,28 @@ class Card:
     campaign: str | None
     issuer: str
     art: QRArt | None = None  # precomputed (e.g. by a worker process that wrote the PNG)
+    rights: CardRights | None = None
+
+
+AppendixKey = tuple[str, CardRights, tuple[CinemaEntry, ...], tuple[str, ...]]
 
 
 class CardSheet:
-    """An A4 PDF of voucher cards, 8 per page, built card by card."""
+    """An A4 PDF of voucher cards, 8 per page, built card by card.
 
-    def __init__(self, title: str = "CinePass vouchers", font: Path | None = None) -> None:
+    ``rights`` (names, addresses, hotline, after-sales text) is what every
+    card of the sheet states; what does not fit on a card goes to an
+    appendix page after the cards, which the card points to (见附页).
+    """
+
+    def __init__(
+        self,
+        title: str = "CinePass vouchers",
+        font: Path | None = None,
+        *,
+        rights: CardRights | None = None,
+        record_boxes: bool = False,
+    ) -> None:
         from fpdf import FPDF
 
         self._pdf: Any = FPDF(orientation="P", unit="mm", format="A4")
@@ -178,14 +235,22 @@ class CardSheet:
         pdf.set_creator("cinepass-admin")
         font_path = font or find_font()
         pdf.add_font("cjk", fname=str(font_path), collection_font_number=0)  # face 0 of a .ttc
+        self.rights = rights or CardRights()
+        self._w = TextWriter(pdf, record=record_boxes)
         self._count = 0
-        self._rules_w = CARD_W - QR_SIZE - 6
-        self._rules: list[str] = []  # line-broken once, on the first page
-        self._blocks: dict[tuple[Any, ...], tuple[bytes, float, float]] = {}
+        self._blocks: dict[tuple[Any, ...], tuple[bytes, float, float, list[RelBox]]] = {}
+        self._appendix: dict[AppendixKey, None] = {}  # what the appendix pages list, in order
 
     @property
     def count(self) -> int:
         return self._count
+
+    @property
+    def boxes(self) -> list[Box] | None:
+        """Every text line and QR drawn so far (None unless ``record_boxes``)."""
+        return self._w.boxes
+
+    # -- text primitives (every line drawn goes through _line) ---------------------
 
     def _qr(self, art: QRArt, x: float, y: float) -> None:
         """Draw the QR (with quiet zone) with its top-left corner at (x, y) mm."""
@@ -199,30 +264,40 @@ class CardSheet:
         )
 
     def add(self, card: Card) -> None:
-        """Place one card (a new page every 8 cards)."""
+        """Place one card (a new page every 8 cards).
+
+        The short code and the holder are drawn per card, under the replayed
+        static part; the code shrinks (10.5 pt down to 5 pt) and wraps to stay
+        inside its band under the QR.
+        """
         pdf = self._pdf
         slot = self._count % (COLS * ROWS)
         if slot == 0:
             pdf.add_page()
-            if not self._rules:
-                pdf.set_font("cjk", size=RULES_PT)
-                self._rules = wrap_cjk(pdf, RULES_ZH, self._rules_w)
         self._count += 1
         x = MARGIN_X + (slot % COLS) * CARD_W
         y = MARGIN_Y + (slot // COLS) * CARD_H
-        self._static(card, x, y)
+        self._w.drawn = []
+        self._static(card, card.rights or self.rights, x, y)
         art = card.art if card.art is not None else QRArt.of(qr_matrix(card.token))
-        self._qr(art, x + 1.5, y + 8.0)
-        pdf.set_font("cjk", size=10.5)
-        pdf.text(x + 4.5, y + 56.0, card.short_code)
-        pdf.set_font("cjk", size=9)
-        pdf.text(x + QR_SIZE + 3.0, y + 14, _clip(pdf, f"持券人：{card.holder or '不记名'}", 45))
+        self._qr(art, x + QR_X, y + QR_Y)
+        self._w.drawn.append((QR_X, QR_Y, QR_X + QR_SIZE, QR_Y + QR_SIZE, "QR"))
+        code = self._w.fit(card.short_code, LEFT_W, CODE_H, CODE_SIZES)
+        self._w.lines(x + LEFT_X, y + CODE_TOP, code, x, y)
+        holder = f"持券人：{card.holder or '不记名'}"
+        self._w.lines(x + RIGHT_X, y + RIGHT_TOP, self._w.fit(holder, RIGHT_W, 4.0, (9,)), x, y)
+        if self._w.boxes is not None:
+            area = (x + 0.2, y + 0.2, x + CARD_W - 0.2, y + CARD_H - 0.2)
+            self._w.boxes += [
+                Box(pdf.page, x + a, y + b, x + c, y + d, t, area)
+                for a, b, c, d, t in self._w.drawn
+            ]
 
-    def _static(self, card: Card, x: float, y: float) -> None:
+    def _static(self, card: Card, rights: CardRights, x: float, y: float) -> None:
         """Everything on the card that the whole batch shares, drawn once and replayed.
 
-        fpdf2 spends ~45 us per ``text()`` call; 11 of a card's 13 texts are
-        the same for every voucher of a batch. The first card's content-stream
+        fpdf2 spends ~45 us per ``text()`` call; all but two of a card's texts
+        are the same for every voucher of a batch. The first card's content-stream
         bytes for them are kept and later cards replay them under a
         translation (``q 1 0 0 1 dx dy cm ... Q``): the same glyphs, already in
         the font subset, at the new position.
@@ -235,58 +310,131 @@ class CardSheet:
             card.formats,
             card.cinemas,
             card.campaign,
+            rights,
         )
         hit = self._blocks.get(key)
         if hit is not None:
-            ops, x0, y0 = hit
+            ops, x0, y0, boxes = hit
             dx, dy = (x - x0) * pdf.k, (y0 - y) * pdf.k
             pdf._out(f"q 1 0 0 1 {dx:.3f} {dy:.3f} cm\n".encode() + ops + b"Q")
+            self._w.drawn += boxes
             return
         contents = pdf.pages[pdf.page].contents
         pdf.current_font_is_set_on_page = False  # the block must carry its own Tf
         start = len(contents)
-        self._draw_static(card, x, y)
+        self._draw_static(card, rights, x, y)
         if len(self._blocks) > 16:
             self._blocks.clear()
-        self._blocks[key] = (bytes(contents[start:]), x, y)
+        self._blocks[key] = (bytes(contents[start:]), x, y, list(self._w.drawn))
 
-    def _draw_static(self, card: Card, x: float, y: float) -> None:
+    def _draw_static(self, card: Card, rights: CardRights, x: float, y: float) -> None:
         pdf = self._pdf
         k = pdf.k
         pdf._out(  # the cutting frame, light grey, 0.2 mm
             f"q 0.667 G {0.2 * k:.2f} w {x * k:.2f} {(pdf.h - y) * k:.2f} "
             f"{CARD_W * k:.2f} {-CARD_H * k:.2f} re S Q"
         )
-        pdf.set_font("cjk", size=11)
-        pdf.text(x + 4, y + 6.5, "CinePass 电影兑换券")
+        self._w.line(x + 3.0, y + 2.4, TITLE, 11, x, y)
+        title_w = pdf.get_string_width(TITLE)
         pdf.set_font("cjk", size=7)
-        issuer = _clip(pdf, card.issuer, 40)
-        pdf.text(x + CARD_W - 4 - pdf.get_string_width(issuer), y + 6.5, issuer)
-        pdf.set_font("cjk", size=6.5)
-        pdf.text(x + 4.5, y + 59.5, "券码：扫码失败时由工作人员输入")
-        tx = x + QR_SIZE + 3.0
-        width = self._rules_w
-        pdf.set_font("cjk", size=9)
-        pdf.text(tx, y + 20, f"有效期至：{card.valid_until}")
-        pdf.set_font("cjk", size=7)
-        pdf.text(tx, y + 24, f"（{card.valid_from} 起，含当日）")
-        pdf.set_font("cjk", size=9)
-        pdf.text(tx, y + 30, _clip(pdf, f"适用：{' / '.join(card.formats)} 影片", width))
-        where = "所有合作影院" if card.cinemas is None else "、".join(card.cinemas)
-        pdf.text(tx, y + 35, _clip(pdf, f"影院：{where}", width))
+        issuer = clip_text(pdf, card.issuer, CARD_W - 6.0 - title_w - 3.0)
+        self._w.line(x + CARD_W - 3.0 - pdf.get_string_width(issuer), y + 3.3, issuer, 7, x, y)
+        # left column, under the QR and the short code: how to use the code, the hotline
+        top = self._w.line(x + LEFT_X, y + CODE_TOP + CODE_H + 0.3, CODE_HINT, 6.5, x, y)
+        hotline = hotline_line(rights)
+        if hotline:
+            fitted = self._w.fit(hotline, LEFT_W, y + BOTTOM - top - 0.5, (7.5, 7, 6.5, 6))
+            self._w.lines(x + LEFT_X, top + 0.5, fitted, x, y)
+        # right column, under the holder (drawn per card): the rights, as many as fit
+        entries = rights.cinemas
+        with_detail = any(cinema_detail(e) for e in entries)
+        blocks = self._right_blocks(card, rights, entries, with_detail)
+        top = y + RIGHT_TOP + 4.0 + 0.8
+        for fitted, gap in blocks:
+            top = self._w.lines(x + RIGHT_X, top, fitted, x, y) + gap
+
+    def _right_blocks(
+        self, card: Card, rights: CardRights, entries: tuple[CinemaEntry, ...], detailed: bool
+    ) -> list[tuple[Fitted, float]]:
+        """The right column's blocks (fitted text, gap after), the richest that fit.
+
+        Cinemas first with addresses, then by name only (addresses on the
+        appendix), then the first names and "共 N 家" (the list on the
+        appendix); the rules are cut last (the full text on the appendix).
+        """
+        pdf = self._pdf
+        room = BOTTOM - (RIGHT_TOP + 4.0 + 0.8)
+        head: list[tuple[Fitted, float]] = [
+            (self._w.fit(f"有效期至：{card.valid_until}", RIGHT_W, 4.0, (9, 8)), 0.2),
+            (self._w.fit(validity_note(card.valid_from), RIGHT_W, 6.0, (6.5, 6)), 0.8),
+            (self._w.fit(formats_line(card.formats), RIGHT_W, 3.5, (8, 7)), 0.8),
+        ]
         if card.campaign:
-            pdf.text(tx, y + 40, _clip(pdf, f"活动：{card.campaign}", width))
-        pdf.set_font("cjk", size=RULES_PT)
-        line_y = y + 45.5
-        for line in self._rules:
-            pdf.text(tx, line_y, line)
-            line_y += 3.0
+            head.append((self._w.fit(f"活动：{card.campaign}", RIGHT_W, 3.5, (8, 7)), 0.8))
+        rules = f"{redeem_text(card.formats)}{rules_text(rights)}"
+        rules_fit = self._w.fit(rules, RIGHT_W, 99.0, (RULES_PT,))
+        used = sum(height(f) + g for f, g in head)
+        rules_h = height(rules_fit)
+        cinemas: list[tuple[Fitted, float]] = []
+        moved = False
+        if not entries:
+            cinemas = [(self._w.fit(where_codes(card.cinemas), RIGHT_W, 12.0, (7,)), 0.8)]
+        else:
+            for variant in ("detail", "names", "count") if detailed else ("names", "count"):
+                cinemas = self._cinema_variant(variant, entries, detailed, room - used - rules_h)
+                moved = variant != "detail" and (detailed or variant == "count")
+                if sum(height(f) + g for f, g in cinemas) + used + rules_h <= room:
+                    break
+        left = room - used - sum(height(f) + g for f, g in cinemas)
+        if rules_h > left:  # even the shortest cinema block leaves too little: cut the rules
+            cut = self._w.fit(rules + "（全文见附页）", RIGHT_W, left, (RULES_PT,))
+            size, lines = cut
+            rules_fit = (
+                size,
+                lines[:-1] + [clip_text(pdf, lines[-1], RIGHT_W - 14) + "（全文见附页）"],
+            )
+            moved = True
+        if moved:
+            self._appendix.setdefault((card.issuer, rights, entries, card.formats), None)
+        return head[:3] + cinemas + head[3:] + [(rules_fit, 0.0)]
+
+    def _cinema_variant(
+        self, variant: str, entries: tuple[CinemaEntry, ...], detailed: bool, room: float
+    ) -> list[tuple[Fitted, float]]:
+        n = len(entries)
+        if variant == "detail":
+            out: list[tuple[Fitted, float]] = [
+                (self._w.fit(f"适用影院（{n} 家）：", RIGHT_W, 3.0, (7,)), 0.0)
+            ]
+            for e in entries:
+                out.append((self._w.fit(f"· {e.name}", RIGHT_W, 99.0, (7,)), 0.0))
+                detail = cinema_detail(e)
+                if detail:
+                    out.append((self._w.fit(f"  {detail}", RIGHT_W, 99.0, (6,)), 0.3))
+            return out[:-1] + [(out[-1][0], 0.8)]
+        names = "适用影院：" + "、".join(e.name for e in entries)
+        if variant == "names":
+            tail = f"（地址、电话{SEE_APPENDIX}）" if detailed else ""
+            return [(self._w.fit(names + tail, RIGHT_W, 99.0, (7,)), 0.8)]
+        total = f"共 {n} 家影院，名单及地址{SEE_APPENDIX}"
+        line_h = LINE_EM * 7 / self._pdf.k
+        first = max(1.0, room - 2 * line_h) if room > 3 * line_h else line_h
+        return [
+            (self._w.fit(names, RIGHT_W, first, (7,)), 0.0),
+            (self._w.fit(total, RIGHT_W, 2 * line_h, (7,)), 0.8),
+        ]
+
+    # -- the appendix: what did not fit on the cards ---------------------------------
 
     def save(self, path: Path) -> None:
-        """Write the PDF. Page streams use zlib level 1: 4x faster than fpdf2's
-        default on 8 QR codes of vector runs, for a 60% larger file."""
+        """Write the PDF (the appendix pages after the cards). Page streams use
+        zlib level 1: 4x faster than fpdf2's default on 8 QR codes of vector
+        runs, for a 60% larger file."""
         from fpdf.syntax import PDFContentStream
 
+        for key in self._appendix:
+            self._w.appendix(*key)
+        self._appendix.clear()
         level = PDFContentStream._COMPRESSION_LEVEL
         PDFContentStream._COMPRESSION_LEVEL = 1
         try:
@@ -295,40 +443,14 @@ class CardSheet:
             PDFContentStream._COMPRESSION_LEVEL = level
 
 
-def wrap_cjk(pdf: Any, text: str, width: float) -> list[str]:
-    """Break Chinese text into lines of at most ``width`` mm in the current font.
-
-    Character by character (Chinese has no spaces to break at); closing
-    punctuation is kept on the line before, as Chinese typesetting requires.
-    """
-    lines: list[str] = []
-    line = ""
-    for ch in text:
-        if line and ch not in NO_LINE_START and pdf.get_string_width(line + ch) > width:
-            lines.append(line)
-            line = ""
-        line += ch
-    if line:
-        lines.append(line)
-    return lines
-
-
-def _clip(pdf: Any, text: str, width: float) -> str:
-    """Shorten ``text`` with an ellipsis so it fits ``width`` mm in the current font."""
-    if len(text) * pdf.font_size <= width:  # even all-CJK (1 em per character) fits: skip measuring
-        return text
-    if pdf.get_string_width(text) <= width:
-        return text
-    while text and pdf.get_string_width(text + "…") > width:
-        text = text[:-1]
-    return text + "…"
-
-
 def write_cards_pdf(
-    cards: Iterable[Card], path: Path, progress: Callable[[int], None] | None = None
+    cards: Iterable[Card],
+    path: Path,
+    progress: Callable[[int], None] | None = None,
+    rights: CardRights | None = None,
 ) -> int:
     """Write the A4 sheet(s) of ``cards`` to ``path``; returns the number of cards."""
-    sheet = CardSheet()
+    sheet = CardSheet(rights=rights)
     for card in cards:
         sheet.add(card)
         if progress is not None:

@@ -19,6 +19,8 @@ import numpy as np
 import segno
 
 W, H = 1280, 720
+PHOTOS = Path(__file__).resolve().parent / "data" / "qr-photos"
+"""The real QR photos the repository carries (zxing's corpus, Apache-2.0: see NOTICE)."""
 
 
 def qr_matrix(text: str, *, error: str = "m") -> np.ndarray:
@@ -32,6 +34,19 @@ def qr_image(text: str, *, module_px: int = 4, border: int = 4) -> np.ndarray:
     m = qr_matrix(text)
     m = np.pad(m, border, constant_values=0)
     img = np.where(m == 1, 0, 255).astype(np.uint8)
+    return np.kron(img, np.ones((module_px, module_px), dtype=np.uint8))
+
+
+def light_on_dark(text: str, *, module_px: int = 4, border: int = 4) -> np.ndarray:
+    """``text`` as a light-on-dark QR image (white modules on black, black quiet zone).
+
+    The modules come from the project's own encoder (:func:`sync.cards.qr_matrix`,
+    the one that prints the cards), as a phone's dark theme would show them.
+    """
+    from sync.cards import qr_matrix as card_matrix
+
+    m = np.pad(card_matrix(text), border, constant_values=False)
+    img = np.where(m, 255, 0).astype(np.uint8)
     return np.kron(img, np.ones((module_px, module_px), dtype=np.uint8))
 
 
@@ -160,10 +175,13 @@ def video_of_texts(
     return write_video(path, frames, fps)
 
 
-def photo_corpus(shared_dir: Path) -> list[tuple[Path, str]]:
-    """(image, expected text) for the real photos in ``shared/qr-photos`` (exact bytes)."""
+def photo_corpus(root: Path = PHOTOS) -> list[tuple[Path, str]]:
+    """(image, expected text) for the real photos under ``root`` (exact bytes).
+
+    The default is the copy in ``tests/data/qr-photos`` so that the tests pass
+    in any clone: nothing outside the repository is read.
+    """
     out: list[tuple[Path, str]] = []
-    root = shared_dir / "qr-photos"
     for img in sorted(root.glob("*/*")):
         if img.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             continue

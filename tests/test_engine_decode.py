@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import zxingcpp
 from helpers_qr import (
+    PHOTOS,
     camera_frame,
+    light_on_dark,
     photo_corpus,
     qr_image,
     qr_png,
@@ -88,8 +94,8 @@ def test_synthetic_720p_frames_including_tilted_screens(token: str) -> None:
     assert z.decode(camera_frame(None)) == []
 
 
-def test_photo_corpus_rate(shared_dir: Path) -> None:
-    corpus = photo_corpus(shared_dir)
+def test_photo_corpus_rate() -> None:
+    corpus = photo_corpus()
     assert len(corpus) == 179
     z = ZxingDecoder()
     ok = [p for p, want in corpus if want in z.decode(cv2.imread(str(p)))]
@@ -98,13 +104,92 @@ def test_photo_corpus_rate(shared_dir: Path) -> None:
     by_name = {f"{p.parent.name}/{p.name}": want for p, want in corpus}
     sample = sorted(by_name)[::15]
     for name in sample:
-        path = shared_dir / "qr-photos" / name
+        path = PHOTOS / name
         if path in ok:
             assert by_name[name] in decode_file(path)
 
 
-def test_pyzbar_on_the_photo_corpus(shared_dir: Path) -> None:
-    corpus = photo_corpus(shared_dir)
+def test_pyzbar_on_the_photo_corpus() -> None:
+    corpus = photo_corpus()
     zb = PyzbarDecoder()
     ok = sum(want in zb.decode(cv2.imread(str(p))) for p, want in corpus)
     assert ok >= 140, f"pyzbar decoded {ok}/179 photos"
+
+
+# -- light-on-dark codes (issue 11, item 9): try_invert is on --
+
+#: zxing-cpp with the kiosk's options before issue 11 (try_invert off), to show
+#: that the light-on-dark tests below really need the inverted pass.
+OLD_OPTIONS = {
+    "formats": zxingcpp.BarcodeFormat.QRCode,
+    "text_mode": zxingcpp.TextMode.Plain,
+    "try_rotate": False,
+    "try_downscale": False,
+    "try_invert": False,
+}
+
+
+def bare_reads(img: np.ndarray, want: str) -> bool:
+    """Bare zxing-cpp with its defaults (try_invert among them) reads ``want``.
+
+    Plain text mode only changes how the bytes are rendered (the default HRI
+    mode escapes control characters), not what is found.
+    """
+    return want in [b.text for b in zxingcpp.read_barcodes(img, text_mode=zxingcpp.TextMode.Plain)]
+
+
+def old_reads(img: np.ndarray, want: str) -> bool:
+    return want in [b.text for b in zxingcpp.read_barcodes(img, **OLD_OPTIONS)]
+
+
+def test_light_on_dark_codes_made_by_the_card_encoder(token: str) -> None:
+    z = ZxingDecoder()
+    texts = [token, "CP1:SHORT", "K7Q2-9XWM-3HTP", "影院：上海影城 SH01"]
+    images = [(t, light_on_dark(t, module_px=px)) for t in texts for px in (3, 6)]
+    # and whole 720p camera frames shown inverted (a dark-theme phone held up)
+    images += [(token, 255 - f) for _n, f in synthetic_set(token)[:12]]
+    bare = [(t, img) for t, img in images if bare_reads(np.ascontiguousarray(to_gray(img)), t)]
+    assert len(bare) >= len(images) - 1, "bare zxing-cpp should read these"
+    missed = [i for i, (t, img) in enumerate(bare) if t not in z.decode(img)]
+    assert missed == [], f"the kiosk misses {len(missed)} codes bare zxing-cpp reads"
+    # without the inverted pass they are lost: this test guards the option
+    assert not any(old_reads(np.ascontiguousarray(to_gray(img)), t) for t, img in bare)
+
+
+def test_inverted_photo_corpus_and_unchanged_rate() -> None:
+    corpus = photo_corpus()
+    assert len(corpus) == 179
+    z = ZxingDecoder()
+    straight = inverted = 0
+    for path, want in corpus:
+        gray = to_gray(cv2.imread(str(path)))
+        neg = np.ascontiguousarray(255 - gray)
+        straight += want in z.decode(gray)
+        if bare_reads(neg, want):
+            assert want in z.decode(neg), f"{path}: bare zxing-cpp reads it inverted, we do not"
+            inverted += 1
+    assert straight >= 166, f"photo rate changed: {straight}/179"
+    assert inverted >= 166, f"bare zxing-cpp read only {inverted}/179 inverted photos"
+
+
+def test_the_kiosk_command_reads_light_on_dark_codes(tmp_path: Path, token: str) -> None:
+    """Through the real ``cinepass-kiosk decode``: a dark-theme code and an inverted photo."""
+    dark = write_png(tmp_path / "dark.png", light_on_dark(token))
+    photo, want = photo_corpus()[0]
+    neg = write_png(tmp_path / "neg.png", 255 - to_gray(cv2.imread(str(photo))))
+    r = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("cinepass-kiosk")),
+            "decode",
+            "--json",
+            str(dark),
+            str(neg),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    files = json.loads(r.stdout)["files"]
+    assert [f["texts"] for f in files] == [[token], [want]]

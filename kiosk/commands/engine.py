@@ -92,7 +92,7 @@ def _show_verdict(args: argparse.Namespace, v: Verdict, lang: str) -> int:
     if args.json:
         _print_json(v.to_json(lang))
     else:
-        line = f"{v.verdict.upper()} [{v.reason}] {v.message(lang)}"
+        line = f"{v.headline} [{v.reason}] {v.message(lang)}"
         if lang != "en":
             line += f" / {v.message('en')}"
         print(line)
@@ -140,14 +140,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         with KioskService.open(home) as svc:  # NotSetUp (exit 3) when nothing to trust
             extra = {k.kid: k for k in keys}
-            return _show_verdict(
-                args, svc.check(text, fmt=args.format, extra_keys=extra), svc.config.language
-            )
+            v = svc.check(text, fmt=args.format, extra_keys=extra).as_check()  # records nothing
+            return _show_verdict(args, v, svc.config.language)
     from kiosk.engine.clock import Clock
     from kiosk.engine.verify import MemoryState, verify
 
     state = MemoryState(keys={k.kid: k for k in keys}, cinema=args.cinema)
-    v = verify(text, state, fmt=args.format, now_ms=Clock().now_ms())
+    v = verify(text, state, fmt=args.format, now_ms=Clock().now_ms()).as_check()
     return _show_verdict(args, v, "zh_CN")
 
 

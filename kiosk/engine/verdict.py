@@ -11,7 +11,7 @@ can never disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 Reason = Literal[
@@ -94,13 +94,34 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+#: The words for a check that records nothing (``cinepass-kiosk verify``): an
+#: accepted check must not read 核销成功 / Accepted, or a clerk would admit a
+#: guest whose voucher stays unused and can be used again. Only the words
+#: differ: the reason code stays ``accepted`` (a public contract).
+CHECK_MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
+    "accepted": {
+        "zh_CN": ("有效（未核销）", "仅查验，未记录核销；放行前请核销此券。"),
+        "en": (
+            "Valid, not redeemed",
+            "Checked only, nothing recorded; redeem it before admitting.",
+        ),
+    },
+}
+
 LANGUAGES = ("zh_CN", "en")
 DEFAULT_LANGUAGE = "zh_CN"
 
 
-def message_for(reason: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
-    """(message, next step) for ``reason`` in ``lang`` (falls back to Chinese)."""
-    table = MESSAGES[reason]
+def message_for(
+    reason: str, lang: str = DEFAULT_LANGUAGE, *, check_only: bool = False
+) -> tuple[str, str]:
+    """(message, next step) for ``reason`` in ``lang`` (falls back to Chinese).
+
+    ``check_only``: the words for a check that recorded nothing (see
+    :data:`CHECK_MESSAGES`); reasons without their own check words keep theirs.
+    """
+    table = CHECK_MESSAGES.get(reason) if check_only else None
+    table = table or MESSAGES[reason]
     return table.get(lang) or table[DEFAULT_LANGUAGE]
 
 
@@ -136,6 +157,8 @@ class Verdict:
     earlier ``at`` / ``device`` / ``staff``; for ``revoked`` the ``why``; for
     codec failures the codec's own ``code``. ``clock_warning`` is set when the
     kiosk's clock runs behind the newest time it has ever seen.
+    ``check_only`` marks the answer of a check that recorded nothing
+    (``verify``): its words say "valid, not redeemed" instead of "accepted".
     """
 
     reason: str
@@ -143,6 +166,7 @@ class Verdict:
     detail: dict[str, Any] = field(default_factory=dict)
     record_uuid: str | None = None
     clock_warning: bool = False
+    check_only: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -152,11 +176,20 @@ class Verdict:
     def verdict(self) -> str:
         return "accepted" if self.accepted else "rejected"
 
+    @property
+    def headline(self) -> str:
+        """The first word the CLI prints: ACCEPTED / REJECTED, or VALID for a check."""
+        return "VALID" if self.check_only and self.accepted else self.verdict.upper()
+
+    def as_check(self) -> Verdict:
+        """This verdict as the answer of a check that recorded nothing."""
+        return replace(self, check_only=True)
+
     def message(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        return message_for(self.reason, lang)[0]
+        return message_for(self.reason, lang, check_only=self.check_only)[0]
 
     def next_step(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        return message_for(self.reason, lang)[1]
+        return message_for(self.reason, lang, check_only=self.check_only)[1]
 
     def to_json(self, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
         return {
