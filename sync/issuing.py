@@ -1,7 +1,8 @@
 """Issuing vouchers: member lists, name masking, signing, and the batch folder.
 
 Pure logic with no database: ``cinepass-admin issue`` (:mod:`sync.admin_issue`)
-reads the issuer key and records the result centrally; ``reissue`` reuses
+reads the issuer key and records the result centrally (:mod:`sync.office`);
+``reissue`` reuses
 :func:`create_voucher`. Everything that can be wrong with the input is
 checked *before* the first voucher is signed, and raised as an
 :class:`IssueError` with one line a union office clerk can act on.
@@ -13,25 +14,24 @@ A batch folder holds::
     XXXX-XXXX-XXXX-XXXX.png  one QR image per voucher, named by its short code
     cards.pdf             A4 sheets of 8 printable voucher cards
 
-It is written into a hidden sibling folder and renamed into place only when
-complete, so a crash or an error never leaves a half batch where people look.
+It is written (by :mod:`sync.batchdir`) into a hidden sibling folder and renamed
+into place only when complete, so a crash or an error never leaves a half batch
+where people look.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import shutil
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sync.voucher.codec import Voucher, encode_voucher, new_cti
+from sync.voucher.codec import Voucher, encode_voucher, make_voucher
 from sync.voucher.errors import VoucherError
 from sync.voucher.keys import PrivateKey
 
@@ -343,21 +343,30 @@ def create_voucher(
     member: Member | None = None,
     now: int | None = None,
     cti: bytes | None = None,
+    exp: int | None = None,
+    holder: str | None = None,
+    sub: str | None = None,
 ) -> IssuedVoucher:
-    """Build and sign one voucher (also used by ``reissue`` for a replacement)."""
+    """Build and sign one voucher (also used by ``reissue`` for a replacement).
+
+    A new ``member`` has their name masked here. A replacement passes instead
+    the old voucher's (already masked) ``holder``, its ``sub`` and its ``exp``:
+    it replaces a lost card and must not extend the benefit.
+    """
+    if member is not None:
+        holder, sub = mask_name(member.name), member.ref
     t = int(time.time()) if now is None else now
-    voucher = Voucher(
-        iss=options.iss,
-        cti=new_cti() if cti is None else cti,
-        iat=t,
-        nbf=t,
-        exp=expiry_for(t, options.valid_days),
+    voucher = make_voucher(
+        options.iss,
+        now=t,
+        cti=cti,
+        exp=expiry_for(t, options.valid_days) if exp is None else exp,
         formats=options.formats,
         cinemas=options.cinemas,
-        holder=mask_name(member.name) if member is not None else None,
+        holder=holder,
         admissions=options.admissions,
         campaign=options.campaign,
-        sub=member.ref if member is not None else None,
+        sub=sub,
     )
     return IssuedVoucher(
         voucher=voucher, token=encode_voucher(voucher, key), member_ref=voucher.sub
@@ -386,150 +395,6 @@ def create_batch(
     if len({v.voucher.cti for v in out}) != len(out):  # 80 random bits: never, but cheap
         raise IssueError("cti_collision", "random voucher ids collided; run again")
     return out
-
-
-# -- the batch folder ---------------------------------------------------------
-
-CSV_HEADER = ("short_code", "member_ref", "holder", "valid_from", "valid_until", "qr_text")
-
-
-def check_output_dir(out: Path) -> None:
-    """Refuse a target that exists and is not empty, or whose parent we cannot write."""
-    if out.exists() and not out.is_dir():
-        raise IssueError("output_exists", f"{out} is a file: --out needs a new folder")
-    if out.exists() and any(out.iterdir()):
-        raise IssueError(
-            "output_exists", f"{out} already exists and is not empty: pick a new folder"
-        )
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise IssueError("output_unwritable", f"folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise IssueError("output_unwritable", f"cannot write into folder {parent}")
-
-
-def staging_dir(out: Path) -> Path:
-    """A fresh hidden sibling of ``out`` (same file system, so the final rename is atomic)."""
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        tmp.mkdir()
-    except OSError as exc:
-        raise IssueError("output_unwritable", f"cannot create {tmp}: {exc.strerror}") from exc
-    return tmp
-
-
-def publish_dir(tmp: Path, out: Path) -> None:
-    """Move the finished batch into place (``out`` absent or empty)."""
-    if out.exists():
-        out.rmdir()  # empty, checked by check_output_dir
-    os.replace(tmp, out)
-
-
-def discard_dir(tmp: Path) -> None:
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _qr_files(job: tuple[Path, list[tuple[str, str]]]) -> list[tuple[int, str]]:
-    """Worker: write each voucher's PNG and return its QR art (modules, PDF runs).
-
-    Runs in a process pool: QR encoding and PNG writing are most of a batch's
-    CPU time and independent per voucher, so they use the second core while
-    the main process builds the PDF (which fpdf2 can only do in one place).
-    """
-    from sync import cards
-
-    folder, items = job
-    out: list[tuple[int, str]] = []
-    for short_code, token in items:
-        matrix = cards.qr_matrix(token)
-        (folder / f"{short_code}.png").write_bytes(cards.png_bytes(matrix))
-        out.append((int(matrix.shape[0]), cards.qr_runs(matrix)))
-    return out
-
-
-POOL_THRESHOLD = 400  # below this a process pool costs more than it saves
-CHUNK = 200
-
-
-def _qr_art_stream(
-    qr_dir: Path, issued: Sequence[IssuedVoucher], workers: int
-) -> Iterator[tuple[int, str]]:
-    jobs = [
-        (qr_dir, [(v.short_code, v.token) for v in issued[i : i + CHUNK]])
-        for i in range(0, len(issued), CHUNK)
-    ]
-    if workers <= 1 or len(issued) < POOL_THRESHOLD:
-        for job in jobs:
-            yield from _qr_files(job)
-        return
-    import multiprocessing
-
-    # spawn, not fork: a forked child inherits the parent's threads' locks (a server
-    # thread in the same process, logging) and could hang; spawn costs ~0.3 s here.
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        for result in pool.imap(_qr_files, jobs):
-            yield from result
-
-
-def write_batch(
-    folder: Path,
-    issued: Sequence[IssuedVoucher],
-    issuer_label: str,
-    progress: Callable[[int], None] | None = None,
-    workers: int | None = None,
-) -> None:
-    """Write vouchers.csv, one ``<short code>.png`` per voucher and cards.pdf into ``folder``.
-
-    Each QR is encoded once (by a worker, which also writes the PNG) and the
-    same modules are drawn on the card.
-    """
-    from sync import cards
-
-    qr_dir = folder  # PNGs beside the CSV: what a print shop or mail merge expects
-    n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    sheet = cards.CardSheet(title=f"CinePass {issuer_label}")
-    with open(folder / "vouchers.csv", "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(CSV_HEADER)
-        arts = _qr_art_stream(qr_dir, issued, n_workers)
-        for item, (modules, runs) in zip(issued, arts, strict=True):
-            v = item.voucher
-            valid_from, valid_until = display_date(v.nbf), valid_until_date(v.exp)
-            writer.writerow(
-                (
-                    v.short_code,
-                    item.member_ref or "",
-                    v.holder or "",
-                    valid_from,
-                    valid_until,
-                    item.token,
-                )
-            )
-            sheet.add(
-                cards.Card(
-                    token=item.token,
-                    short_code=v.short_code,
-                    holder=v.holder,
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    formats=v.formats,
-                    cinemas=v.cinemas,
-                    campaign=v.campaign,
-                    issuer=issuer_label,
-                    art=cards.QRArt(modules, runs),
-                )
-            )
-            if progress is not None:
-                progress(1)
-    sheet.save(folder / "cards.pdf")
-
-
-def batch_id(now: int | None = None) -> str:
-    """A readable, unique batch name: ``B20261201-085512-3f9a``."""
-    t = datetime.fromtimestamp(int(time.time()) if now is None else now, UTC)
-    return f"B{t:%Y%m%d-%H%M%S}-{os.urandom(2).hex()}"
 
 
 def members_from_rows(rows: Iterable[tuple[str, str]]) -> list[Member]:

@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from sync.admin_issue import record_batch
-from sync.admin_server import add_cinema, device_code
 from sync.issuing import IssuedVoucher
-from sync.server import feeds
+from sync.office.batches import record_batch
+from sync.office.cinemas import add_cinema
+from sync.office.devices import device_code
+from sync.office.issuers import add_signing_key
 from sync.server.db import make_sessionmaker, migrate, session_scope
 from sync.server.embedded import EmbeddedServer
-from sync.server.models import Issuer, IssuerKey, now_ms
 from sync.voucher import PrivateKey, encode_voucher, make_voucher
 from sync.voucher.keys import save_private_key
 
@@ -132,22 +132,11 @@ class Central:
 
 
 def setup_central(engine: Engine, key: PrivateKey, key_dir: Path) -> None:
+    """One issuer key and two cinemas, set up the way ``cinepass-admin`` does."""
     path = key_dir / "issuer.pem"
     save_private_key(path, key)
     with session_scope(engine) as s:
-        s.add(Issuer(code=ISSUER, name="Test union"))
-        s.flush()
-        row = IssuerKey(
-            kid=key.public.kid.hex(),
-            issuer_code=ISSUER,
-            public_raw=key.public.raw,
-            private_key_path=str(path),
-            active=True,
-            created_at=now_ms(),
-        )
-        s.add(row)
-        s.flush()
-        feeds.publish_key(s, row)
+        add_signing_key(s, ISSUER, "Test union", key, path)
         add_cinema(s, "CIN-A", "Cinema A")
         add_cinema(s, "CIN-B", "Cinema B")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import zxingcpp
 
-from sync import cards, issuing
+from sync import batchdir, cards, issuing
 from sync.issuing import DISPLAY_TZ, IssueError, mask_name, read_members
 from sync.voucher import PrivateKey, decode_and_verify, keyring
 
@@ -294,12 +294,12 @@ def test_write_batch_with_the_process_pool_keeps_everything_in_order(
     tmp_path: Path, issuer_key: PrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Big batches encode QR codes in worker processes; results must stay in voucher order."""
-    monkeypatch.setattr(issuing, "POOL_THRESHOLD", 1)
-    monkeypatch.setattr(issuing, "CHUNK", 3)
+    monkeypatch.setattr(batchdir, "POOL_THRESHOLD", 1)
+    monkeypatch.setattr(batchdir, "CHUNK", 3)
     members = issuing.members_from_rows((f"M{i:02d}", f"会员{i:02d}号") for i in range(17))
     issued = issuing.create_batch(issuer_key, issuing.make_options("ACFTU-SH"), members=members)
     done: list[int] = []
-    issuing.write_batch(tmp_path, issued, "ACFTU-SH", progress=done.append, workers=2)
+    batchdir.write_batch(tmp_path, issued, "ACFTU-SH", progress=done.append, workers=2)
     assert sum(done) == 17
     import csv
 

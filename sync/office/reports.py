@@ -21,11 +21,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sync.fsutil import atomic_replace
 from sync.issuing import DISPLAY_TZ
+from sync.server.models import Cinema, Redemption
 from sync.voucher.shortcode import encode_short_code
 
-from .errors import ServerError
-from .models import Cinema, Redemption
+from .errors import OfficeError
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -50,7 +51,7 @@ def local_time(ms: int) -> str:
 def month_bounds(month: str) -> tuple[int, int]:
     m = MONTH_RE.match(month.strip())
     if not m:
-        raise ServerError("bad_month", f"--month must be YYYY-MM, not {month!r}")
+        raise OfficeError("bad_month", f"--month must be YYYY-MM, not {month!r}")
     y, mo = int(m.group(1)), int(m.group(2))
     start = datetime(y, mo, 1, tzinfo=DISPLAY_TZ)
     end = datetime(y + (mo == 12), 1 if mo == 12 else mo + 1, 1, tzinfo=DISPLAY_TZ)
@@ -110,7 +111,7 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
     """The settlement report of one month (optionally one cinema) as a JSON-able dict."""
     start, end = month_bounds(month)
     if cinema is not None and session.get(Cinema, cinema) is None:
-        raise ServerError("unknown_cinema", f"no cinema with code {cinema!r}")
+        raise OfficeError("unknown_cinema", f"no cinema with code {cinema!r}")
     q = select(Redemption).where(Redemption.at >= start, Redemption.at < end)
     if cinema is not None:
         q = q.where(Redemption.cinema == cinema)
@@ -222,5 +223,9 @@ def to_xlsx(report: dict[str, Any], path: Path) -> None:
             for line in c[key]:
                 sheet.append([c["cinema"]] + [line[f] for f in LINE_FIELDS])
     tmp = path.with_name(f".{path.name}.tmp")
-    wb.save(tmp)
-    tmp.replace(path)
+    try:
+        wb.save(tmp)  # openpyxl writes a zip by name: publish it whole, or not at all
+        atomic_replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
