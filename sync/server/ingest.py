@@ -133,12 +133,9 @@ class Sealed:
 
 
 @dataclass(frozen=True)
-class Prepared:
+class Prepared(Sealed):
     """A sealed record plus what its voucher proves: ready for :func:`store`."""
 
-    rec: Record
-    sig: bytes
-    hash: bytes
     admissions: int
     problem: str | None
 
