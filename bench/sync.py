@@ -1,8 +1,10 @@
 """Sync figures: upload, server ingest and revocation feeds, beside bare SQLite, same run.
 
-Run: ``.venv/bin/python bench/sync.py`` (``--quick`` for a tenth of the sizes).
-A real server process (``python -m sync.server.main``) on a SQLite file, a
-real enrolled kiosk store, loopback HTTP. Prints:
+Run: ``.venv/bin/python bench/sync.py`` (``--quick`` for a tenth of the sizes,
+``--smoke`` for a hundredth: a few seconds, what CI runs so the script cannot
+rot; its figures mean little but are printed the same way).
+A real server process (``python -m sync.server.main``) on a SQLite file on a
+free loopback port, a real enrolled kiosk store, loopback HTTP. Prints:
 
 * 10,000 queued redemptions uploaded and acknowledged by ``SyncEngine``
   (batches of 1,000), wall time;
@@ -38,7 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import requests  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
-from syncsupport import ISSUER, Central, free_port, setup_central  # noqa: E402
+from syncsupport import ISSUER, Central, setup_central  # noqa: E402
 
 from kiosk.engine.store import Store  # noqa: E402
 from kiosk.enrollment import enroll  # noqa: E402
@@ -47,8 +49,9 @@ from kiosk.syncer import SyncEngine  # noqa: E402
 from sync.records import GENESIS_HASH, Record  # noqa: E402
 from sync.server import feeds, ingest  # noqa: E402
 from sync.server.db import migrate, session_scope  # noqa: E402
+from sync.server.embedded import free_port  # noqa: E402
 from sync.server.models import Device, Voucher  # noqa: E402
-from sync.voucher import PrivateKey, encode_voucher, make_voucher  # noqa: E402
+from sync.voucher import PrivateKey, decode_voucher, encode_voucher, make_voucher  # noqa: E402
 from sync.voucher.keys import load_private_key  # noqa: E402
 
 
@@ -107,8 +110,6 @@ def start_server(db: str, port: int) -> subprocess.Popen[bytes]:
 def queue_records(home: Path, tokens: list[str], cinema: str, device: str) -> None:
     key = load_private_key(KioskPaths(home).device_key)
     store = Store.open(KioskPaths(home).store)
-    from sync.voucher import decode_voucher
-
     now = int(time.time() * 1000)
     with store.transaction() as w:
         for i, t in enumerate(tokens):
@@ -188,8 +189,6 @@ def ingest_rate(folder: Path, key: PrivateKey, n: int) -> float:
     prev = GENESIS_HASH
     items = []
     for i, t in enumerate(tokens, start=1):
-        from sync.voucher import decode_voucher
-
         rec = Record(
             uuid=str(uuid.uuid4()),
             device="dev-bench",
@@ -204,18 +203,18 @@ def ingest_rate(folder: Path, key: PrivateKey, n: int) -> float:
             voids="",
             prev=prev,
         )
-        prev = rec.hash()
-        items.append(rec.to_json(rec.sign(dev_key)))
+        prev, sig = rec.seal(dev_key)
+        items.append(rec.to_json(sig))
     ingest.ISSUER_CACHE = ingest.IssuerCache()  # cold cache: every issuer signature checked
     t0 = time.perf_counter()
     with session_scope(engine) as s:
         keys = ingest.trusted_keys(s)
+
+    def known(ctis: Sequence[str]) -> dict[str, tuple[str, int]]:
+        with session_scope(engine) as s:
+            return ingest.issued_tokens(s, ctis)
+
     for i in range(0, n, 1000):
-
-        def known(ctis: Sequence[str]) -> dict[str, tuple[str, int]]:
-            with session_scope(engine) as s:
-                return ingest.issued_tokens(s, ctis)
-
         prepared = ingest.prepare(
             items[i : i + 1000], "dev-bench", dev_key.public, keys, ingest.ISSUER_CACHE, known
         )
@@ -262,9 +261,11 @@ def freeze_many(central: Central, n: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a tenth of the sizes")
+    size.add_argument("--smoke", action="store_true", help="a hundredth: does it still run?")
     args = ap.parse_args(argv)
-    scale = 10 if args.quick else 1
+    scale = 100 if args.smoke else 10 if args.quick else 1
     n_up, n_snap = 10_000 // scale, 100_000 // scale
     results: list[tuple[str, str, bool | None]] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -21,18 +21,22 @@ Endpoints (all JSON; device endpoints need ``Authorization: Bearer <token>``)::
     GET  /api/v1/feeds/{feed}/snapshot       FeedPage with the whole current state
     GET  /api/v1/openapi.json                the schema
 
-Errors are ``{"error": {"code", "message"}}``: 400 bad_json, 401 unauthorized,
+Errors are ``{"error": {"code", "message"}}``: 400 bad_json (not JSON, or
+nested beyond what a parser takes), 401 unauthorized,
 403 device_revoked / bad_code / code_used / code_expired, 404, 413 too_large,
-422 invalid_request / bad_record / bad_device_signature / wrong_device,
+422 invalid_request / bad_text (a lone surrogate anywhere in the body) /
+bad_record / bad_device_signature / wrong_device,
 429 rate_limited, 503 database_unavailable. A kiosk treats any of them, and
 any answer that does not fit these models, as a failed attempt.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 API_PREFIX = "/api/v1"
 MAX_BATCH = 1000
@@ -42,20 +46,34 @@ FEED_NAMES = ("revocation", "roster", "keys", "status")
 Hex64 = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-def _no_nul(value: Any, depth: int = 0) -> None:
-    """Refuse NUL characters anywhere: PostgreSQL text cannot hold them (and no one means them)."""
+_SUSPECT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_text(value: Any, depth: int = 0) -> None:
+    """Refuse NUL characters and lone surrogates anywhere, keys and unknown fields included.
+
+    PostgreSQL text cannot hold NUL (and no one means it). A lone surrogate
+    (``"\\ud800"`` is legal JSON) is no character at all: it cannot be
+    encoded as UTF-8, so storing it would crash whoever reads it back (the
+    admin CLI, a report). It is refused as ``bad_text`` before anything is
+    stored. After JSON parsing a valid surrogate *pair* is one character, so
+    any surrogate code point left is a lone one.
+    """
     if isinstance(value, str):
+        if _SUSPECT.search(value) is None:
+            return
         if "\x00" in value:
             raise ValueError("text must not contain NUL characters")
+        raise PydanticCustomError("bad_text", "text must be valid Unicode (a lone surrogate was sent)")
     elif depth > 32:
         raise ValueError("nested too deeply")
     elif isinstance(value, dict):
         for k, v in value.items():
-            _no_nul(k, depth + 1)
-            _no_nul(v, depth + 1)
+            _check_text(k, depth + 1)
+            _check_text(v, depth + 1)
     elif isinstance(value, list):
         for v in value:
-            _no_nul(v, depth + 1)
+            _check_text(v, depth + 1)
 
 
 class _Model(BaseModel):
@@ -63,8 +81,8 @@ class _Model(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _reject_nul(cls, data: Any) -> Any:
-        _no_nul(data)
+    def _reject_bad_text(cls, data: Any) -> Any:
+        _check_text(data)
         return data
 
 

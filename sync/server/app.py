@@ -7,35 +7,37 @@ it is never reached). Request bodies are read by :class:`BodyLimit` before
 FastAPI sees them, so an oversized body is refused with 413 without being
 parsed, however it is framed (Content-Length or chunked).
 
-The app holds no state of its own besides the engine: rate limits, cursors
-and chain heads are all rows, so any number of server processes can share
-one PostgreSQL.
+The app holds no state of its own besides the sessionmaker on ``app.state``:
+rate limits, cursors and chain heads are all rows, so any number of server
+processes can share one PostgreSQL. The routes live in
+:mod:`sync.server.routers` (one module per resource) and reach the database
+through :mod:`sync.server.deps`; this module assembles them and maps every
+error to an answer in one place (:func:`install_error_handlers`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync import protocol as P
-from sync.voucher.keys import PublicKey
+from sync.errors import CinePassError
 
-from . import enrolment, feeds, ingest
-from .db import make_sessionmaker, session_scope
-from .errors import ServerError
-from .models import now_ms
+from .db import make_sessionmaker
+from .routers import ROUTERS
+from .routers.health import VERSION
 
 log = logging.getLogger("cinepass.server")
-VERSION = "0.1.0"
+__all__ = ["VERSION", "BodyLimit", "create_app", "install_error_handlers"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -92,10 +94,13 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
-    import json
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """The one error shape of the API (``P.ErrorResponse``)."""
+    return {"error": {"code": code, "message": message}}
 
-    payload = json.dumps({"error": {"code": code, "message": message}}).encode()
+
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    payload = json.dumps(error_body(code, message)).encode()
     await send(
         {
             "type": "http.response.start",
@@ -107,30 +112,21 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return JSONResponse(error_body(code, message), status_code=status)
 
 
-def create_app(engine: Engine) -> BodyLimit:
-    """Build the ASGI app for one database (the server, tests and bench all use this)."""
-    maker: sessionmaker[Session] = make_sessionmaker(engine)
-    app = FastAPI(
-        title="CinePass central server",
-        version=VERSION,
-        openapi_url=f"{P.API_PREFIX}/openapi.json",
-        docs_url=f"{P.API_PREFIX}/docs",
-        redoc_url=None,
-        responses={
-            400: {"model": P.ErrorResponse},
-            401: {"model": P.ErrorResponse},
-            403: {"model": P.ErrorResponse},
-            413: {"model": P.ErrorResponse},
-            422: {"model": P.ErrorResponse},
-            429: {"model": P.ErrorResponse},
-        },
-    )
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error the API can answer, mapped here and nowhere else.
 
-    @app.exception_handler(ServerError)
-    async def _server_error(_r: Request, exc: ServerError) -> JSONResponse:
+    A :class:`~sync.errors.CinePassError` (the server's, a record's, a
+    voucher's) carries its own status, code and words. Validation and routing
+    errors, and the three database failures a client can cause or should
+    retry, get fixed codes. Anything else is a bug: logged with its traceback
+    and answered 500 ``internal`` without details.
+    """
+
+    @app.exception_handler(CinePassError)
+    async def _refused(_r: Request, exc: CinePassError) -> JSONResponse:
         return _error(exc.http_status, exc.reason, exc.message)
 
     @app.exception_handler(RequestValidationError)
@@ -164,133 +160,31 @@ def create_app(engine: Engine) -> BodyLimit:
 
     @app.exception_handler(Exception)
     async def _internal(_r: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
+        log.error("unexpected error", exc_info=exc)
         return _error(500, "internal", "unexpected server error (logged)")
 
-    def client_addr(request: Request) -> str:
-        return request.client.host if request.client else "unknown"
 
-    def current_device(
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> tuple[str, str, bytes]:
-        with session_scope(maker) as s:
-            d = enrolment.authenticate(s, authorization)
-            return d.id, d.cinema, bytes(d.public_raw)
-
-    # (not an Annotated alias: with postponed annotations FastAPI resolves names
-    # in module globals, and this dependency is local to the app)
-    device_dep = Depends(current_device)
-
-    @app.get(f"{P.API_PREFIX}/health", response_model=P.ServerInfo)
-    def health() -> P.ServerInfo:
-        return P.ServerInfo(version=VERSION, time_ms=now_ms())
-
-    @app.post(f"{P.API_PREFIX}/enrol", response_model=P.EnrolResponse)
-    def enrol(body: P.EnrolRequest, request: Request) -> P.EnrolResponse:
-        client = client_addr(request)
-        try:
-            public_raw = bytes.fromhex(body.public_key)
-            PublicKey.from_raw(public_raw)
-        except ValueError as exc:
-            raise ServerError("bad_key", "public_key is not an Ed25519 key", 422) from exc
-        with session_scope(maker) as s:
-            enrolment.check_rate(s, client)
-        try:
-            with session_scope(maker) as s:
-                device, token, cinema = enrolment.enrol(s, body.code, public_raw, body.name)
-                device_id, cinema_code, cinema_name = device.id, cinema.code, cinema.name
-                keys, _ = feeds.keys_snapshot(s)
-                rev, rev_cursor = feeds.revocation_snapshot(s)
-                roster, roster_cursor = feeds.roster_snapshot(s)
-        except ServerError as exc:
-            if exc.reason in ("bad_code", "code_used", "code_expired"):
-                with session_scope(maker) as s:
-                    enrolment.record_failure(s, client)
-            raise
-        log.info("enrolled device %s for cinema %s", device_id, cinema_code)
-        return P.EnrolResponse(
-            device_id=device_id,
-            cinema=cinema_code,
-            cinema_name=cinema_name,
-            token=token,
-            keys=[P.TrustedKeyOut(**k) for k in keys],
-            revocations=P.FeedPage(
-                feed="revocation", cursor=rev_cursor, snapshot=True, entries=rev
-            ),
-            roster=P.FeedPage(feed="roster", cursor=roster_cursor, snapshot=True, entries=roster),
-            time_ms=now_ms(),
-        )
-
-    @app.post(f"{P.API_PREFIX}/device/hello", response_model=P.DeviceInfo)
-    def hello(body: P.DeviceHello, dev: tuple[str, str, bytes] = device_dep) -> P.DeviceInfo:
-        device_id, cinema, _ = dev
-        with session_scope(maker) as s:
-            _touch(s, device_id, body.health)
-        return P.DeviceInfo(device_id=device_id, cinema=cinema, status="active", time_ms=now_ms())
-
-    @app.post(f"{P.API_PREFIX}/records", response_model=P.UploadResponse)
-    def upload(body: P.UploadRequest, dev: tuple[str, str, bytes] = device_dep) -> JSONResponse:
-        device_id, _cinema, public_raw = dev
-        with session_scope(maker) as s:
-            keys = ingest.trusted_keys(s)
-
-        def known(ctis: Sequence[str]) -> dict[str, tuple[str, int]]:
-            with session_scope(maker) as s:
-                return ingest.issued_tokens(s, ctis)
-
-        prepared = ingest.prepare(
-            body.records, device_id, PublicKey.from_raw(public_raw), keys, known=known
-        )
-        with session_scope(maker) as s:
-            results = ingest.store(s, device_id, prepared)
-            if body.health is not None:
-                _touch(s, device_id, body.health)
-        # built by ingest from typed columns: answer directly (the response model
-        # stays in the OpenAPI schema; re-validating 1,000 results costs more than it checks)
-        return JSONResponse({"results": results, "time_ms": now_ms()})
-
-    @app.get(f"{P.API_PREFIX}/feeds/{{feed}}", response_model=P.FeedPage)
-    def feed(
-        feed: str,
-        dev: tuple[str, str, bytes] = device_dep,
-        since: Annotated[int, Query(ge=0, le=2**62)] = 0,
-        limit: Annotated[int, Query(ge=1, le=feeds.MAX_PAGE)] = 1000,
-    ) -> JSONResponse:
-        if feed not in P.FEED_NAMES:
-            raise ServerError("unknown_feed", f"feeds are {', '.join(P.FEED_NAMES)}", 404)
-        with session_scope(maker) as s:
-            entries, cursor, more = feeds.read(
-                s, feed, since, limit, device=dev[0] if feed == "status" else None
-            )
-        return JSONResponse(
-            {"feed": feed, "cursor": cursor, "more": more, "snapshot": False, "entries": entries}
-        )
-
-    @app.get(f"{P.API_PREFIX}/feeds/{{feed}}/snapshot", response_model=P.FeedPage)
-    def snapshot(feed: str, dev: tuple[str, str, bytes] = device_dep) -> JSONResponse:
-        snapshots = {
-            "revocation": feeds.revocation_snapshot,
-            "roster": feeds.roster_snapshot,
-            "keys": feeds.keys_snapshot,
-        }
-        fn = snapshots.get(feed)
-        if fn is None:
-            raise ServerError("unknown_feed", f"snapshots exist for {', '.join(snapshots)}", 404)
-        with session_scope(maker) as s:
-            entries, cursor = fn(s)
-        return JSONResponse(
-            {"feed": feed, "cursor": cursor, "more": False, "snapshot": True, "entries": entries}
-        )
-
+def create_app(engine: Engine) -> BodyLimit:
+    """Build the ASGI app for one database (the server, tests and bench all use this)."""
+    app = FastAPI(
+        title="CinePass central server",
+        version=VERSION,
+        openapi_url=f"{P.API_PREFIX}/openapi.json",
+        docs_url=f"{P.API_PREFIX}/docs",
+        redoc_url=None,
+        responses={
+            400: {"model": P.ErrorResponse},
+            401: {"model": P.ErrorResponse},
+            403: {"model": P.ErrorResponse},
+            413: {"model": P.ErrorResponse},
+            422: {"model": P.ErrorResponse},
+            429: {"model": P.ErrorResponse},
+        },
+    )
+    app.state.sessions = make_sessionmaker(engine)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
     wrapped = BodyLimit(app)
     wrapped.fastapi = app
     return wrapped
-
-
-def _touch(s: Session, device_id: str, health: P.Health) -> None:
-    from .models import Device
-
-    d = s.get(Device, device_id)
-    if d is not None:
-        d.last_contact = now_ms()
-        d.health = health.model_dump()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -23,6 +24,9 @@ from sync.voucher.shortcode import ALPHABET
 from . import feeds
 from .errors import ServerError
 from .models import Cinema, Device, EnrolmentCode, RateLimit, now_ms
+
+if TYPE_CHECKING:  # the API schemas (pydantic) are not needed to enrol from the admin CLI
+    from sync.protocol import Health
 
 CODE_TTL_MS = 24 * 3600 * 1000
 RATE_WINDOW_MS = 15 * 60 * 1000
@@ -162,3 +166,11 @@ def authenticate(session: Session, authorization: str | None) -> Device:
             403,
         )
     return device
+
+
+def note_contact(session: Session, device_id: str, health: Health) -> None:
+    """Remember when a counter last spoke and what it said about itself (``devices`` shows it)."""
+    device = session.get(Device, device_id)
+    if device is not None:
+        device.last_contact = now_ms()
+        device.health = health.model_dump()

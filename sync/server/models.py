@@ -48,11 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-VOUCHER_STATUSES = ("active", "frozen")
 FREEZE_REASONS = ("lost", "stolen", "fraud", "replaced")
-DEVICE_STATUSES = ("active", "revoked")
-REDEMPTION_STATUSES = ("valid", "duplicate", "void", "rejected")
-FEEDS = ("revocation", "roster", "keys", "status")
 
 
 def now_ms() -> int:

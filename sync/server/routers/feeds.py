@@ -1,0 +1,54 @@
+"""``GET /api/v1/feeds/{feed}`` (events after a cursor) and ``.../snapshot`` (whole state)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from sync import protocol as P
+
+from .. import feeds
+from ..deps import CurrentDevice, SessionDep
+from ..errors import ServerError
+
+router = APIRouter(prefix=P.API_PREFIX)
+
+Snapshot = Callable[[Session], tuple[list[dict[str, Any]], int]]
+_SNAPSHOTS: dict[str, Snapshot] = {
+    "revocation": feeds.revocation_snapshot,
+    "roster": feeds.roster_snapshot,
+    "keys": feeds.keys_snapshot,
+}
+
+
+@router.get("/feeds/{feed}", response_model=P.FeedPage)
+def feed(
+    feed: str,
+    device: CurrentDevice,
+    session: SessionDep,
+    since: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=feeds.MAX_PAGE)] = 1000,
+) -> JSONResponse:
+    if feed not in P.FEED_NAMES:
+        raise ServerError("unknown_feed", f"feeds are {', '.join(P.FEED_NAMES)}", 404)
+    entries, cursor, more = feeds.read(
+        session, feed, since, limit, device=device.id if feed == "status" else None
+    )
+    return JSONResponse(
+        {"feed": feed, "cursor": cursor, "more": more, "snapshot": False, "entries": entries}
+    )
+
+
+@router.get("/feeds/{feed}/snapshot", response_model=P.FeedPage)
+def snapshot(feed: str, device: CurrentDevice, session: SessionDep) -> JSONResponse:
+    fn = _SNAPSHOTS.get(feed)
+    if fn is None:
+        raise ServerError("unknown_feed", f"snapshots exist for {', '.join(_SNAPSHOTS)}", 404)
+    entries, cursor = fn(session)
+    return JSONResponse(
+        {"feed": feed, "cursor": cursor, "more": False, "snapshot": True, "entries": entries}
+    )
