@@ -151,8 +151,7 @@ def bench_decode(token: str, reps: int, frames: int | None = None) -> None:
 
 
 def bench_photos(limit: int | None = None) -> None:
-    print("
-== real photos (tests/data/qr-photos) ==")
+    print("\n== real photos (tests/data/qr-photos) ==")
     corpus = photo_corpus()
     imgs = [(cv2.imread(str(p)), want) for p, want in corpus[:limit]]
     ours = ZxingDecoder()
