@@ -144,11 +144,21 @@ class FirstUse(_Model):
     at: int = 0
 
 
+LineStatus = Literal["valid", "duplicate", "void", "rejected", "review"]
+"""The settlement status of one stored line (docs/settlement.md).
+
+``valid`` is clean and payable; ``review`` is kept and shown but not paid
+until the union decides (its ``flags`` say why); ``rejected`` failed its
+signature or chain check and is quarantined (``problem`` says why).
+"""
+
+
 class StatusOut(_Model):
     """A settlement status change of one of *this device's* records."""
 
     uuid: str = Field(max_length=36)
-    status: Literal["valid", "duplicate", "void", "rejected"]
+    status: LineStatus
+    flags: list[str] = Field(default_factory=list, max_length=32)
     duplicate_of: str | None = Field(default=None, max_length=36)
     first: FirstUse | None = None
     conflict_with: str | None = Field(default=None, max_length=36)
@@ -196,8 +206,17 @@ class UploadRequest(_Model):
 
 
 class RecordResult(_Model):
+    """The server's answer for one uploaded record, in the order sent.
+
+    ``flags`` are the review codes (``out_of_scope``, ``disputed``, ...) of a
+    ``review`` line; ``problem`` is the reason a ``rejected`` record was
+    quarantined (``bad_device_signature``, ``bad_record``, ...). A kiosk keeps
+    a rejected record and keeps uploading the rest.
+    """
+
     uuid: str
-    status: Literal["valid", "duplicate", "void", "rejected"]
+    status: LineStatus
+    flags: list[str] = Field(default_factory=list, max_length=32)
     duplicate_of: str | None = None
     first: FirstUse | None = None
     problem: str | None = None
