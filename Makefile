@@ -1,6 +1,6 @@
 # The two set-up commands of the README:
 #   make demo   - install what is missing, then run the kiosk with an embedded demo
-#   make test   - install what is missing, then run lint, types and the whole test suite
+#   make test   - install what is missing, then run lint, types, every bench at --smoke size and the whole test suite
 # Both work on a fresh Debian machine (as root, or with sudo).
 
 PY ?= python3
@@ -29,6 +29,7 @@ lint: venv
 	$(BIN)/mypy
 
 test: venv lint
+	bash scripts/bench-smoke.sh
 	bash scripts/build-and-selftest.sh
 	CINEPASS_BUILT_EXE=dist/cinepass-kiosk/cinepass-kiosk bash scripts/run-tests.sh
 
