@@ -6,6 +6,7 @@ Qt-free (:mod:`kiosk.ops.startup`); its Qt half is in ``tests/test_ui_startup.py
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from ops_support import make_kiosk, record_uuids, revision, run_alembic
@@ -62,3 +63,31 @@ def test_fresh_folder_is_private_and_needs_nothing(tmp_path):
         assert started.backup is None and started.provision is None
     finally:
         started.close()
+
+
+def test_ops_and_engine_never_import_qt_or_the_window():
+    """The layering rule, read from the source: kiosk/engine and kiosk/ops import no Qt and
+    no kiosk.ui, not even inside a function (the CLI and the bench run them without a display).
+    """
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "kiosk"
+    found = []
+    for folder in ("engine", "ops"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    base = node.module or ""
+                    if node.level >= 2:  # from ..ui import x: kiosk.ui seen from kiosk/ops
+                        base = "kiosk." + base
+                    names = [base]
+                else:
+                    continue
+                for name in names:
+                    if name.split(".")[0] in ("PySide6", "shiboken6") or name.startswith(
+                        "kiosk.ui"
+                    ):
+                        found.append(f"{path.relative_to(root)}:{node.lineno} {name}")
+    assert found == []
