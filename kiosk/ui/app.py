@@ -95,7 +95,11 @@ def run_window_for(
 
     assert isinstance(window, MainWindow)
     if on_window is not None:
-        on_window(window)
+        try:
+            on_window(window)
+        except BaseException:
+            window.shutdown()  # its threads are running: join them before the error goes up
+            raise
     if not window.isFullScreen():
         window.show()
     # Ctrl+C in the terminal closes the window properly (threads joined) instead of hanging
