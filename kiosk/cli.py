@@ -62,10 +62,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return int(run_demo(args))
     if args.command is None:
-        from .ops.startup import run_window_with_startup
-        from .ui.app import run_window
+        from .ui.startup_window import run_window_with_startup  # imports Qt: only here
 
-        return int(run_window_with_startup(args, run_window))
+        return int(run_window_with_startup(args))
     result: int = args.func(args)
     return result
 

@@ -2,11 +2,17 @@
 
 Everything here is the real product wired together in a temporary folder:
 the central database and server (on loopback), the union's issuer key, a
-batch of vouchers issued with ``cinepass-admin issue`` (PNG, PDF sheet, CSV),
-one voucher frozen as lost, one redeemed at a second counter, one expired and
-one forged, a kiosk enrolled with a one-time code, and a demo video of those
-codes standing in for the webcam. Nothing is mocked; only the camera is a
-video file, read through the same OpenCV capture path as a webcam.
+batch of vouchers with the files ``cinepass-admin issue`` writes (PNG, PDF
+sheet, CSV), one voucher frozen as lost, one redeemed at a second counter,
+one expired and one forged, a kiosk enrolled with a one-time code, and a demo
+video of those codes standing in for the webcam. Nothing is mocked; only the
+camera is a video file, read through the same OpenCV capture path as a webcam.
+
+The central side is set up through :mod:`sync.office` and :mod:`sync.issuing`,
+the functions ``cinepass-admin`` itself calls, not through the admin CLI: a
+command line is a front end, and the demo is another one. The window is
+opened through :func:`kiosk.ui.app.run_window_for`; the UI never imports this
+module (:mod:`kiosk.cli` chooses between the demo and a counter).
 
 With a display the counter window opens (the demo video loops as the
 camera, or a real webcam if one is plugged in). Without one, the demo plays
@@ -17,9 +23,7 @@ the sync result in the terminal, then exits.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import io
 import os
 import shutil
 import sys
@@ -27,7 +31,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sync.voucher.keys import PrivateKey
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 ISSUER = "DEMO-UNION"
 CINEMA = "DEMO01"
@@ -63,18 +72,6 @@ class DemoSetup:
             self.server = None
 
 
-def _admin(db_url: str, *argv: str) -> str:
-    """Run ``cinepass-admin`` in-process (the real CLI) and return what it printed."""
-    from sync.admin import main as admin_main
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = admin_main(["--db", db_url, *argv])
-    if code != 0:
-        raise RuntimeError(f"cinepass-admin {' '.join(argv)} failed with exit code {code}")
-    return out.getvalue()
-
-
 def _forge(token: str) -> str:
     """The same voucher claims, signed by a stranger's key but naming the union's kid."""
     import cbor2
@@ -88,21 +85,51 @@ def _forge(token: str) -> str:
     return PREFIX + b45encode(bytes(cose))
 
 
-def _expired(db_url: str) -> str:
+def _expired(key: PrivateKey) -> str:
     """A genuine voucher of the demo union, issued 400 days ago for 365 days."""
-    from sync.admin_issue import signing_key
     from sync.issuing import create_voucher, make_options
-    from sync.server.db import make_engine, session_scope
 
-    engine = make_engine(db_url)
-    try:
-        with session_scope(engine) as s:
-            _iss, _kid, key = signing_key(s, ISSUER)
-    finally:
-        engine.dispose()
-    options = make_options(iss=ISSUER, campaign="2025 demo")
+    options = make_options(ISSUER, campaign="2025 demo")
     now = int(time.time()) - 400 * 86400
     return create_voucher(key, options, now=now).token
+
+
+def _setup_central(
+    db_url: str, root: Path, members: Path, log: Any
+) -> tuple[Engine, PrivateKey, Path]:
+    """The union's office, as ``cinepass-admin init``/``cinema add``/``issue`` leave it.
+
+    Returns the migrated engine, the issuer's signing key and the batch folder
+    (``vouchers.csv``, one PNG per voucher, ``cards.pdf``).
+    """
+    from sync import batchdir
+    from sync.issuing import create_batch, make_options, read_members
+    from sync.office.batches import record_batch
+    from sync.office.cinemas import add_cinema
+    from sync.office.issuers import add_signing_key, issuer_label, key_dir_for
+    from sync.server.db import migrate, session_scope
+    from sync.voucher.keys import save_private_key
+
+    log("· 创建工会签发密钥 / creating the union's issuer key")
+    engine = migrate(db_url)
+    key = PrivateKey.generate()
+    kid = key.public.kid.hex()
+    path = key_dir_for(db_url) / f"{ISSUER}-{kid}.pem"
+    save_private_key(path, key)
+    with session_scope(engine) as s:
+        add_signing_key(s, ISSUER, "示范工会 Demo Union", key, path)
+        add_cinema(s, CINEMA, "示范影院 Demo Cinema")
+        add_cinema(s, OTHER_CINEMA, "第二影院 Second Cinema")
+        label = issuer_label(s, ISSUER)
+    log("· 签发示范观影券 / issuing demo vouchers (PNG, PDF, CSV)")
+    options = make_options(ISSUER, campaign="2027 示范")
+    issued = create_batch(key, options, members=read_members(members))
+    batch = root / "batch"
+    batch.mkdir()
+    batchdir.write_batch(batch, issued, label)
+    with session_scope(engine) as s:
+        record_batch(s, issued, kid, batchdir.batch_id())
+    return engine, key, batch
 
 
 def _qr_frame(text: str | None, caption: str, size: tuple[int, int] = (1280, 720)) -> Any:
@@ -155,45 +182,29 @@ def prepare_demo(root: Path, *, log: Any = print) -> DemoSetup:
     from kiosk.engine.service import KioskService
     from kiosk.enrollment import enroll
     from kiosk.syncer import SyncEngine
-    from sync.admin_server import add_cinema, device_code, find_voucher, freeze
-    from sync.server.db import make_engine, migrate, session_scope
+    from sync.office.devices import device_code
+    from sync.office.vouchers import find_voucher, freeze
+    from sync.server.db import session_scope
     from sync.server.embedded import EmbeddedServer
 
     root.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{root / 'central.sqlite3'}"
-    log("· 创建工会签发密钥 / creating the union's issuer key")
-    _admin(db_url, "init", "--issuer", ISSUER, "--name", "示范工会 Demo Union")
-    engine = make_engine(db_url)
-    with session_scope(engine) as s:
-        add_cinema(s, CINEMA, "示范影院 Demo Cinema")
-        add_cinema(s, OTHER_CINEMA, "第二影院 Second Cinema")
     members = root / "members.csv"
     with members.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["member_ref", "name"])
         w.writerows(MEMBERS)
-    batch = root / "batch"
-    log("· 签发示范观影券 / issuing demo vouchers (PNG, PDF, CSV)")
-    _admin(
-        db_url, "issue", "--members", str(members), "--out", str(batch), "--campaign", "2027 示范"
-    )
-    with (batch / "vouchers.csv").open(encoding="utf-8") as fh:
+    engine, key, batch = _setup_central(db_url, root, members, log)
+    with (batch / "vouchers.csv").open(encoding="utf-8-sig") as fh:
         tokens = [row["qr_text"] for row in csv.DictReader(fh)]
-    valid1, valid2, frozen, used_elsewhere, valid3 = (
-        tokens[0],
-        tokens[1],
-        tokens[2],
-        tokens[3],
-        tokens[4],
-    )
+    valid1, valid2, frozen, used_elsewhere, valid3 = tokens[:5]
     with session_scope(engine) as s:
         freeze(s, find_voucher(s, frozen), "lost")
         code_here = device_code(s, CINEMA)
         code_other = device_code(s, OTHER_CINEMA)
-    engine.dispose()
 
     log("· 启动中心服务器 / starting the central server on loopback")
-    server = EmbeddedServer(migrate(db_url)).start()
+    server = EmbeddedServer(engine).start()
     home = root / "kiosk"
     other = root / "other-counter"
     log("· 登记本柜台 / enrolling this counter with a one-time code")
@@ -213,7 +224,7 @@ def prepare_demo(root: Path, *, log: Any = print) -> DemoSetup:
 
     codes = [
         ("valid voucher", valid1),
-        ("expired voucher", _expired(db_url)),
+        ("expired voucher", _expired(key)),
         ("frozen (lost) voucher", frozen),
         ("forged voucher", _forge(valid2)),
         ("already used at another cinema", used_elsewhere),

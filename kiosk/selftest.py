@@ -178,9 +178,11 @@ def check_window() -> str:
     """Build the real window (the set-up wizard of an empty folder), then close it.
 
     Imports every widget module and the Qt modules they use (QtCharts,
-    QtMultimedia...), which a bundle that left one out fails here instead
-    of at the counter.
+    QtMultimedia...), and the start-up's Qt half (the raise server on
+    QtNetwork, the crash dialog), which a bundle that left one out fails
+    here instead of at the counter.
     """
+    from kiosk.ui import startup_window  # noqa: F401 - imported to prove it is bundled
     from kiosk.ui.app import create_window
 
     with tempfile.TemporaryDirectory(prefix="cinepass-selftest-") as tmp:

@@ -147,15 +147,6 @@ def test_crash_in_a_real_process_lands_in_its_log(tmp_path):
     assert "ZeroDivisionError: the tally divided by zero" in text and "in deep" in text
 
 
-def test_qt_crash_dialog_appears_with_a_qapplication(qtbot, monkeypatch):
-    from PySide6.QtWidgets import QMessageBox
-
-    seen = []
-    monkeypatch.setattr(QMessageBox, "exec", lambda self: seen.append(self.text()) or 0)
-    crash.qt_dialog(*crash.crash_text("/var/log/x.log"))
-    assert seen and "/var/log/x.log" in seen[0]
-
-
 def test_watchdog_restarts_a_dead_worker_with_backoff():
     now = [0.0]
     state = {"alive": True, "starts": 0}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import main
-from kiosk.ops.single_instance import AlreadyRunning, InstanceLock, InstanceServer, server_name
+from kiosk.ops.single_instance import AlreadyRunning, InstanceLock, claim_or_signal, server_name
 from kiosk.paths import KioskPaths
 
 pytestmark = pytest.mark.timeout(60)
@@ -60,40 +60,32 @@ def test_lock_is_per_data_folder(tmp_path):
     assert server_name(tmp_path / "a") != server_name(tmp_path / "b")
 
 
-def test_second_start_brings_the_first_window_forward(qtbot, tmp_path):
-    from PySide6.QtWidgets import QWidget
+def test_a_held_folder_is_refused_unless_the_holder_answers(tmp_path):
+    """claim_or_signal without Qt: the lock decides, the injected signal only asks.
 
-    from kiosk.ops.single_instance import bring_to_front
-
+    (The real signal, over a local socket, is in ``tests/test_ui_startup.py``.)
+    """
     paths = KioskPaths(tmp_path / "k")
-    lock = InstanceLock(paths.lock).acquire()
-    window = QWidget()
-    qtbot.addWidget(window)
-    window.showMinimized()
-    raised = []
-    server = InstanceServer(paths.home, lambda: (raised.append(1), bring_to_front(window)))
-    code = textwrap.dedent(
-        f"""
-        from pathlib import Path
-        from kiosk.ops.single_instance import claim_or_signal
-        from kiosk.paths import KioskPaths
-        got = claim_or_signal(KioskPaths(Path({str(paths.home)!r})))
-        print("second-start", "lock" if got else "signalled", flush=True)
-        """
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    holder = _holder(paths.lock)
+    asked: list[Path] = []
+
+    def answers(value: bool):
+        def signal(home: Path) -> bool:
+            asked.append(home)
+            return value
+
+        return signal
+
     try:
-        qtbot.waitUntil(lambda: bool(raised), timeout=20000)
-        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=20000)
-        out, err = proc.communicate()
+        with pytest.raises(AlreadyRunning):
+            claim_or_signal(paths)  # nobody to ask: the refusal stands (exit 3)
+        with pytest.raises(AlreadyRunning):
+            claim_or_signal(paths, answers(False))  # asked, no answer: refused
+        assert claim_or_signal(paths, answers(True)) is None  # it came forward: give way
+        assert asked == [paths.home, paths.home]
     finally:
-        server.close()
-        lock.release()
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    assert "second-start signalled" in out
-    assert raised == [1]
-    assert not window.isMinimized()
+        holder.kill()
+        holder.wait()
+    lock = claim_or_signal(paths, answers(True))  # free again: the lock, nobody asked
+    assert lock is not None and lock.held and len(asked) == 2
+    lock.release()

@@ -1,4 +1,7 @@
-"""The window's start-up sequence: log, lock, provisioning, upgrade, daily backup."""
+"""The window's start-up sequence: log, lock, provisioning, upgrade, daily backup.
+
+Qt-free (:mod:`kiosk.ops.startup`); its Qt half is in ``tests/test_ui_startup.py``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from kiosk.engine.db import HEAD_REVISION, MIGRATIONS_DIR
 from kiosk.ops import crash
 from kiosk.ops.backup import list_backups
 from kiosk.ops.single_instance import InstanceLock
-from kiosk.ops.startup import attach, prepare
+from kiosk.ops.startup import prepare
 
 
 @pytest.fixture(autouse=True)
@@ -48,83 +51,6 @@ def test_first_start_after_an_upgrade(tmp_path, issuer_key):
     again.close()
 
 
-def test_attach_wires_the_raise_server(qtbot, tmp_path, issuer_key):
-    from PySide6.QtWidgets import QWidget
-
-    paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=0)
-    started = prepare(paths, dialog=None)
-    assert started is not None
-    w = QWidget()
-    qtbot.addWidget(w)
-    attach(w, started)
-    try:
-        assert len(started.keep) == 2
-        import subprocess
-        import sys
-
-        code = (
-            "from pathlib import Path; from kiosk.ops.single_instance import signal_running_instance;"
-            f"print(signal_running_instance(Path({str(paths.home)!r})))"
-        )
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-        qtbot.waitUntil(lambda: proc.poll() is not None, timeout=20000)
-        assert proc.communicate()[0].strip() == "True"
-        assert w.isVisible()
-    finally:
-        started.close()
-
-
-def test_window_start_through_the_cli_wires_lock_raise_server_and_watchdog(
-    qtbot, tmp_path, issuer_key
-):
-    """`cinepass-kiosk --home H` for real: lock held while the window runs, watchers attached."""
-    from PySide6.QtCore import QTimer
-
-    from kiosk.cli import main
-    from kiosk.ops.startup import main_windows
-
-    paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=0)
-    png = Path(__file__).resolve().parents[1] / "resources" / "selftest" / "voucher.png"
-    seen: dict[str, object] = {}
-
-    def look() -> None:
-        windows = main_windows()
-        if not windows or not getattr(windows[0], "service_ready", False):
-            QTimer.singleShot(100, look)
-            return
-        w = windows[0]
-        try:
-            InstanceLock(paths.lock).acquire()
-        except Exception as exc:  # noqa: BLE001
-            seen["lock"] = type(exc).__name__
-        import subprocess
-        import sys
-
-        code = (
-            "from pathlib import Path; from kiosk.ops.single_instance import claim_or_signal;"
-            "from kiosk.paths import KioskPaths;"
-            f"print(claim_or_signal(KioskPaths(Path({str(paths.home)!r}))))"
-        )
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-
-        def wait_second() -> None:
-            if proc.poll() is None:
-                QTimer.singleShot(100, wait_second)
-                return
-            seen["second"] = proc.communicate()[0].strip()
-            w.quit_program()
-
-        wait_second()
-
-    QTimer.singleShot(0, look)
-    assert main(["--home", str(paths.home), "--camera", str(png)]) == 0
-    assert seen["lock"] == "AlreadyRunning"
-    assert seen["second"] == "None"  # the second start was answered by the window and gave way
-    assert list_backups(paths, "daily")  # the day's backup was made at start
-    with InstanceLock(paths.lock):  # released when the window closed
-        pass
-
-
 def test_fresh_folder_is_private_and_needs_nothing(tmp_path):
     from kiosk.paths import KioskPaths
 
@@ -139,34 +65,29 @@ def test_fresh_folder_is_private_and_needs_nothing(tmp_path):
         started.close()
 
 
-def test_watchdog_restarts_the_window_camera_pipeline(qtbot, tmp_path, issuer_key, monkeypatch):
-    """Both camera threads of a real window die: the watchdog starts them again."""
-    from kiosk.ops import startup
-    from kiosk.ui.app import create_window
+def test_ops_and_engine_never_import_qt_or_the_window():
+    """The layering rule, read from the source: kiosk/engine and kiosk/ops import no Qt and
+    no kiosk.ui, not even inside a function (the CLI and the bench run them without a display).
+    """
+    import ast
 
-    monkeypatch.setattr(startup, "WATCHDOG_MS", 100)
-    paths = make_kiosk(tmp_path / "k", issuer_key, redemptions=0)
-    png = Path(__file__).resolve().parents[1] / "resources" / "selftest" / "voucher.png"
-    started = prepare(paths, dialog=None)
-    assert started is not None
-    w = create_window(paths.home, camera=str(png))
-    try:
-        w.show()
-        dog = startup.watch_window(w, started)
-
-        def pipe():
-            cam = getattr(w, "camera", None)
-            return getattr(cam, "pipeline", None)
-
-        qtbot.waitUntil(lambda: pipe() is not None and pipe().running, timeout=15000)
-        p = pipe()
-        p._stop.set()  # what a fatal error in both loops amounts to: the threads end
-        with p._cond:
-            p._cond.notify_all()
-        for t in list(p._threads):
-            t.join(5)
-        qtbot.waitUntil(lambda: dog.restarts("camera") >= 1 and p.running, timeout=10000)
-        assert dog.restarts("sync") == 0  # standalone: no sync thread to restart
-    finally:
-        w.shutdown()
-        started.close()
+    root = Path(__file__).resolve().parents[1] / "kiosk"
+    found = []
+    for folder in ("engine", "ops"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    base = node.module or ""
+                    if node.level >= 2:  # from ..ui import x: kiosk.ui seen from kiosk/ops
+                        base = "kiosk." + base
+                    names = [base]
+                else:
+                    continue
+                for name in names:
+                    if name.split(".")[0] in ("PySide6", "shiboken6") or name.startswith(
+                        "kiosk.ui"
+                    ):
+                        found.append(f"{path.relative_to(root)}:{node.lineno} {name}")
+    assert found == []

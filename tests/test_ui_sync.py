@@ -93,7 +93,6 @@ def test_the_window_is_told_of_sync_state_on_its_own_thread(
     open_window: Any,  # noqa: F811 (the fixture imported above)
     tmp_path: Path,
     issuer_key: PrivateKey,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The sync engine calls its listener from its own thread; the window paints on the UI thread.
 
@@ -102,24 +101,8 @@ def test_the_window_is_told_of_sync_state_on_its_own_thread(
     """
     import threading
 
-    from PySide6.QtCore import QThread
+    from PySide6.QtCore import QThread, QTimer
 
-    from kiosk import syncer
-
-    engine_cls = syncer.SyncEngine
-    if not hasattr(engine_cls, "add_listener"):  # this branch's syncer: tell as it will
-
-        class TellingEngine(syncer.SyncEngine):
-            def add_listener(self, callback: Any) -> None:
-                self.test_listeners = [*getattr(self, "test_listeners", []), callback]
-
-            def sync_now(self) -> syncer.SyncResult:
-                result = super().sync_now()
-                for callback in getattr(self, "test_listeners", []):
-                    callback(self.status())
-                return result
-
-        monkeypatch.setattr(syncer, "SyncEngine", TellingEngine)
     k = unreachable_home(tmp_path, issuer_key)
     told: list[tuple[dict[str, Any], bool, bool]] = []
     w = open_window(k.home)
@@ -132,5 +115,44 @@ def test_the_window_is_told_of_sync_state_on_its_own_thread(
     qtbot.waitUntil(lambda: len(told) >= 2, timeout=15000)
     assert all(on_gui and not on_syncer for _st, on_gui, on_syncer in told)
     assert told[-1][0]["online"] is False and told[-1][0]["last_error"]
-    assert w.sync_link.polling is False  # told, not asking
+    assert w.sync_link.findChildren(QTimer) == []  # told, not asking: no timer to poll with
     qtbot.waitUntil(lambda: w.st["online"].text() == "离线", timeout=5000)
+
+
+def test_the_link_tells_the_status_it_starts_with_before_the_first_cycle(
+    qtbot: Any, tmp_path: Path, issuer_key: PrivateKey
+) -> None:
+    """The first news is ``status()`` read at set-up, so the bar is right before any cycle ends.
+
+    The counter was online when it last ran and has one redemption queued; the
+    server is gone now. The link reports that state first (online, 1 queued,
+    no error yet), then the failed cycle (offline, with its error).
+    """
+    from kiosk.engine.service import KioskService
+    from kiosk.ui.bridge import ServiceThread
+    from kiosk.ui.sync_link import SyncLink
+
+    k = unreachable_home(tmp_path, issuer_key)
+    svc = KioskService.open(k.home)
+    try:
+        assert svc.redeem(k.text("valid"), fmt="2D", staff="t").accepted
+        svc.store.set_meta("online", "1")
+    finally:
+        svc.close()
+    bridge = ServiceThread(lambda: KioskService.open(k.home))
+    link = SyncLink()
+    told: list[dict[str, Any]] = []
+    link.changed.connect(told.append)
+    bridge.start()
+    try:
+        qtbot.waitUntil(lambda: bridge.service is not None, timeout=5000)
+        link.start(bridge)
+        qtbot.waitUntil(lambda: any(st["last_error"] for st in told), timeout=15000)
+    finally:
+        link.stop()
+        bridge.stop()
+    first = told[0]
+    assert first["online"] is True and first["pending"] == 1 and first["last_error"] is None
+    assert first["failures"] == 0
+    last = told[-1]
+    assert last["online"] is False and last["pending"] == 1 and last["last_error"]

@@ -53,16 +53,21 @@ def _read_text_arg(arg: str) -> str:
     return data.strip()
 
 
+def _unreadable(path: Path, exc: OSError) -> UsageError:
+    """The one wording of "cannot read this file" (missing, or the OS's own reason)."""
+    if isinstance(exc, FileNotFoundError):
+        return UsageError("unreadable_file", f"{path}: no such file")
+    return UsageError("unreadable_file", f"{path}: cannot read ({exc.strerror})")
+
+
 def _read_file(path: Path) -> str:
     try:
         with path.open("r", encoding="utf-8") as fh:
             return fh.read(MAX_INPUT + 1)
-    except FileNotFoundError as exc:
-        raise UsageError("unreadable_file", f"{path}: no such file") from exc
     except IsADirectoryError as exc:
         raise UsageError("unreadable_file", f"{path}: is a folder, not a file") from exc
     except OSError as exc:
-        raise UsageError("unreadable_file", f"{path}: cannot read ({exc.strerror})") from exc
+        raise _unreadable(path, exc) from exc
 
 
 def _load_keys(paths: list[str] | None) -> list[PublicKey]:
@@ -278,12 +283,10 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
         if path.stat().st_size > MAX_ROSTER_ROWS * 1024:
             raise UsageError("bad_roster", f"{path}: far too large for a vouchers.csv")
         text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise UsageError("unreadable_file", f"{path}: no such file") from exc
     except UnicodeDecodeError as exc:
         raise UsageError("bad_roster", f"{path}: not UTF-8 text (is it a vouchers.csv?)") from exc
     except OSError as exc:
-        raise UsageError("unreadable_file", f"{path}: cannot read ({exc.strerror})") from exc
+        raise _unreadable(path, exc) from exc
     try:
         rows = list(csv.DictReader(text.splitlines()))
     except csv.Error as exc:

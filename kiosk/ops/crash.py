@@ -5,10 +5,14 @@ A Qt app whose slot raises prints the traceback on a console nobody reads
 the process ends and the counter is dark. :func:`install` routes uncaught
 exceptions of the main thread (``sys.excepthook``) and of worker threads
 (``threading.excepthook``) to the log at CRITICAL, with the redaction of
-:mod:`kiosk.ops.logs` applied by the file handler. On the GUI thread, when a
-``QApplication`` exists, a dialog tells the clerk what happened and where
-the log is; worker threads only log (a dialog from a worker thread would
-itself crash Qt), and :mod:`kiosk.ops.watchdog` restarts them.
+:mod:`kiosk.ops.logs` applied by the file handler. A main-thread crash also
+calls the ``dialog`` it was given, which tells the clerk what happened and
+where the log is; worker threads only log (a dialog from a worker thread
+would itself crash Qt), and :mod:`kiosk.ops.watchdog` restarts them.
+
+No Qt here: ops run in the CLI too, where no window exists. The window
+passes its ``qt_dialog`` (``ui/crash_dialog.py``, which knows when a
+``QApplication`` runs); everything else passes nothing and only logs.
 """
 
 from __future__ import annotations
@@ -22,37 +26,10 @@ from types import TracebackType
 
 log = logging.getLogger("kiosk.crash")
 
+#: Shows (title, body) to the clerk; called on the thread that crashed (the main one).
 Dialog = Callable[[str, str], None]
 
 _installed: dict[str, object] = {}
-
-
-def qt_dialog(title: str, text: str) -> None:
-    """Show a modal error box if a QApplication runs (and we are on its thread)."""
-    if "PySide6.QtWidgets" not in sys.modules:
-        return  # no window was ever opened: nothing to show a dialog in
-    from PySide6.QtCore import QThread
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
-    app = QApplication.instance()
-    if app is None or QThread.currentThread() is not app.thread():
-        return
-    box = QMessageBox(QMessageBox.Icon.Critical, title, text)
-    box.exec()
-
-
-def qt_dialog_anyway(title: str, text: str) -> None:
-    """An error box before any window exists (a failed upgrade at start)."""
-    try:
-        from PySide6.QtWidgets import QApplication
-
-        if QApplication.instance() is None:
-            from kiosk.ui.app import ensure_app
-
-            ensure_app()
-        qt_dialog(title, text)
-    except Exception:  # noqa: BLE001 - no display: the message still goes to stderr and the log
-        log.exception("could not show the error dialog")
 
 
 def crash_text(log_path: str | None) -> tuple[str, str]:
@@ -66,8 +43,8 @@ def crash_text(log_path: str | None) -> tuple[str, str]:
     )
 
 
-def install(*, log_path: str | None = None, dialog: Dialog | None = qt_dialog) -> None:
-    """Install the handlers (idempotent). ``dialog=None`` logs only (CLI, tests)."""
+def install(*, log_path: str | None = None, dialog: Dialog | None = None) -> None:
+    """Install the handlers (idempotent). Without a ``dialog`` it logs only (CLI, tests)."""
 
     def handle(
         exc_type: type[BaseException],

@@ -9,8 +9,10 @@ Why both:
 * **The socket is the courtesy.** A clerk who double-clicks the icon again
   because the window is hidden behind something should see the window,
   not an error. The second start connects to a ``QLocalServer`` named after
-  the data folder and sends ``raise``; the first brings its window forward.
-  Qt is imported only inside the functions that need it.
+  the data folder (:func:`server_name`) and sends ``raise``; the first
+  brings its window forward. That half is Qt and lives in
+  the window's ``ui/instance_server.py``; :func:`claim_or_signal` is handed its
+  ``signal_running_instance``, so this module (used by the CLI) needs no Qt.
 
 Commands that rewrite the store wholesale (``restore``) take the same lock
 so they cannot run under a live window.
@@ -24,7 +26,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from kiosk.errors import EnvironmentFailure
 from kiosk.paths import KioskPaths
@@ -123,85 +125,25 @@ def server_name(home: Path) -> str:
     return f"cinepass-{digest}"
 
 
-def signal_running_instance(home: Path, timeout_ms: int = 1500) -> bool:
-    """Ask the window running for ``home`` to come forward; True if it answered."""
-    from PySide6.QtCore import QCoreApplication
-    from PySide6.QtNetwork import QLocalSocket
-
-    _app = QCoreApplication.instance() or QCoreApplication([])  # sockets need an app object
-    sock = QLocalSocket()
-    sock.connectToServer(server_name(home))
-    if not sock.waitForConnected(timeout_ms):
-        return False
-    sock.write(RAISE_MESSAGE)
-    sock.flush()  # on a local socket this usually writes everything at once
-    sock.waitForBytesWritten(timeout_ms)  # False when nothing was left to write: not an error
-    reply = b""
-    while not reply.endswith(b"\n") and sock.waitForReadyRead(timeout_ms):
-        reply += bytes(sock.readAll().data())
-    ok = reply.startswith(b"ok")
-    sock.disconnectFromServer()
-    del _app
-    return bool(ok)
+#: Asks the instance running for a data folder to come forward; True if it answered.
+Signaller = Callable[[Path], bool]
 
 
-class InstanceServer:
-    """Listens for "raise" from a second start and calls ``on_raise`` (in the Qt thread)."""
-
-    def __init__(self, home: Path, on_raise: Callable[[], None]) -> None:
-        from PySide6.QtNetwork import QLocalServer
-
-        self._on_raise = on_raise
-        self.name = server_name(home)
-        self._server: Any = QLocalServer()
-        # A crashed predecessor may leave its socket file: we hold the lock, so
-        # nobody else can be listening on it.
-        QLocalServer.removeServer(self.name)
-        if not self._server.listen(self.name):
-            log.warning("single-instance socket not available: %s", self._server.errorString())
-        self._server.newConnection.connect(self._accept)
-
-    def _accept(self) -> None:
-        while self._server.hasPendingConnections():
-            conn = self._server.nextPendingConnection()
-            conn.readyRead.connect(lambda c=conn: self._read(c))
-            if conn.bytesAvailable():
-                self._read(conn)
-
-    def _read(self, conn: Any) -> None:
-        data = bytes(conn.readAll().data())
-        if RAISE_MESSAGE.strip() in data:
-            conn.write(b"ok\n")
-            conn.flush()
-            log.info("a second start asked this window to come forward")
-            self._on_raise()
-        conn.disconnectFromServer()
-
-    def close(self) -> None:
-        self._server.close()
-
-
-def bring_to_front(window: Any) -> None:
-    """What ``on_raise`` usually does with the main window (restore, raise, focus)."""
-    from PySide6.QtCore import Qt
-
-    window.setWindowState(window.windowState() & ~Qt.WindowState.WindowMinimized)
-    window.show()
-    window.raise_()
-    window.activateWindow()
-
-
-def claim_or_signal(paths: KioskPaths) -> InstanceLock | None:
+def claim_or_signal(paths: KioskPaths, signal: Signaller | None = None) -> InstanceLock | None:
     """For the window's start: the lock if this is the first instance, else None.
 
-    When another instance holds the folder, it is asked to come forward and
-    None is returned: the caller exits 0 quietly (the clerk sees the window).
+    When another instance holds the folder, ``signal`` asks it to come
+    forward and None is returned: the caller exits 0 quietly (the clerk sees
+    the window). Without a ``signal``, or when nobody answers, the
+    :class:`AlreadyRunning` stands (exit 3).
     """
     lock = InstanceLock(paths.lock)
     try:
         return lock.acquire()
     except AlreadyRunning as exc:
-        answered = signal_running_instance(paths.home)
+        if signal is None:
+            raise
+        answered = signal(paths.home)
         log.info("%s; it %s", exc.message, "came forward" if answered else "did not answer")
         if not answered:
             raise

@@ -1,22 +1,27 @@
 """Entry point of the scan window: ``cinepass-kiosk`` without a subcommand.
 
-:func:`run_window_for` is the one way to open the window (the CLI, the demo
-and the screenshot script call it); :func:`create_window` builds it inside an
-existing QApplication for tests and the bench.
+:func:`run_window_for` is the one way to open the window (the CLI's start in
+:mod:`kiosk.ui.startup_window` and the demo call it); :func:`create_window`
+builds it inside an existing QApplication for tests, the bench and the
+screenshot script. Nothing here imports :mod:`kiosk.demo`: the CLI chooses
+between the demo and a counter, and the demo calls this module, never the
+other way round.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-
-from kiosk.paths import resolve_home
+from typing import TYPE_CHECKING
 
 from .options import WindowOptions
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +71,19 @@ def window_for(home: Path, options: WindowOptions) -> object:
     return MainWindow(Path(home), options)
 
 
-def run_window_for(home: Path, options: WindowOptions | None = None) -> int:
+def run_window_for(
+    home: Path,
+    options: WindowOptions | None = None,
+    *,
+    on_window: Callable[[MainWindow], None] | None = None,
+) -> int:
     """Open the counter window for ``home`` and run until it closes; returns the exit code.
 
     ``options.camera`` overrides the configured camera (an index, a video or
     an image; the demo passes its video with ``loop_video=True``). A data
-    folder that is not set up yet opens the set-up wizard.
+    folder that is not set up yet opens the set-up wizard. ``on_window`` is
+    called with the built window before the event loop starts (the start-up
+    sequence attaches its servers and timers to it there).
     """
     from PySide6.QtWidgets import QApplication
 
@@ -82,6 +94,12 @@ def run_window_for(home: Path, options: WindowOptions | None = None) -> int:
     from .main_window import MainWindow
 
     assert isinstance(window, MainWindow)
+    if on_window is not None:
+        try:
+            on_window(window)
+        except BaseException:
+            window.shutdown()  # its threads are running: join them before the error goes up
+            raise
     if not window.isFullScreen():
         window.show()
     # Ctrl+C in the terminal closes the window properly (threads joined) instead of hanging
@@ -94,12 +112,3 @@ def run_window_for(home: Path, options: WindowOptions | None = None) -> int:
     code = app.exec()
     window.shutdown()
     return int(code)
-
-
-def run_window(args: argparse.Namespace) -> int:
-    """``cinepass-kiosk [--home DIR] [--camera X] [--staff NAME] [--fullscreen] [--decoder D]``.
-
-    ``--demo`` never comes here: :mod:`kiosk.cli` hands it to :mod:`kiosk.demo`,
-    which calls :func:`run_window_for` itself (one direction only, no cycle).
-    """
-    return run_window_for(resolve_home(getattr(args, "home", None)), WindowOptions.from_args(args))

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen, QPolygonF, QResizeEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from .text import VerdictText
+from .widgets import label
 
 TONES: dict[str, tuple[str, str]] = {  # tone -> (background, text colour)
     "ok": ("#1b7f3b", "#ffffff"),
@@ -90,17 +91,10 @@ class VerdictPanel(QFrame):
         self.setAutoFillBackground(True)
         self.tone = "idle"
         self.icon = VerdictIcon(self)
-        self.word = QLabel(self)
-        self.word.setObjectName("verdictWord")
-        self.title = QLabel(self)
-        self.title.setObjectName("verdictTitle")
-        self.title.setWordWrap(True)
-        self.details = QLabel(self)
-        self.details.setObjectName("verdictDetails")
-        self.details.setWordWrap(True)
-        self.next_step = QLabel(self)
-        self.next_step.setObjectName("verdictNext")
-        self.next_step.setWordWrap(True)
+        self.word = label(self, "verdictWord")
+        self.title = label(self, "verdictTitle", wrap=True)
+        self.details = label(self, "verdictDetails", wrap=True)
+        self.next_step = label(self, "verdictNext", wrap=True)
         for lab in (self.word, self.title, self.details, self.next_step):
             lab.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         head = QHBoxLayout()

@@ -17,12 +17,13 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
 )
+
+from .widgets import label, line_edit
 
 
 class SetupWizard(QWidget):
@@ -45,8 +46,7 @@ class SetupWizard(QWidget):
             self,
         )
         intro.setWordWrap(True)
-        where = QLabel(self.tr("Data folder: {0}").format(home), self)
-        where.setObjectName("wizardHome")
+        where = label(self, "wizardHome", self.tr("Data folder: {0}").format(home))
 
         self.mode_enrol = QRadioButton(self.tr("Connect to the central server (recommended)"), self)
         self.mode_enrol.setObjectName("modeEnrol")
@@ -58,30 +58,24 @@ class SetupWizard(QWidget):
         self.mode_enrol.setChecked(True)
 
         self.enrol_box = QGroupBox(self.tr("Central server"), self)
-        self.server = QLineEdit(self.enrol_box)
-        self.server.setObjectName("serverUrl")
-        self.server.setPlaceholderText("https://cinepass.example.org")
-        self.code = QLineEdit(self.enrol_box)
-        self.code.setObjectName("enrolCode")
-        self.code.setPlaceholderText(self.tr("One-time code from the union office"))
+        self.server = line_edit(self.enrol_box, "serverUrl", "https://cinepass.example.org")
+        self.code = line_edit(
+            self.enrol_box, "enrolCode", self.tr("One-time code from the union office")
+        )
         ef = QFormLayout(self.enrol_box)
         ef.addRow(self.tr("Server address:"), self.server)
         ef.addRow(self.tr("Enrolment code:"), self.code)
 
         self.alone_box = QGroupBox(self.tr("Standalone counter"), self)
-        self.cinema = QLineEdit(self.alone_box)
-        self.cinema.setObjectName("cinemaCode")
-        self.cinema.setPlaceholderText(self.tr("e.g. SH-001"))
-        self.key_file = QLineEdit(self.alone_box)
-        self.key_file.setObjectName("issuerKeyFile")
-        self.key_file.setPlaceholderText(self.tr("Path of the issuer's public key (.pem)"))
+        self.cinema = line_edit(self.alone_box, "cinemaCode", self.tr("e.g. SH-001"))
+        self.key_file = line_edit(
+            self.alone_box, "issuerKeyFile", self.tr("Path of the issuer's public key (.pem)")
+        )
         af = QFormLayout(self.alone_box)
         af.addRow(self.tr("Cinema code:"), self.cinema)
         af.addRow(self.tr("Issuer key file:"), self.key_file)
 
-        self.counter = QLineEdit(self)
-        self.counter.setObjectName("counterName")
-        self.counter.setPlaceholderText(self.tr("e.g. Window 1"))
+        self.counter = line_edit(self, "counterName", self.tr("e.g. Window 1"))
         cf = QFormLayout()
         cf.addRow(self.tr("Name of this counter:"), self.counter)
 
@@ -89,9 +83,7 @@ class SetupWizard(QWidget):
         self.go.setObjectName("setupGo")
         self.go.setMinimumHeight(52)
         self.go.clicked.connect(self._go)
-        self.message = QLabel(self)
-        self.message.setObjectName("setupMessage")
-        self.message.setWordWrap(True)
+        self.message = label(self, "setupMessage", wrap=True)
         self.mode_enrol.toggled.connect(self._mode)
 
         col = QVBoxLayout()
