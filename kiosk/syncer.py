@@ -13,9 +13,19 @@ A :class:`SyncEngine` runs one background thread. Each cycle:
    marked. Only acknowledged records are marked synced, so a cut connection or
    a server restarted mid-batch costs a resend, which the server's
    idempotency (by record uuid) makes harmless.
-3. Pull the key, revocation and roster feeds from their cursors (a snapshot
+   The server answers per record: one it ``rejected`` (a failed signature or
+   chain check) is kept and counted as quarantined (never deleted, never
+   resent), a ``review`` line keeps its ``flags``; the others go on.
+3. Upload the refusal log (``POST /refusals``, idempotent by refusal id); a
+   server without that endpoint (404) is skipped and the refusals wait.
+4. Pull the key, revocation and roster feeds from their cursors (a snapshot
    the first time), and this device's status feed (records that later turned
-   out to be duplicates, or whose valid redemption was duplicated elsewhere).
+   out to be duplicates, or whose valid redemption was duplicated elsewhere,
+   or that the union office put under review or decided).
+
+A hello whose answer says ``status: revoked`` is treated like a 403
+``device_revoked``; a clock offset within the tolerance lowers a clock mark
+left by a clock that ran ahead (:meth:`KioskService.clock_agreed`).
 
 Between cycles it sleeps ``sync_interval`` seconds while online, or an
 exponential backoff with jitter (up to 5 minutes) while not; :meth:`notify`
@@ -36,15 +46,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 from pydantic import ValidationError
 
 from sync import protocol as P
 
+from .engine.clock import Clock
 from .engine.db import int_or_none
 from .engine.facts import FeedEntries, TrustedKey
 from .engine.feeds import CURSOR_OF, Feed
@@ -53,86 +62,15 @@ from .engine.store import Store
 from .errors import KioskError
 from .feedmap import feed_entries
 from .http import HttpClient, SyncError
+from .syncresult import SyncListener, SyncResult, SyncStatus, answer_detail, bad_answer
+
+__all__ = ["BATCH_SIZE", "SyncEngine", "SyncListener", "SyncResult", "SyncStatus"]
 
 log = logging.getLogger("cinepass.sync")
 
 BATCH_SIZE = 500
 MAX_BACKOFF_S = 300.0
 FEED_PAGE = 5000
-
-
-class SyncStatus(TypedDict):
-    """What :meth:`SyncEngine.status` says and listeners are told (a plain dict at run time)."""
-
-    online: bool
-    last_sync: int | None
-    pending: int
-    conflicts: int
-    clock_offset_ms: int | None
-    device_revoked: bool
-    last_error: str | None
-    failures: int
-
-
-SyncListener = Callable[[SyncStatus], None]
-
-
-@dataclass
-class SyncResult:
-    """What one cycle did; ``error`` is None on success."""
-
-    ok: bool
-    uploaded: int = 0
-    duplicates: int = 0
-    pending: int = 0
-    revocations: int = 0
-    roster: int = 0
-    status_updates: int = 0
-    clock_offset_ms: int | None = None
-    error: str | None = None
-    error_message: str | None = None
-    revoked: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "uploaded": self.uploaded,
-            "duplicates": self.duplicates,
-            "pending": self.pending,
-            "revocations": self.revocations,
-            "roster": self.roster,
-            "status_updates": self.status_updates,
-            "clock_offset_ms": self.clock_offset_ms,
-            "error": self.error,
-            "message": self.error_message,
-            "device_revoked": self.revoked,
-        }
-
-
-def _bad(message: str) -> SyncError:
-    return SyncError("bad_answer", f"the server sent a malformed answer: {message}")
-
-
-def _detail(result: P.RecordResult | P.StatusOut) -> dict[str, Any] | None:
-    d: dict[str, Any] = {}
-    if result.first is not None:
-        d.update(
-            first_uuid=result.first.uuid,
-            cinema=result.first.cinema,
-            device=result.first.device,
-            staff=result.first.staff,
-            at=result.first.at,
-        )
-    elif result.duplicate_of:
-        d["first_uuid"] = result.duplicate_of
-    problem = getattr(result, "problem", None)
-    if problem:
-        d["problem"] = problem
-    conflict = getattr(result, "conflict_with", None)
-    if conflict:
-        d["conflict_with"] = conflict
-    return d or None
 
 
 class SyncEngine:
@@ -288,6 +226,7 @@ class SyncEngine:
             client = self._http()
             self._hello(client, result)
             self._push(client, result)
+            self._push_refusals(client, result)
             self._pull(client, result)
             if result.uploaded:  # report the new pending count (the office sees it)
                 self._hello(client, result)
@@ -347,7 +286,8 @@ class SyncEngine:
         from .ops.health import collect
 
         offset = int_or_none(self._meta("clock_offset_ms")) or 0
-        pending = self.store.counts()["pending"]
+        counts = self.store.counts()
+        pending = counts["pending"]
         try:
             report = collect(
                 self.service.paths,
@@ -358,7 +298,7 @@ class SyncEngine:
         except Exception:  # noqa: BLE001 - a broken extra must not stop the upload
             log.exception("health report failed")
             report = {"version": __version__}
-        report.update(pending=pending, clock_offset_ms=offset)
+        report.update(pending=pending, clock_offset_ms=offset, quarantined=counts["quarantined"])
         report["last_error"] = report.get("last_error") or ""
         return P.Health.model_validate(report).model_dump()
 
@@ -369,10 +309,14 @@ class SyncEngine:
         try:
             info = P.DeviceInfo.model_validate(raw)
         except ValidationError as exc:
-            raise _bad(str(exc.errors()[0]["msg"])) from None
+            raise bad_answer(str(exc.errors()[0]["msg"])) from None
+        if info.status == "revoked":  # said in words rather than with a 403: the same
+            raise SyncError("device_revoked", "this counter was disconnected (device revoked)", 403)
         offset = int(info.time_ms - (t0 + t1) / 2)
         result.clock_offset_ms = offset
         self._state["clock_offset_ms"] = str(offset)
+        if abs(offset) <= Clock.TOLERANCE_MS:
+            self._state.update(self.service.clock_agreed(info.time_ms))
         if self._meta("device_revoked") == "1":
             self._state["device_revoked"] = "0"
 
@@ -389,14 +333,41 @@ class SyncEngine:
             try:
                 answer = P.UploadResponse.model_validate(raw)
             except ValidationError as exc:
-                raise _bad(str(exc.errors()[0]["msg"])) from None
+                raise bad_answer(str(exc.errors()[0]["msg"])) from None
             sent = {rec.uuid for rec, _ in batch}
             got = {r.uuid: r for r in answer.results}
             if set(got) != sent:
-                raise _bad(f"{len(sent - set(got))} of {len(sent)} records were not acknowledged")
-            self.store.mark_synced({u: (r.status, _detail(r)) for u, r in got.items()})
+                raise bad_answer(
+                    f"{len(sent - set(got))} of {len(sent)} records were not acknowledged"
+                )
+            self.store.mark_synced({u: (r.status, answer_detail(r)) for u, r in got.items()})
             result.uploaded += len(got)
             result.duplicates += sum(1 for r in got.values() if r.status == "duplicate")
+            result.quarantined += sum(1 for r in got.values() if r.status == "rejected")
+            if len(batch) < self.batch_size:
+                return
+
+    def _push_refusals(self, client: HttpClient, result: SyncResult) -> None:
+        """Upload the refusal log (idempotent by id); an older server without it is skipped."""
+        counter = self.service.config.counter
+        while True:
+            batch = self.store.pending_refusals(self.batch_size)
+            if not batch:
+                return
+            body = {"refusals": [r.to_json(counter) for r in batch]}
+            try:
+                raw = client.post(f"{P.API_PREFIX}/refusals", body)
+            except SyncError as exc:
+                if exc.status == 404:
+                    log.info("the server takes no refusal log yet; kept for later")
+                    return
+                raise
+            try:
+                P.RefusalAck.model_validate(raw)
+            except ValidationError as exc:
+                raise bad_answer(str(exc.errors()[0]["msg"])) from None
+            self.store.mark_refusals_uploaded([r.id for r in batch], int(time.time() * 1000))
+            result.refusals += len(batch)
             if len(batch) < self.batch_size:
                 return
 
@@ -411,14 +382,14 @@ class SyncEngine:
         try:
             return P.FeedPage.model_validate(raw)
         except ValidationError as exc:
-            raise _bad(str(exc.errors()[0]["msg"])) from None
+            raise bad_answer(str(exc.errors()[0]["msg"])) from None
 
     def _pull_keys(self, client: HttpClient) -> None:
         page = self._page(client, f"{P.API_PREFIX}/feeds/keys/snapshot", None)
         try:
             keys = [P.TrustedKeyOut.model_validate(e) for e in page.entries]
         except ValidationError as exc:
-            raise _bad(str(exc.errors()[0]["msg"])) from None
+            raise bad_answer(str(exc.errors()[0]["msg"])) from None
         wanted = {(bytes.fromhex(k.public_key), k.issuer) for k in keys if k.active}
         have = {(k.raw, k.issuer) for k in self.store.trusted_keys() if k.source == "server"}
         local = [k for k in self.store.trusted_keys() if k.source != "server"]
@@ -441,7 +412,7 @@ class SyncEngine:
                 client, f"{P.API_PREFIX}/feeds/{feed}", {"since": since, "limit": FEED_PAGE}
             )
             if page.cursor < since:
-                raise _bad(f"the {feed} cursor went backwards")
+                raise bad_answer(f"the {feed} cursor went backwards")
             entries = self._entries(feed, page.entries)
             self.store.apply_feed(feed, entries, str(page.cursor))
             applied += len(entries)
@@ -455,7 +426,7 @@ class SyncEngine:
         try:
             return feed_entries(feed, raw)
         except ValidationError as exc:
-            raise _bad(str(exc.errors()[0]["msg"])) from None
+            raise bad_answer(str(exc.errors()[0]["msg"])) from None
 
     def _pull_status(self, client: HttpClient) -> int:
         cursor = self.store.get_cursor("status")
@@ -468,10 +439,10 @@ class SyncEngine:
             try:
                 changes = [P.StatusOut.model_validate(e) for e in page.entries]
             except ValidationError as exc:
-                raise _bad(str(exc.errors()[0]["msg"])) from None
+                raise bad_answer(str(exc.errors()[0]["msg"])) from None
             latest: dict[str, tuple[str, dict[str, Any] | None]] = {}
             for c in changes:
-                latest[c.uuid] = (c.status, _detail(c))
+                latest[c.uuid] = (c.status, answer_detail(c))
             known = {u: v for u, v in latest.items() if self.store.record(u) is not None}
             self.store.mark_synced(known, cursor=("status", str(page.cursor)))
             count += len(changes)

@@ -16,6 +16,8 @@ Endpoints (all JSON; device endpoints need ``Authorization: Bearer <token>``)::
     POST /api/v1/device/hello                DeviceHello -> DeviceInfo (health, clock)
     POST /api/v1/records                     UploadRequest -> UploadResponse, one
                                              RecordResult per record sent, same order
+    POST /api/v1/refusals                    RefusalUpload -> RefusalAck: the counter's
+                                             refusal log, stored once per (device, id)
     GET  /api/v1/feeds/{feed}?since=&limit=  FeedPage of events after the cursor
                                              (revocation, roster, keys, status)
     GET  /api/v1/feeds/{feed}/snapshot       FeedPage with the whole current state
@@ -64,7 +66,9 @@ def _check_text(value: Any, depth: int = 0) -> None:
             return
         if "\x00" in value:
             raise ValueError("text must not contain NUL characters")
-        raise PydanticCustomError("bad_text", "text must be valid Unicode (a lone surrogate was sent)")
+        raise PydanticCustomError(
+            "bad_text", "text must be valid Unicode (a lone surrogate was sent)"
+        )
     elif depth > 32:
         raise ValueError("nested too deeply")
     elif isinstance(value, dict):
@@ -98,9 +102,11 @@ class ErrorResponse(_Model):
 class Health(_Model):
     """What a kiosk reports about itself on every sync (shown by ``cinepass-admin devices``).
 
-    The four named fields are the contract; other facts the kiosk adds (OS,
+    The named fields are the contract; other facts the kiosk adds (OS,
     free disk, newest backup: see kiosk.ops.health) are kept as they come,
-    bounded by the request size limit.
+    bounded by the request size limit. ``quarantined`` (optional, added for
+    issue 10) counts this counter's records the server answered ``rejected``:
+    kept on the kiosk, never resent.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -109,6 +115,7 @@ class Health(_Model):
     pending: int = Field(default=0, ge=0, le=10**9)
     clock_offset_ms: int = Field(default=0, ge=-(10**12), le=10**12)
     last_error: str = Field(default="", max_length=500)
+    quarantined: int = Field(default=0, ge=0, le=10**9)
 
 
 class TrustedKeyOut(_Model):
@@ -230,4 +237,43 @@ class UploadResponse(_Model):
 class ServerInfo(_Model):
     status: Literal["ok"] = "ok"
     version: str
+    time_ms: int
+
+
+SHORT_CODE_PATTERN = r"^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$"
+
+
+class RefusalIn(_Model):
+    """One refusal at a counter (``POST /api/v1/refusals``): what the office's log holds.
+
+    ``id`` (a uuid made by the kiosk) makes the upload idempotent: the server
+    stores each (device, id) once. ``reason`` is a verdict reason
+    (``kiosk.engine.verdict.REASONS``: ``expired``, ``bad_signature``,
+    ``device_revoked``...). ``voucher`` is the short code only when the
+    voucher's signature was verified; for an unreadable, unknown or forged
+    code only ``text_hash`` (SHA-256 hex of the scanned text) is sent, never
+    the text. The cinema and device are the authenticated device's, never
+    taken from the body.
+    """
+
+    id: str = Field(min_length=1, max_length=36)
+    at: int = Field(ge=0, le=10**14)
+    reason: str = Field(pattern=r"^[a-z_]{1,32}$")
+    voucher: str | None = Field(default=None, pattern=SHORT_CODE_PATTERN)
+    text_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    format: str = Field(default="", max_length=8)
+    staff: str = Field(default="", max_length=64)
+    source: str = Field(default="", max_length=16)
+    counter: str = Field(default="", max_length=200)
+
+
+class RefusalUpload(_Model):
+    refusals: list[RefusalIn] = Field(max_length=MAX_BATCH)
+
+
+class RefusalAck(_Model):
+    """``stored``: new refusals kept now; ``known``: ids stored before (a resend)."""
+
+    stored: int = Field(ge=0)
+    known: int = Field(ge=0)
     time_ms: int

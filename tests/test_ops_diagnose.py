@@ -10,6 +10,7 @@ from ops_support import make_kiosk
 
 from kiosk.cli import main
 from kiosk.config import load_config, save_config
+from kiosk.engine.db import HEAD_REVISION
 from kiosk.ops.logs import setup_logging
 from kiosk.pin import hash_pin
 from sync.voucher import encode_voucher, make_voucher
@@ -75,7 +76,7 @@ def test_diagnose_zip_leaves_no_secret(tmp_path, issuer_key, capsys):
     # ...and what support needs is there
     status = json.loads(texts["status.json"])
     assert status["health"]["version"] and status["store"]["pending"] == 2
-    assert status["store"]["schema"] == "0002" and status["store"]["integrity"] == "ok"
+    assert status["store"]["schema"] == HEAD_REVISION and status["store"]["integrity"] == "ok"
     assert status["enrolled"] is True and status["device_key_present"] is True
     assert any(f["file"] == "device.key" and f["mode"] == "0o600" for f in status["files"])
     config = json.loads(texts["config.json"])

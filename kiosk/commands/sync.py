@@ -71,6 +71,11 @@ def _sync(args: argparse.Namespace) -> int:
             f"synced: {result.uploaded} uploaded ({result.duplicates} duplicates), "
             f"{result.pending} pending, {result.revocations} revocation updates"
         )
+        if result.quarantined:
+            print(
+                f"  {result.quarantined} record(s) quarantined by the server (kept here, "
+                "not paid): see the manager view / 'cinepass-kiosk status'"
+            )
     if not result.ok:
         if result.revoked:
             msg = (

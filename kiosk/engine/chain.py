@@ -101,12 +101,19 @@ class Writer:
         staff: str,
         source: str,
         record_uuid: str | None = None,
+        text_hash: str | None = None,
     ) -> None:
-        """Log one scan attempt (never the token: only the short code, if known)."""
+        """Log one scan attempt (never the token: only the short code, if known).
+
+        A refusal gets an id, so the office stores it once however often it
+        is uploaded (:mod:`kiosk.engine.refusals`); ``text_hash`` is the
+        SHA-256 of a scanned text whose voucher was not verified.
+        """
+        refusal_id = None if reason == "accepted" else str(uuid_mod.uuid4())
         self.conn.exec_driver_sql(
-            "INSERT INTO attempts (at, reason, short_code, format, staff, source, record_uuid)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (at_ms, reason, short_code, fmt, staff, source, record_uuid),
+            "INSERT INTO attempts (at, reason, short_code, format, staff, source, record_uuid,"
+            " uuid, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (at_ms, reason, short_code, fmt, staff, source, record_uuid, refusal_id, text_hash),
         )
 
     def set_meta(self, key: str, value: str) -> None:

@@ -6,7 +6,14 @@ place instead of patching ``time``. The guard: a counter PC whose battery died
 may boot in 2019 and would then accept expired vouchers. The clock remembers
 the newest time it has ever seen (its own readings at redemption, the server's
 time on sync, the store's newest record); when ``now`` is before that, it is
-``behind`` and verdicts and status say so.
+``behind`` and the kiosk refuses every scan with ``clock_behind`` until the
+clock is right again.
+
+A clock that was once *ahead* leaves a mark in the future (its own records'
+times). Once a sync measures the offset to the server within the tolerance,
+the server's time is the better reading: :meth:`Clock.agree` lowers the mark
+to it, and the store stops counting the records made before (see
+``clock_floor_seq`` in :mod:`kiosk.engine.service`), so the false alarm ends.
 """
 
 from __future__ import annotations
@@ -92,6 +99,20 @@ class Clock:
         if hook is not None:
             hook(ts_ms)
         return True
+
+    def agree(self, ts_ms: int) -> bool:
+        """A trusted reading that agrees with ``now``: lower the mark to it; True if it moved.
+
+        Only for a reading measured against this clock within the tolerance
+        (the sync client's server time): a mark left by a clock that ran
+        ahead must not raise alarms for ever. Not persisted here: the caller
+        writes it in its own commit.
+        """
+        with self._lock:
+            if ts_ms >= self._newest:
+                return False
+            self._newest = ts_ms
+            return True
 
     @property
     def behind(self) -> bool:

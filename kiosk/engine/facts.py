@@ -14,8 +14,10 @@ from typing import Literal, TypeAlias
 from sync.voucher.keys import kid_for
 
 RevocationAction = Literal["freeze", "unfreeze", "redeemed", "unredeemed"]
-#: the server's verdicts on an uploaded record (rejected: bad voucher signature)
-SERVER_STATUSES = ("valid", "duplicate", "void", "rejected")
+#: the server's verdicts on an uploaded record (:data:`sync.protocol.LineStatus`):
+#: ``rejected`` is quarantined (failed a signature or chain check), ``review`` is
+#: held for the union office with its flags; both rows are kept here, never deleted
+SERVER_STATUSES = ("valid", "duplicate", "void", "rejected", "review")
 
 
 @dataclass(frozen=True)

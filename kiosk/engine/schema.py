@@ -45,6 +45,9 @@ attempts = sa.Table(
     sa.Column("staff", sa.String(64), nullable=False),
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("record_uuid", sa.String(36), nullable=True),
+    sa.Column("uuid", sa.String(36), nullable=True, unique=True),  # refusals only
+    sa.Column("text_hash", sa.String(64), nullable=True),
+    sa.Column("uploaded_at", sa.BigInteger, nullable=True),
 )
 revocations = sa.Table(
     "revocations",

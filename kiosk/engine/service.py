@@ -12,7 +12,14 @@ Meta keys shared with the sync client (:mod:`kiosk.syncer`), all text:
 ``last_sync`` (UTC ms of the last successful sync), ``online`` ("1"/"0"),
 ``device_revoked`` ("1" when the server revoked this counter),
 ``clock_offset_ms`` (server minus local), ``revocations_synced_at`` (UTC ms),
-``newest_seen_ms`` (the clock guard's mark; written through the clock).
+``newest_seen_ms`` (the clock guard's mark; written through the clock),
+``clock_floor_seq`` (records up to this seq predate a sync that found the
+clock right: see :meth:`KioskService.clock_agreed`).
+
+While ``device_revoked`` is set, or the clock is known to run behind, every
+verdict is a refusal (``device_revoked`` / ``clock_behind``, see
+:mod:`kiosk.engine.refusals`); each refusal is logged with an id for the
+office's refusal log.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from kiosk.config import KioskConfig, load_config, save_config
 from kiosk.engine.clock import Clock
 from kiosk.engine.db import StoreError
 from kiosk.engine.facts import TrustedKey
+from kiosk.engine.refusals import counter_refusal, text_hash
 from kiosk.engine.store import Store
 from kiosk.engine.verdict import Verdict
 from kiosk.engine.verify import FORMATS, Checked, StoreState, check, info_of
@@ -230,6 +238,31 @@ class KioskService:
         offset = self.store.meta_int("clock_offset_ms")
         return offset is not None and offset > Clock.TOLERANCE_MS
 
+    def device_revoked(self) -> bool:
+        """The server said this counter was revoked (cleared only by enrolling again)."""
+        return self.store.get_meta("device_revoked") in ("1", "true")
+
+    def _gate(self, v: Verdict, behind: bool) -> Verdict | None:
+        """The counter's own refusal that replaces ``v`` now, if any (see kiosk.engine.refusals)."""
+        revoked = self.device_revoked()
+        if not (revoked or behind):
+            return None
+        offset = self.store.meta_int("clock_offset_ms") or 0
+        behind_ms = max(self.clock.behind_by_ms(), offset)
+        return counter_refusal(v, revoked=revoked, behind=behind, behind_ms=behind_ms)
+
+    def clock_agreed(self, server_ms: int) -> dict[str, str]:
+        """A sync measured the offset to the server within the tolerance: trust that time.
+
+        A mark left by a clock that once ran ahead (its records' times) is
+        lowered to the server's time, and the records made so far stop
+        counting (meta ``clock_floor_seq``). Returns the meta values to write,
+        for the sync client's one commit; {} when nothing changed.
+        """
+        if not self.clock.agree(server_ms):
+            return {}
+        return {"newest_seen_ms": str(server_ms), "clock_floor_seq": str(self.store.head_seq())}
+
     def _annotate(self, v: Verdict) -> Verdict:
         """Name this counter in an "already used here" verdict (the store knows only ids)."""
         if v.reason == "already_redeemed" and v.detail.get("where") == "here":
@@ -258,15 +291,11 @@ class KioskService:
     ) -> Verdict:
         """Verify only: records nothing, logs nothing."""
         self._check_fmt(fmt)
-        return self._annotate(
-            check(
-                text,
-                self.state(extra_keys),
-                fmt=fmt,
-                now_ms=self.clock.now_ms(),
-                clock_behind=self.clock_behind(),
-            ).verdict
-        )
+        behind = self.clock_behind()
+        v = check(
+            text, self.state(extra_keys), fmt=fmt, now_ms=self.clock.now_ms(), clock_behind=behind
+        ).verdict
+        return self._gate(v, behind) or self._annotate(v)
 
     def redeem(self, text: str, *, fmt: str, staff: str = "", source: str = "camera") -> Verdict:
         """Verify, record (durably) if accepted, and log the attempt."""
@@ -277,10 +306,11 @@ class KioskService:
         now = self.clock.now_ms()
         behind = self.clock_behind()
         checked: Checked | None = None
+        v: Verdict | None = None
         try:
             with self.store.transaction() as w:
                 checked = check(text, self.state(), fmt=fmt, now_ms=now, clock_behind=behind)
-                v = checked.verdict
+                v = self._gate(checked.verdict, behind) or checked.verdict
                 uuid: str | None = None
                 if v.accepted:
                     assert checked.voucher is not None and checked.token is not None
@@ -304,11 +334,12 @@ class KioskService:
                     staff=staff,
                     source=source,
                     record_uuid=uuid,
+                    text_hash=None if checked.voucher is not None else text_hash(text),
                 )
         except (StoreError, sqlite3.Error, OSError) as exc:
             log.error("redemption not recorded: %s", type(exc).__name__)
-            if checked is not None and not checked.verdict.accepted:
-                return self._annotate(checked.verdict)  # a rejection stands, log or not
+            if v is not None and not v.accepted:
+                return self._annotate(v)  # a rejection stands, log or not
             return Verdict(
                 reason="not_recorded",
                 voucher=None
@@ -317,6 +348,7 @@ class KioskService:
                 detail={"error": type(exc).__name__},
                 clock_warning=behind,
             )
+        assert v is not None
         if uuid is not None:
             self.clock.observe(now, persist=False)  # the record itself keeps this time
             return Verdict(
@@ -443,3 +475,7 @@ class KioskService:
 
     def conflicts(self) -> list[dict[str, Any]]:
         return self.store.conflicts()
+
+    def held(self) -> list[dict[str, Any]]:
+        """Records the server quarantined or holds for review (see Store.held_records)."""
+        return self.store.held_records()

@@ -9,7 +9,8 @@ its parts live along their seams:
   (WAL + ``synchronous=FULL``: nothing is ``accepted`` before it), meta and
   cursors;
 * :mod:`kiosk.engine.feeds` - feed deltas, the staged snapshot swap, keys;
-* :mod:`kiosk.engine.chain` - the signed record chain and its sync state.
+* :mod:`kiosk.engine.chain` - the signed record chain and its sync state;
+* :mod:`kiosk.engine.refusals` - the refusal log the office reads.
 
 This module adds the verdict's hot lookups and the reporting reads. Those
 skip the ORM: primary-key lookups on one dedicated DBAPI connection, a few
@@ -43,6 +44,7 @@ from kiosk.engine.facts import (
     VoucherFacts,
 )
 from kiosk.engine.feeds import FeedStore
+from kiosk.engine.refusals import RefusalStore
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -77,7 +79,7 @@ _FACTS_SQL = (
 )
 
 
-class Store(ChainStore, FeedStore):
+class Store(ChainStore, FeedStore, RefusalStore):
     """The kiosk's SQLite store; safe to share between the UI and sync threads."""
 
     # -- the verifier's lookups (hot path) -----------------------------------
@@ -127,6 +129,12 @@ class Store(ChainStore, FeedStore):
             "trusted_keys": "SELECT count(*) FROM trusted_keys",
             "records": "SELECT count(*) FROM records",
             "attempts": "SELECT count(*) FROM attempts",
+            # the server's answers that hold a record (kept here, never deleted)
+            "quarantined": "SELECT count(*) FROM records WHERE server_status = 'rejected'",
+            "review": "SELECT count(*) FROM records WHERE server_status = 'review'",
+            "refusals_pending": (
+                "SELECT count(*) FROM attempts WHERE uploaded_at IS NULL AND uuid IS NOT NULL"
+            ),
         }
         return {name: int(self.read(sql)[0][0]) for name, sql in q.items()}
 
@@ -150,6 +158,41 @@ class Store(ChainStore, FeedStore):
             for r in rows
         ]
 
+    def held_records(self) -> list[dict[str, Any]]:
+        """Records the server quarantined (``rejected``) or holds for ``review``, oldest first.
+
+        Kept on the counter for ever (they are the cinema's evidence); the
+        manager view lists them with the server's ``flags`` / ``problem``.
+        """
+        import json
+
+        from sync.voucher.shortcode import encode_short_code
+
+        out = []
+        for r in self.read(
+            "SELECT uuid, kind, voucher, at, staff, format, server_status, server_detail "
+            "FROM records WHERE server_status IN ('rejected', 'review') ORDER BY seq"
+        ):
+            try:
+                detail = json.loads(r[7]) if r[7] else {}
+            except ValueError:
+                detail = {}
+            flags = detail.get("flags") if isinstance(detail, dict) else None
+            out.append(
+                {
+                    "record_uuid": r[0],
+                    "kind": r[1],
+                    "voucher": encode_short_code(bytes(r[2])),
+                    "at": r[3],
+                    "staff": r[4],
+                    "format": r[5],
+                    "status": r[6],
+                    "flags": [str(f) for f in flags] if isinstance(flags, list) else [],
+                    "problem": str(detail.get("problem") or "") if isinstance(detail, dict) else "",
+                }
+            )
+        return out
+
     def records_between(self, start_ms: int, end_ms: int) -> list[Any]:
         """(kind, uuid, voids, format, staff, at, synced_at) of records in [start, end)."""
         return self.read(
@@ -167,6 +210,17 @@ class Store(ChainStore, FeedStore):
         )
 
     def newest_time_ms(self) -> int:
-        """The newest time this store has seen (records and the persisted clock mark)."""
-        rows = self.read("SELECT max(at) FROM records")
+        """The newest time this store has seen (records and the persisted clock mark).
+
+        Records up to meta ``clock_floor_seq`` are not counted: a sync found
+        the clock right after they were made (they are from a clock that ran
+        ahead, and the mark was lowered to the server's time then).
+        """
+        floor = self.meta_int("clock_floor_seq") or 0
+        rows = self.read("SELECT max(at) FROM records WHERE seq > ?", (floor,))
         return max(self.meta_int("newest_seen_ms") or 0, int(rows[0][0] or 0))
+
+    def head_seq(self) -> int:
+        """The sequence number of the newest record (0 when there is none)."""
+        rows = self.read("SELECT max(seq) FROM records")
+        return int(rows[0][0] or 0)

@@ -28,9 +28,16 @@ Reason = Literal[
     "malformed",
     "not_a_voucher",
     "not_recorded",
+    "device_revoked",
+    "clock_behind",
 ]
 
 REASONS: tuple[str, ...] = get_args(Reason)  # the closed set, in this order
+
+#: reasons about the counter, not the voucher: they replace every verdict while
+#: they hold (a revoked counter's records can never be uploaded; a clock that
+#: runs behind would admit expired vouchers and backdate records)
+COUNTER_REASONS = ("device_revoked", "clock_behind")
 
 # reason -> language -> (message, what to do next)
 MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
@@ -90,6 +97,21 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         "en": (
             "Not recorded: do not admit",
             "This counter cannot save; retry, else call the manager.",
+        ),
+    },
+    # the counter itself cannot be trusted: every verdict is this refusal (issue 10)
+    "device_revoked": {
+        "zh_CN": ("本柜台已被停用，请联系 IT", "请勿放行；请 IT 重新登记本柜台后再核销。"),
+        "en": (
+            "This counter was disconnected by the union office",
+            "Do not admit; IT must enrol this counter again before it can redeem.",
+        ),
+    },
+    "clock_behind": {
+        "zh_CN": ("电脑时间不正确，请联系 IT", "请勿放行；请 IT 校正本机日期时间，再同步一次。"),
+        "en": (
+            "The computer's clock is wrong, call IT",
+            "Do not admit; IT must correct this PC's date and time, then sync once.",
         ),
     },
 }

@@ -193,9 +193,14 @@ def find_provision_file(
 
 
 def _set_aside(source: Path, why: str) -> Path:
-    """Rename a failed file for IT and write the reason beside it; returns the new name."""
+    """Rename a failed file for IT and write the reason beside it; returns the new name.
+
+    The file may still hold an unused enrolment code, so it is made 0600
+    (owner only) before it is renamed: kept for IT, not for every PC user.
+    """
     failed = source.with_name(FAILED_NAME)
     try:
+        os.chmod(source, 0o600)
         os.replace(source, failed)
         failed.with_suffix(".txt").write_text(why + "\n", encoding="utf-8")
     except OSError as exc:

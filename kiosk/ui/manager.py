@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.config import KioskConfig
 
+from .manager_held import HeldView
 from .text import verdict_message, when_text
 
 
@@ -92,6 +93,8 @@ class ManagerView(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self._build_tally(), self.tr("Tally"))
         self.tabs.addTab(self._build_duplicates(), self.tr("Duplicates"))
+        self.held = HeldView(self)
+        self.tabs.addTab(self.held, self.tr("Held by the server"))
         self.tabs.addTab(self._build_settings(), self.tr("Settings"))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(14, 10, 14, 10)
@@ -306,6 +309,12 @@ class ManagerView(QWidget):
             )
         _fill(self.dup_table, rows)
         self.tabs.setTabText(1, self.tr("Duplicates ({0})").format(len(rows)))
+
+    def show_held(self, rows: list[dict[str, Any]]) -> None:
+        """Quarantined and under-review records (:meth:`KioskService.held`)."""
+        self.held.show_held(rows)
+        index = self.tabs.indexOf(self.held)
+        self.tabs.setTabText(index, self.tr("Held by the server ({0})").format(len(rows)))
 
     # --- settings tab ----------------------------------------------------------
 

@@ -114,14 +114,17 @@ class ManagerFlow(QObject):
         if bridge is None:
             return
 
-        def job(svc: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-            return svc.tally(day).to_json(), svc.conflicts()
+        Rows = list[dict[str, Any]]
 
-        def done(result: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+        def job(svc: Any) -> tuple[dict[str, Any], Rows, Rows]:
+            return svc.tally(day).to_json(), svc.conflicts(), svc.held()
+
+        def done(result: tuple[dict[str, Any], Rows, Rows]) -> None:
             cfg = self.host.cfg
             if self.view is not None and cfg is not None:
                 self.view.show_tally(result[0], cfg.counter)
                 self.view.show_conflicts(result[1])
+                self.view.show_held(result[2])
 
         bridge.submit(job, done)
 

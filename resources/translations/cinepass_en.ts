@@ -8,6 +8,121 @@
     </message>
   </context>
   <context>
+    <name>HeldView</name>
+    <message>
+      <source>The central server holds these redemptions of this counter: quarantined ones failed a check and are not paid; lines under review wait for the union office. They stay on this counter. Tell IT about quarantined records.</source>
+      <translation>The central server holds these redemptions of this counter: quarantined ones failed a check and are not paid; lines under review wait for the union office. They stay on this counter. Tell IT about quarantined records.</translation>
+    </message>
+    <message>
+      <source>Voucher</source>
+      <translation>Voucher</translation>
+    </message>
+    <message>
+      <source>Time</source>
+      <translation>Time</translation>
+    </message>
+    <message>
+      <source>Staff</source>
+      <translation>Staff</translation>
+    </message>
+    <message>
+      <source>Format</source>
+      <translation>Format</translation>
+    </message>
+    <message>
+      <source>Status</source>
+      <translation>Status</translation>
+    </message>
+    <message>
+      <source>Why</source>
+      <translation>Why</translation>
+    </message>
+    <message>
+      <source>Quarantined (not paid)</source>
+      <translation>Quarantined (not paid)</translation>
+    </message>
+    <message>
+      <source>Under review by the union office</source>
+      <translation>Under review by the union office</translation>
+    </message>
+    <message>
+      <source>voucher not valid at this cinema</source>
+      <translation>voucher not valid at this cinema</translation>
+    </message>
+    <message>
+      <source>record names another cinema</source>
+      <translation>record names another cinema</translation>
+    </message>
+    <message>
+      <source>format not on the voucher</source>
+      <translation>format not on the voucher</translation>
+    </message>
+    <message>
+      <source>outside the voucher's validity</source>
+      <translation>outside the voucher's validity</translation>
+    </message>
+    <message>
+      <source>time in the future</source>
+      <translation>time in the future</translation>
+    </message>
+    <message>
+      <source>time before this counter was enrolled</source>
+      <translation>time before this counter was enrolled</translation>
+    </message>
+    <message>
+      <source>time before this counter's previous record</source>
+      <translation>time before this counter's previous record</translation>
+    </message>
+    <message>
+      <source>redeemed after the voucher was frozen</source>
+      <translation>redeemed after the voucher was frozen</translation>
+    </message>
+    <message>
+      <source>disputed with a redemption elsewhere</source>
+      <translation>disputed with a redemption elsewhere</translation>
+    </message>
+    <message>
+      <source>records missing from this counter's chain</source>
+      <translation>records missing from this counter's chain</translation>
+    </message>
+    <message>
+      <source>record chain forked (a copied counter?)</source>
+      <translation>record chain forked (a copied counter?)</translation>
+    </message>
+    <message>
+      <source>this counter's clock was off</source>
+      <translation>this counter's clock was off</translation>
+    </message>
+    <message>
+      <source>not signed by this counter's key</source>
+      <translation>not signed by this counter's key</translation>
+    </message>
+    <message>
+      <source>malformed record</source>
+      <translation>malformed record</translation>
+    </message>
+    <message>
+      <source>record of another counter</source>
+      <translation>record of another counter</translation>
+    </message>
+    <message>
+      <source>issuer unknown to the union office</source>
+      <translation>issuer unknown to the union office</translation>
+    </message>
+    <message>
+      <source>forged or altered voucher</source>
+      <translation>forged or altered voucher</translation>
+    </message>
+    <message>
+      <source>record does not match its voucher</source>
+      <translation>record does not match its voucher</translation>
+    </message>
+    <message>
+      <source>; </source>
+      <translation>; </translation>
+    </message>
+  </context>
+  <context>
     <name>MainWindow</name>
     <message>
       <source>This counter cannot start:</source>
@@ -82,6 +197,10 @@
     <message>
       <source>Duplicates</source>
       <translation>Duplicates</translation>
+    </message>
+    <message>
+      <source>Held by the server</source>
+      <translation>Held by the server</translation>
     </message>
     <message>
       <source>Settings</source>
@@ -194,6 +313,10 @@
     <message>
       <source>Duplicates ({0})</source>
       <translation>Duplicates ({0})</translation>
+    </message>
+    <message>
+      <source>Held by the server ({0})</source>
+      <translation>Held by the server ({0})</translation>
     </message>
     <message>
       <source>Camera number (0, 1...) or a video/image file</source>
@@ -848,6 +971,26 @@
       <source>This counter cannot save; retry, else call the manager.</source>
       <comment>not_recorded.next</comment>
       <translation>This counter cannot save; retry, else call the manager.</translation>
+    </message>
+    <message>
+      <source>This counter was disconnected by the union office</source>
+      <comment>device_revoked</comment>
+      <translation>This counter was disconnected by the union office</translation>
+    </message>
+    <message>
+      <source>Do not admit; IT must enrol this counter again before it can redeem.</source>
+      <comment>device_revoked.next</comment>
+      <translation>Do not admit; IT must enrol this counter again before it can redeem.</translation>
+    </message>
+    <message>
+      <source>The computer's clock is wrong, call IT</source>
+      <comment>clock_behind</comment>
+      <translation>The computer's clock is wrong, call IT</translation>
+    </message>
+    <message>
+      <source>Do not admit; IT must correct this PC's date and time, then sync once.</source>
+      <comment>clock_behind.next</comment>
+      <translation>Do not admit; IT must correct this PC's date and time, then sync once.</translation>
     </message>
   </context>
   <context>

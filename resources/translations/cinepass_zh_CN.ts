@@ -8,6 +8,121 @@
     </message>
   </context>
   <context>
+    <name>HeldView</name>
+    <message>
+      <source>The central server holds these redemptions of this counter: quarantined ones failed a check and are not paid; lines under review wait for the union office. They stay on this counter. Tell IT about quarantined records.</source>
+      <translation>中央服务器暂扣了本柜台的这些核销：已隔离的未通过校验，不予结算；待审核的等待工会办公室决定。记录保留在本柜台。如有已隔离的记录，请告知 IT。</translation>
+    </message>
+    <message>
+      <source>Voucher</source>
+      <translation>券码</translation>
+    </message>
+    <message>
+      <source>Time</source>
+      <translation>时间</translation>
+    </message>
+    <message>
+      <source>Staff</source>
+      <translation>售票员</translation>
+    </message>
+    <message>
+      <source>Format</source>
+      <translation>格式</translation>
+    </message>
+    <message>
+      <source>Status</source>
+      <translation>状态</translation>
+    </message>
+    <message>
+      <source>Why</source>
+      <translation>原因</translation>
+    </message>
+    <message>
+      <source>Quarantined (not paid)</source>
+      <translation>已隔离（不结算）</translation>
+    </message>
+    <message>
+      <source>Under review by the union office</source>
+      <translation>工会办公室审核中</translation>
+    </message>
+    <message>
+      <source>voucher not valid at this cinema</source>
+      <translation>此券不适用于本影院</translation>
+    </message>
+    <message>
+      <source>record names another cinema</source>
+      <translation>记录的影院与本柜台不符</translation>
+    </message>
+    <message>
+      <source>format not on the voucher</source>
+      <translation>此券不含该影片格式</translation>
+    </message>
+    <message>
+      <source>outside the voucher's validity</source>
+      <translation>核销时间不在有效期内</translation>
+    </message>
+    <message>
+      <source>time in the future</source>
+      <translation>核销时间在未来</translation>
+    </message>
+    <message>
+      <source>time before this counter was enrolled</source>
+      <translation>核销时间早于本柜台登记</translation>
+    </message>
+    <message>
+      <source>time before this counter's previous record</source>
+      <translation>核销时间早于本柜台上一条记录</translation>
+    </message>
+    <message>
+      <source>redeemed after the voucher was frozen</source>
+      <translation>券冻结后仍被核销</translation>
+    </message>
+    <message>
+      <source>disputed with a redemption elsewhere</source>
+      <translation>与其他柜台的核销有争议</translation>
+    </message>
+    <message>
+      <source>records missing from this counter's chain</source>
+      <translation>本柜台的记录链有缺失</translation>
+    </message>
+    <message>
+      <source>record chain forked (a copied counter?)</source>
+      <translation>记录链分叉（柜台可能被复制）</translation>
+    </message>
+    <message>
+      <source>this counter's clock was off</source>
+      <translation>本柜台时钟偏差过大</translation>
+    </message>
+    <message>
+      <source>not signed by this counter's key</source>
+      <translation>不是本柜台密钥签名的记录</translation>
+    </message>
+    <message>
+      <source>malformed record</source>
+      <translation>记录格式错误</translation>
+    </message>
+    <message>
+      <source>record of another counter</source>
+      <translation>其他柜台的记录</translation>
+    </message>
+    <message>
+      <source>issuer unknown to the union office</source>
+      <translation>工会办公室不认识此签发机构</translation>
+    </message>
+    <message>
+      <source>forged or altered voucher</source>
+      <translation>伪造或被篡改的券</translation>
+    </message>
+    <message>
+      <source>record does not match its voucher</source>
+      <translation>记录与券不符</translation>
+    </message>
+    <message>
+      <source>; </source>
+      <translation>；</translation>
+    </message>
+  </context>
+  <context>
     <name>MainWindow</name>
     <message>
       <source>This counter cannot start:</source>
@@ -82,6 +197,10 @@
     <message>
       <source>Duplicates</source>
       <translation>重复核销</translation>
+    </message>
+    <message>
+      <source>Held by the server</source>
+      <translation>服务器暂扣</translation>
     </message>
     <message>
       <source>Settings</source>
@@ -194,6 +313,10 @@
     <message>
       <source>Duplicates ({0})</source>
       <translation>重复核销 ({0})</translation>
+    </message>
+    <message>
+      <source>Held by the server ({0})</source>
+      <translation>服务器暂扣（{0}）</translation>
     </message>
     <message>
       <source>Camera number (0, 1...) or a video/image file</source>
@@ -848,6 +971,26 @@
       <source>This counter cannot save; retry, else call the manager.</source>
       <comment>not_recorded.next</comment>
       <translation>本机存储故障，请重试；仍失败请通知经理。</translation>
+    </message>
+    <message>
+      <source>This counter was disconnected by the union office</source>
+      <comment>device_revoked</comment>
+      <translation>本柜台已被停用，请联系 IT</translation>
+    </message>
+    <message>
+      <source>Do not admit; IT must enrol this counter again before it can redeem.</source>
+      <comment>device_revoked.next</comment>
+      <translation>请勿放行；请 IT 重新登记本柜台后再核销。</translation>
+    </message>
+    <message>
+      <source>The computer's clock is wrong, call IT</source>
+      <comment>clock_behind</comment>
+      <translation>电脑时间不正确，请联系 IT</translation>
+    </message>
+    <message>
+      <source>Do not admit; IT must correct this PC's date and time, then sync once.</source>
+      <comment>clock_behind.next</comment>
+      <translation>请勿放行；请 IT 校正本机日期时间，再同步一次。</translation>
     </message>
   </context>
   <context>

@@ -27,6 +27,7 @@ from sync.server.models import Cinema, Redemption
 from sync.voucher.shortcode import encode_short_code
 
 from .errors import OfficeError
+from .refusals import rejected_lines
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -129,6 +130,9 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
         by_cinema[r.cinema].append(r)
     if cinema is not None:
         by_cinema.setdefault(cinema, [])
+    refused = rejected_lines(session, start, end, cinema)  # the counters' refusal log
+    for code in refused:
+        by_cinema.setdefault(code, [])
     cinemas = []
     for code in sorted(by_cinema):
         recs = by_cinema[code]
@@ -151,7 +155,8 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
                 "valid": [_line(r, duplicated_by) for r in valid],
                 "duplicates": [_line(r) for r in recs if r.status == "duplicate"],
                 "voids": [_line(r) for r in recs if r.status == "void"],
-                "rejected": [_line(r) for r in recs if r.status == "rejected"],
+                "rejected": [_line(r) for r in recs if r.status == "rejected"]
+                + refused.get(code, []),
             }
         )
     return {"month": month, "timezone": "UTC+08:00", "cinemas": cinemas}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import devices, enrol, feeds, health, records
+from . import devices, enrol, feeds, health, records, refusals
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -18,4 +18,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     devices.router,
     records.router,
     feeds.router,
+    refusals.router,
 )
