@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import URL, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+from sync.errors import EXIT_USAGE, CinePassError
 
 from .models import Base, FeedHead
 
@@ -32,6 +35,90 @@ def default_db_url() -> str:
     folder = Path(platformdirs.user_data_dir("cinepass-server", appauthor=False))
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'cinepass.sqlite3'}"
+
+
+#: What ``--db`` accepts, named in every refusal of another URL.
+SUPPORTED_URLS = (
+    "SQLite (sqlite:///PATH/cinepass.sqlite3) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"
+)
+#: Tables every CinePass database has (with Alembic's version table).
+CINEPASS_TABLES = frozenset({"alembic_version", "issuer", "cinema", "voucher", "feed_head"})
+
+
+class DatabaseUrlError(CinePassError):
+    """``--db`` is no URL, names a database CinePass does not speak, or no CinePass database.
+
+    Exit 2 (bad input: the user typed it), one line, Chinese first: both
+    ``cinepass-admin`` and ``cinepass-server`` raise it from here.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(reason, message, exit_code=EXIT_USAGE)
+
+
+def check_db_url(url: str) -> URL:
+    """The parsed URL if CinePass can use it; else one line naming the supported URLs.
+
+    Checked before any connection, so ``mysql://x`` or a typo like
+    ``sqllite://`` never reaches a driver import (a traceback) or the plugin
+    loader ("Can't load plugin").
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(
+            "bad_db_url",
+            f"--db 不是数据库地址 / --db {url!r} is not a database URL: use {SUPPORTED_URLS}",
+        ) from None
+    backend = parsed.get_backend_name()
+    supported = backend in ("sqlite", "postgresql")
+    if supported:
+        try:
+            parsed.get_dialect().import_dbapi()
+        except ImportError:
+            supported = False  # e.g. postgresql:// means psycopg2, which is not installed
+    if not supported:
+        raise DatabaseUrlError(
+            "unsupported_db",
+            f"不支持的数据库地址 / unsupported database URL {url!r}: CinePass supports "
+            f"{SUPPORTED_URLS}",
+        )
+    return parsed
+
+
+def no_database(where: str) -> DatabaseUrlError:
+    return DatabaseUrlError(
+        "no_database",
+        f"此处没有 CinePass 数据库 / there is no CinePass database at {where}: check --db "
+        "(only `cinepass-admin init` creates one)",
+    )
+
+
+def open_existing(url: str) -> Engine:
+    """Migrate and return an engine for a database that is already a CinePass one.
+
+    Never creates anything: a missing SQLite file (a typo in ``--db``), a file
+    that is not SQLite, or a database without CinePass's tables is refused with
+    :func:`no_database`. An unreachable server stays a database error for the
+    caller (an environment failure, not bad input).
+    """
+    parsed = check_db_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if path in ("", ":memory:") or not Path(path).is_file():
+            raise no_database(path or url)
+    engine = make_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    except DatabaseError as exc:
+        engine.dispose()
+        if "not a database" in str(exc):  # SQLite's "file is not a database"
+            raise no_database(parsed.database or url) from None
+        raise
+    if not CINEPASS_TABLES <= tables:
+        engine.dispose()
+        raise no_database(parsed.database or parsed.render_as_string(hide_password=True))
+    return migrate(engine)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -67,6 +67,9 @@ class Issuer(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    # printed on the cards (migration 0002): the loss hotline and the after-sales rule
+    hotline: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    after_sales: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class IssuerKey(Base):
@@ -107,12 +110,22 @@ class Voucher(Base):
 
 
 class Cinema(Base):
-    """A partner cinema; ``code`` is what kiosks and vouchers' ``cinemas`` use."""
+    """A partner cinema; ``code`` is what kiosks and vouchers' ``cinemas`` use.
+
+    ``address``/``phone`` are printed on cards; ``timezone``/``day_starts`` are its
+    business day (:mod:`sync.businessday`), told to its counters (migration 0002).
+    """
 
     __tablename__ = "cinema"
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    address: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    timezone: Mapped[str] = mapped_column(
+        String(64), default="Asia/Shanghai", server_default="Asia/Shanghai"
+    )
+    day_starts: Mapped[str] = mapped_column(String(5), default="06:00", server_default="06:00")
 
 
 class Device(Base):
