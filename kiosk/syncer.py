@@ -48,7 +48,7 @@ from sync import protocol as P
 from .engine.db import int_or_none
 from .engine.facts import FeedEntries, TrustedKey
 from .engine.feeds import CURSOR_OF, Feed
-from .engine.service import KioskService
+from .engine.service import KioskService, business_day_metas
 from .engine.store import Store
 from .errors import KioskError
 from .feedmap import feed_entries
@@ -373,6 +373,7 @@ class SyncEngine:
         offset = int(info.time_ms - (t0 + t1) / 2)
         result.clock_offset_ms = offset
         self._state["clock_offset_ms"] = str(offset)
+        self._state.update(business_day_metas(info.timezone, info.day_starts))
         if self._meta("device_revoked") == "1":
             self._state["device_revoked"] = "0"
 

@@ -140,13 +140,10 @@ class BusinessDay:
 DEFAULT = BusinessDay()
 
 
-def month_window(month_start: datetime, month_end: datetime) -> tuple[int, int]:
-    """A UTC query window (epoch ms) holding every cinema's business month.
+def month_window(month_start_ms: int, month_end_ms: int) -> tuple[int, int]:
+    """A UTC query window (epoch ms) that holds every cinema's business month.
 
-    ``month_start``/``month_end`` are the calendar month's bounds in any zone;
-    the caller filters the rows with :meth:`BusinessDay.month_of`.
+    ``month_*_ms`` are the calendar month's bounds in any zone; the caller
+    keeps the rows whose :meth:`BusinessDay.month_of` is the month.
     """
-    return (
-        int(month_start.timestamp() * 1000) - MONTH_MARGIN_MS,
-        int(month_end.timestamp() * 1000) + MONTH_MARGIN_MS,
-    )
+    return month_start_ms - MONTH_MARGIN_MS, month_end_ms + MONTH_MARGIN_MS
