@@ -11,6 +11,7 @@ nothing special: write paths serialize on the feed head row (see models).
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import platformdirs
 from sqlalchemy import URL, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.errors import EXIT_USAGE, CinePassError
@@ -107,18 +108,37 @@ def open_existing(url: str) -> Engine:
         path = parsed.database or ""
         if path in ("", ":memory:") or not Path(path).is_file():
             raise no_database(path or url)
+        try:
+            tables = sqlite_tables(Path(path))
+        except sqlite3.OperationalError:  # e.g. a WAL file that a read-only reader cannot map
+            tables = set(inspect(make_engine(url)).get_table_names())
+        if tables is None or not CINEPASS_TABLES <= tables:
+            raise no_database(path)
+        return migrate(url)
     engine = make_engine(url)
-    try:
-        tables = set(inspect(engine).get_table_names())
-    except DatabaseError as exc:
+    if not CINEPASS_TABLES <= set(inspect(engine).get_table_names()):
         engine.dispose()
-        if "not a database" in str(exc):  # SQLite's "file is not a database"
-            raise no_database(parsed.database or url) from None
-        raise
-    if not CINEPASS_TABLES <= tables:
-        engine.dispose()
-        raise no_database(parsed.database or parsed.render_as_string(hide_password=True))
+        raise no_database(parsed.render_as_string(hide_password=True))
     return migrate(engine)
+
+
+def sqlite_tables(path: Path) -> set[str] | None:
+    """The table names of a SQLite file, read-only (None: not a SQLite database).
+
+    Read-only on purpose: the engine's connect hook switches a file to WAL,
+    which would change a file that turns out not to be ours. Raises
+    ``sqlite3.OperationalError`` when the file could not be read at all.
+    """
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise  # could not read it; the caller looks the ordinary way
+        return None  # "file is not a database"
+    finally:
+        conn.close()
+    return {str(r[0]) for r in rows}
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -164,7 +184,8 @@ def session_scope(engine: Engine | sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def _alembic_config(engine: Engine) -> Any:
+def alembic_config(engine: Engine) -> Any:
+    """Alembic's configuration for ``engine`` (no alembic.ini): tests upgrade step by step."""
     from alembic.config import Config
 
     cfg = Config()
@@ -183,7 +204,7 @@ def migrate(url_or_engine: str | Engine) -> Engine:
 
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     with _MIGRATE_LOCK:  # Alembic's context is module-global: one migration per process at a time
-        command.upgrade(_alembic_config(engine), "head")
+        command.upgrade(alembic_config(engine), "head")
     try:
         with session_scope(engine) as s:
             if s.get(FeedHead, 1) is None:
