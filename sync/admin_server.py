@@ -266,7 +266,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "what", nargs="?", choices=("redemptions",), help="redemptions: list every record"
     )
-    p.add_argument("--month", help="YYYY-MM (China Standard Time)")
+    p.add_argument("--month", help="YYYY-MM (each cinema's business days)")
     p.add_argument("--cinema", help="only this cinema")
     p.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
     p.add_argument("--out", help="write to this file (needed for xlsx)")
