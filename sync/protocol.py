@@ -65,7 +65,9 @@ def _check_text(value: Any, depth: int = 0) -> None:
             return
         if "\x00" in value:
             raise ValueError("text must not contain NUL characters")
-        raise PydanticCustomError("bad_text", "text must be valid Unicode (a lone surrogate was sent)")
+        raise PydanticCustomError(
+            "bad_text", "text must be valid Unicode (a lone surrogate was sent)"
+        )
     elif depth > 32:
         raise ValueError("nested too deeply")
     elif isinstance(value, dict):
