@@ -266,7 +266,6 @@ def _webcam_present() -> bool:
 
 def run_headless(setup: DemoSetup, *, out: Any = print) -> int:
     """Play the demo video through the engine and print what the counter would show."""
-    from datetime import date
 
     from kiosk.engine.decode import decode_file
     from kiosk.engine.service import KioskService
@@ -286,7 +285,7 @@ def run_headless(setup: DemoSetup, *, out: Any = print) -> int:
             out(f"{i:2d}. {mark} {verdict.message('zh_CN')} / {verdict.message('en')}{who}")
             out(f"      {verdict.next_step('zh_CN')}")
         result = SyncEngine(svc).sync_now()
-        tally = svc.tally(date.today())
+        tally = svc.tally()  # the current business day (sync.businessday)
         out("")
         out(f"今日统计 / today's tally: {tally.to_json()}")
         out(f"同步 / sync: {result.to_json()}")

@@ -22,6 +22,7 @@ from sync.voucher.keys import PrivateKey, load_private_key, save_private_key, wr
 
 from .config import KioskConfig, load_config, save_config
 from .engine.facts import TrustedKey
+from .engine.service import business_day_metas
 from .engine.store import Store
 from .errors import ConfigError, NotSetUp, UsageError
 from .feedmap import feed_entries
@@ -126,7 +127,10 @@ def enroll(
         store.replace_feed("revocation", revs, str(answer.revocations.cursor))
         store.replace_feed("roster", roster, str(answer.roster.cursor))
         store.set_cursor("status", "0")
-        store.set_metas({"device_revoked": "0", "last_sync": str(answer.time_ms), "online": "1"})
+        store.set_metas(
+            {"device_revoked": "0", "last_sync": str(answer.time_ms), "online": "1"}
+            | business_day_metas(answer.timezone, answer.day_starts)
+        )
     finally:
         store.close()
 

@@ -57,7 +57,7 @@ from .engine.clock import Clock
 from .engine.db import int_or_none
 from .engine.facts import FeedEntries, TrustedKey
 from .engine.feeds import CURSOR_OF, Feed
-from .engine.service import KioskService
+from .engine.service import KioskService, business_day_metas
 from .engine.store import Store
 from .errors import KioskError
 from .feedmap import feed_entries
@@ -317,6 +317,7 @@ class SyncEngine:
         self._state["clock_offset_ms"] = str(offset)
         if abs(offset) <= Clock.TOLERANCE_MS:
             self._state.update(self.service.clock_agreed(info.time_ms))
+        self._state.update(business_day_metas(info.timezone, info.day_starts))
         if self._meta("device_revoked") == "1":
             self._state["device_revoked"] = "0"
 

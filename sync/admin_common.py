@@ -41,19 +41,24 @@ def db_url(args: argparse.Namespace) -> str:
     return default_db_url()
 
 
-def open_db(url: str) -> Engine:
-    """Migrate (idempotent) and return an engine; an unreachable database is exit 3."""
+def open_db(url: str, *, create: bool = False) -> Engine:
+    """Migrate (idempotent) and return an engine; an unreachable database is exit 3.
+
+    Only ``init`` passes ``create=True``: every other command refuses a
+    database that is not already a CinePass one (a typo in ``--db`` must not
+    silently make an empty one), see :func:`sync.server.db.open_existing`.
+    """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from sync.server.db import migrate
+    from sync.server.db import migrate, open_existing
 
-    key_dir_for(url)  # refuses what is not a database URL at all (exit 2, not 3)
-    if url.startswith("sqlite:///"):
+    key_dir_for(url)  # refuses what is not a URL CinePass can use (exit 2, not 3)
+    if url.startswith("sqlite:///") and create:
         folder = Path(url[len("sqlite:///") :]).parent
         if not folder.is_dir():
             raise AdminError("bad_db_url", f"database folder {folder} does not exist")
     try:
-        return migrate(url)
+        return migrate(url) if create else open_existing(url)
     except SQLAlchemyError as exc:
         first = str(exc).splitlines()[0]
         raise AdminError("db_unavailable", f"cannot open database: {first}", EXIT_ENV) from exc

@@ -21,21 +21,32 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from sqlalchemy.orm import Session
+
 from sync import batchdir, issuing
 from sync.admin_common import AdminError, add_common, db_url, open_db, session
+from sync.cardrights import CardRights
+from sync.cliparse import Parser
 from sync.errors import EXIT_ENV, EXIT_OK
 from sync.fsutil import atomic_write
 from sync.office.batches import record_batch
-from sync.office.cinemas import check_cinemas
+from sync.office.cinemas import check_cinemas, cinema_entries
 from sync.office.issuers import (
+    MAX_AFTER_SALES,
+    MAX_HOTLINE,
     active_kids,
     add_signing_key,
+    card_contact,
+    check_card_text,
     check_issuer_code,
     issuer_label,
     key_dir_for,
+    one_line,
+    set_card_contact,
     signing_key,
     trusted_keys,
 )
+from sync.office.vouchers import held_in_campaign
 from sync.server.db import session_scope
 from sync.voucher.codec import decode_and_verify, keyring
 from sync.voucher.keys import PrivateKey, save_private_key
@@ -43,6 +54,8 @@ from sync.voucher.keys import PrivateKey, save_private_key
 #: Office functions are re-exported only because kiosk/demo.py still imports them from
 #: here; once it imports :mod:`sync.office` they leave this list.
 __all__ = ["Progress", "register", "signing_key"]
+
+PROG = "cinepass-admin"
 
 # -- helpers ------------------------------------------------------------------
 
@@ -72,6 +85,49 @@ class Progress:
             self.stream.flush()
 
 
+def batch_rights(
+    s: Session,
+    issuer: str,
+    cinemas: tuple[str, ...] | None,
+    hotline: str | None,
+    after_sales: str | None,
+) -> CardRights:
+    """What the batch's cards state: the cinemas' names and addresses, the hotline and
+    after-sales text (the batch's own flags, else what the issuer has stored)."""
+    stored_hotline, stored_after_sales = card_contact(s, issuer)
+    given_hotline = check_card_text(hotline, "--hotline", MAX_HOTLINE)
+    given_after_sales = check_card_text(after_sales, "--after-sales", MAX_AFTER_SALES)
+    return CardRights(
+        cinemas=cinema_entries(s, cinemas),
+        hotline=given_hotline if hotline is not None else stored_hotline,
+        after_sales=given_after_sales if after_sales is not None else stored_after_sales,
+    )
+
+
+#: How many members a repeat warning names before "and N more".
+REPEAT_SHOWN = 20
+
+
+def check_repeat(held: dict[str, int], campaign: str | None, *, allow: bool) -> None:
+    """Refuse (exit 2) to issue again to members who already hold vouchers in the campaign,
+    unless ``--allow-repeat``; then it is a warning on stderr and the batch goes on."""
+    if not held:
+        return
+    shown = ", ".join(f"{ref} {n}" for ref, n in sorted(held.items())[:REPEAT_SHOWN])
+    more = f" … +{len(held) - REPEAT_SHOWN}" if len(held) > REPEAT_SHOWN else ""
+    where = f"campaign {campaign!r}" if campaign else "the vouchers issued without --campaign"
+    text = (
+        f"{len(held)} 名会员在此活动已持有观影券 / {len(held)} member(s) already hold "
+        f"vouchers in {where} (member voucher(s)): {shown}{more}"
+    )
+    if not allow:
+        raise AdminError(
+            "repeat_members",
+            f"{text}; 未发放 / nothing issued: pass --allow-repeat to issue to them again",
+        )
+    print(f"{PROG}: 警告 / warning: {text}; issuing again (--allow-repeat)", file=sys.stderr)
+
+
 # -- init ---------------------------------------------------------------------
 
 
@@ -79,7 +135,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     code = check_issuer_code(args.issuer)
     url = db_url(args)
     key_dir = Path(args.key_dir) if args.key_dir else key_dir_for(url)
-    engine = open_db(url)
+    engine = open_db(url, create=True)
     with session_scope(engine) as s:
         kids = active_kids(s, code)
     if kids and not args.rotate:
@@ -98,6 +154,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     try:
         with session_scope(engine) as s:
             add_signing_key(s, code, args.name, key, path)
+            if args.hotline is not None or args.after_sales is not None:
+                set_card_contact(s, code, hotline=args.hotline, after_sales=args.after_sales)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -106,6 +164,24 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"private key: {path} (mode 0600; back it up and keep it secret)")
     if kids:
         print(f"still trusted for verification: {', '.join(kids)}")
+    return EXIT_OK
+
+
+# -- issuer set ---------------------------------------------------------------
+
+
+def cmd_issuer_set(args: argparse.Namespace) -> int:
+    if args.hotline is None and args.after_sales is None and args.name is None:
+        raise AdminError(
+            "nothing_to_set", "给出要修改的内容 / give --hotline, --after-sales or --name"
+        )
+    with session(args) as s:
+        code, _kid, _key = signing_key(s, args.issuer)
+        issuer = set_card_contact(s, code, hotline=args.hotline, after_sales=args.after_sales)
+        if args.name is not None:
+            issuer.name = one_line(args.name, "--name", 200) or issuer.name
+        hotline, after_sales = issuer.hotline, issuer.after_sales
+    print(f"issuer {code}: hotline {hotline or '-'}; after-sales {after_sales or '(default)'}")
     return EXIT_OK
 
 
@@ -158,6 +234,9 @@ def cmd_issue(args: argparse.Namespace) -> int:
         code, kid, key = signing_key(s, args.issuer)
         check_cinemas(s, options.cinemas)
         label = issuer_label(s, code)
+        rights = batch_rights(s, code, options.cinemas, args.hotline, args.after_sales)
+        held = held_in_campaign(s, [m.ref for m in members], options.campaign) if members else {}
+    check_repeat(held, options.campaign, allow=args.allow_repeat)
     options = dataclasses.replace(options, iss=code)
     # 2. sign; check the first voucher round-trips before printing thousands
     total = len(members) if members is not None else int(args.count)
@@ -168,7 +247,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
     # 3. files into the staging folder, 4. database, 5. rename into place
     tmp = batchdir.staging_dir(out)
     try:
-        batchdir.write_batch(tmp, issued, label, progress=Progress("writing", total))
+        batchdir.write_batch(tmp, issued, label, progress=Progress("writing", total), rights=rights)
         batch = batchdir.batch_id()
         with session_scope(engine) as s:
             record_batch(s, issued, kid, batch)
@@ -208,7 +287,18 @@ def register(sub: Any) -> None:
     p.add_argument("--name", help="the union's name, printed on cards")
     p.add_argument("--rotate", action="store_true", help="make a new key; the old stays trusted")
     p.add_argument("--key-dir", help="folder for the private key (default: beside the database)")
+    add_contact_flags(p)
     p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("issuer", help="the issuer's hotline and after-sales text (on cards)")
+    add_common(p)
+    isub = p.add_subparsers(dest="issuer_command", required=True, parser_class=Parser)
+    a = isub.add_parser("set", help="change the hotline, after-sales text or name")
+    add_common(a)
+    a.add_argument("--issuer", help="issuer code (needed when there are several)")
+    a.add_argument("--name", help="the union's name, printed on cards")
+    add_contact_flags(a)
+    a.set_defaults(func=cmd_issuer_set)
 
     p = sub.add_parser("export-key", help="write the trusted public key(s) as PEM")
     add_common(p)
@@ -233,4 +323,17 @@ def register(sub: Any) -> None:
     p.add_argument("--cinemas", help="allowed cinema codes, comma separated (default: all)")
     p.add_argument("--campaign", help="campaign name printed on the cards")
     p.add_argument("--encoding", default="utf-8", help="members CSV encoding (e.g. gb18030)")
+    add_contact_flags(p, batch=True)
+    p.add_argument(
+        "--allow-repeat",
+        action="store_true",
+        help="issue even to members who already hold vouchers in this campaign",
+    )
     p.set_defaults(func=cmd_issue)
+
+
+def add_contact_flags(p: argparse.ArgumentParser, *, batch: bool = False) -> None:
+    """``--hotline`` and ``--after-sales``: stored on the issuer, or for one batch only."""
+    scope = "this batch's cards (default: the issuer's)" if batch else "the issuer's cards"
+    p.add_argument("--hotline", help=f"loss/freeze hotline printed on {scope}")
+    p.add_argument("--after-sales", help=f"after-sales rule (loss, reissue) printed on {scope}")

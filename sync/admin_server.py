@@ -1,6 +1,6 @@
 """``cinepass-admin`` subcommands for the central server's data.
 
-``cinema add``, ``device code|revoke``, ``devices``, ``freeze``, ``unfreeze``,
+``cinema add|set|list``, ``device code|revoke``, ``devices``, ``freeze``, ``unfreeze``,
 ``reissue`` and ``report``. Each command is a thin shell around a
 :mod:`sync.office` function (the same ones the server and the tests call)
 and runs in one transaction: a refused command changes nothing. Every change
@@ -21,20 +21,84 @@ from sync.cliparse import Parser
 from sync.errors import EXIT_OK
 from sync.fsutil import atomic_write
 from sync.office import reports
-from sync.office.cinemas import add_cinema
+from sync.office.cinemas import add_cinema, list_cinemas, set_cinema
 from sync.office.devices import device_code, list_devices, revoke_device
 from sync.office.vouchers import find_voucher, freeze, reissue, unfreeze
-from sync.server.models import FREEZE_REASONS
+from sync.server.models import FREEZE_REASONS, Cinema
 
 #: Office functions are re-exported only because kiosk/demo.py still imports them from
 #: here; once it imports :mod:`sync.office` they leave this list.
 __all__ = ["add_cinema", "device_code", "find_voucher", "freeze", "register"]
 
 
+def _code_and_name(args: argparse.Namespace) -> tuple[str, str]:
+    """``cinema add CODE NAME`` or ``cinema add --code CODE --name NAME`` (not both)."""
+    code = args.code if args.code is not None else args.code_arg
+    name = args.name if args.name is not None else args.name_arg
+    if (args.code is not None and args.code_arg) or (args.name is not None and args.name_arg):
+        raise AdminError(
+            "usage", "给出一次影院代码和名称 / give CODE and NAME once (or --code/--name)"
+        )
+    if not code or name is None:
+        raise AdminError(
+            "usage", "需要影院代码和名称 / cinema add needs CODE NAME (or --code/--name)"
+        )
+    return code, name
+
+
+def _describe(c: Cinema) -> str:
+    contact = " ".join(p for p in (c.address, f"电话 {c.phone}" if c.phone else "") if p)
+    return f"{c.code}\t{c.name}\t{contact or '-'}\t{c.timezone}\tday starts {c.day_starts}"
+
+
 def cmd_cinema_add(args: argparse.Namespace) -> int:
+    code, name = _code_and_name(args)
     with session(args) as s:
-        add_cinema(s, args.code, args.name)
-    print(f"cinema {args.code.strip()} added")
+        add_cinema(
+            s,
+            code,
+            name,
+            address=args.address or "",
+            phone=args.phone or "",
+            timezone=args.timezone,
+            day_starts=args.day_starts,
+        )
+    print(f"cinema {code.strip()} added")
+    return EXIT_OK
+
+
+def cmd_cinema_set(args: argparse.Namespace) -> int:
+    changes = {k: getattr(args, k) for k in ("name", "address", "phone", "timezone", "day_starts")}
+    if all(v is None for v in changes.values()):
+        raise AdminError(
+            "nothing_to_set",
+            "给出要修改的内容 / give --name, --address, --phone, --timezone or --day-starts",
+        )
+    with session(args) as s:
+        line = _describe(set_cinema(s, args.code_arg, **changes))
+    print(f"cinema updated: {line}")
+    return EXIT_OK
+
+
+def cmd_cinema_list(args: argparse.Namespace) -> int:
+    with session(args) as s:
+        rows = list_cinemas(s)
+        if args.json:
+            out = [
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "address": c.address,
+                    "phone": c.phone,
+                    "timezone": c.timezone,
+                    "day_starts": c.day_starts,
+                }
+                for c in rows
+            ]
+            print(json.dumps(out, ensure_ascii=False, indent=2))
+            return EXIT_OK
+        lines = [_describe(c) for c in rows]
+    print("\n".join(lines) if lines else "no cinemas yet")
     return EXIT_OK
 
 
@@ -147,9 +211,22 @@ def register(sub: Any) -> None:
     csub = p.add_subparsers(dest="cinema_command", required=True, parser_class=Parser)
     a = csub.add_parser("add", help="add a partner cinema")
     add_common(a)
-    a.add_argument("--code", required=True)
-    a.add_argument("--name", required=True)
+    a.add_argument("code_arg", nargs="?", metavar="CODE", help="cinema code, e.g. SH01")
+    a.add_argument("name_arg", nargs="?", metavar="NAME", help="its name, printed on cards")
+    a.add_argument("--code", help="the same as CODE")
+    a.add_argument("--name", help="the same as NAME")
+    _cinema_flags(a)
     a.set_defaults(func=cmd_cinema_add)
+    a = csub.add_parser("set", help="change a cinema's name, contact or business day")
+    add_common(a)
+    a.add_argument("code_arg", metavar="CODE")
+    a.add_argument("--name")
+    _cinema_flags(a)
+    a.set_defaults(func=cmd_cinema_set)
+    a = csub.add_parser("list", help="every partner cinema")
+    add_common(a)
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=cmd_cinema_list)
 
     p = sub.add_parser("device", help="counters: enrolment codes, revocation")
     add_common(p)
@@ -189,8 +266,19 @@ def register(sub: Any) -> None:
     p.add_argument(
         "what", nargs="?", choices=("redemptions",), help="redemptions: list every record"
     )
-    p.add_argument("--month", help="YYYY-MM (China Standard Time)")
+    p.add_argument("--month", help="YYYY-MM (each cinema's business days)")
     p.add_argument("--cinema", help="only this cinema")
     p.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
     p.add_argument("--out", help="write to this file (needed for xlsx)")
     p.set_defaults(func=cmd_report)
+
+
+def _cinema_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", help="street address, printed on cards")
+    p.add_argument("--phone", help="box-office phone, printed on cards")
+    p.add_argument("--timezone", help="IANA time zone of the cinema (default Asia/Shanghai)")
+    p.add_argument(
+        "--day-starts",
+        metavar="HH:MM",
+        help="when its business day starts (default 06:00: a 00:30 show counts to the day before)",
+    )

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sync.cardrights import CardRights
 from sync.fsutil import fsync_dir
 from sync.issuing import IssuedVoucher, IssueError, display_date, valid_until_date
 
@@ -116,17 +117,19 @@ def write_batch(
     issuer_label: str,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    rights: CardRights | None = None,
 ) -> None:
     """Write vouchers.csv, one ``<short code>.png`` per voucher and cards.pdf into ``folder``.
 
     Each QR is encoded once (by a worker, which also writes the PNG) and the
-    same modules are drawn on the card.
+    same modules are drawn on the card. ``rights`` (cinema names and
+    addresses, hotline, after-sales text) is what every card of the batch states.
     """
     from sync import cards
 
     qr_dir = folder  # PNGs beside the CSV: what a print shop or mail merge expects
     n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    sheet = cards.CardSheet(title=f"CinePass {issuer_label}")
+    sheet = cards.CardSheet(title=f"CinePass {issuer_label}", rights=rights)
     with open(folder / "vouchers.csv", "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(CSV_HEADER)

@@ -13,7 +13,8 @@ Endpoints (all JSON; device endpoints need ``Authorization: Bearer <token>``)::
     GET  /api/v1/health                      ServerInfo (no auth)
     POST /api/v1/enrol                       EnrolRequest -> EnrolResponse (no auth;
                                              wrong codes are rate-limited, 429)
-    POST /api/v1/device/hello                DeviceHello -> DeviceInfo (health, clock)
+    POST /api/v1/device/hello                DeviceHello -> DeviceInfo (health, clock,
+                                             the cinema's business day)
     POST /api/v1/records                     UploadRequest -> UploadResponse, one
                                              RecordResult per record sent, same order
     POST /api/v1/refusals                    RefusalUpload -> RefusalAck: the counter's
@@ -185,10 +186,18 @@ class EnrolRequest(_Model):
     name: str = Field(default="", max_length=200)
 
 
+#: The cinema's business day (sync.businessday), in the enrolment and hello answers;
+#: an older server sends neither and the kiosk keeps the defaults.
+TimezoneField = Field(default="Asia/Shanghai", max_length=64)
+DayStartsField = Field(default="06:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")
+
+
 class EnrolResponse(_Model):
     device_id: str
     cinema: str
     cinema_name: str = ""
+    timezone: str = TimezoneField
+    day_starts: str = DayStartsField
     token: str
     keys: list[TrustedKeyOut]
     revocations: FeedPage
@@ -205,6 +214,8 @@ class DeviceInfo(_Model):
     cinema: str
     status: Literal["active", "revoked"]
     time_ms: int
+    timezone: str = TimezoneField
+    day_starts: str = DayStartsField
 
 
 class UploadRequest(_Model):

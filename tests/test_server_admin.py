@@ -128,6 +128,9 @@ def test_reports(central_db: Central, capsys: pytest.CaptureFixture[str], tmp_pa
     da, ka = _device(central_db, "CIN-A")
     db, kb = _device(central_db, "CIN-B")
     nov1 = 1_793_462_400_000  # 2026-11-01 00:00 CST (UTC+8) = 2026-10-31 16:00 UTC
+    # business days that start at midnight here: the 06:00 default is test_business_day.py's
+    for cinema in ("CIN-A", "CIN-B"):
+        assert run(central_db, capsys, "cinema", "set", cinema, "--day-starts", "00:00")[0] == 0
     [a1, a2] = _upload(
         central_db, da, ka, "CIN-A", [(t[0], nov1 + 1000, "2D"), (t[1], nov1 + 86_400_000, "3D")]
     )

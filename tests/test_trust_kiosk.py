@@ -32,9 +32,8 @@ from kiosk.http import HttpClient
 from sync import protocol as P
 from sync.admin import main as admin_main
 from sync.issuing import DISPLAY_TZ
-from sync.office.refusals import Refusal
 from sync.server import feeds
-from sync.server.models import Device, Redemption
+from sync.server.models import Device, Redemption, Refusal
 from sync.voucher import PrivateKey
 
 pytestmark = pytest.mark.timeout(180)

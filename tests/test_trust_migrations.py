@@ -2,7 +2,7 @@
 
 * kiosk store ``0003_refusal_log``: refusals logged by a 0001-era kiosk get ids
   and are uploaded, without the claimed id of a code that was not verified;
-* server ``0002_refusals``: the ``refusals`` table appears on a database made
+* server ``0003_refusals``: the ``refusals`` table appears on a database made
   at the first released schema, and the endpoint stores into it.
 """
 

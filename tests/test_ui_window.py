@@ -76,7 +76,7 @@ def scan_typed(qtbot: Any, w: MainWindow, text: str) -> Verdict:
 
 
 def today_tally(qtbot: Any, w: MainWindow) -> dict[str, Any]:
-    return call(qtbot, w, lambda s: s.tally(dt.date.today()).to_json())  # type: ignore[return-value]
+    return call(qtbot, w, lambda s: s.tally().to_json())  # type: ignore[return-value]
 
 
 def test_video_scan_shows_verdict_and_updates_tally(

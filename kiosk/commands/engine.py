@@ -202,9 +202,10 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return EXIT_OK if all(t for _, t in results) else EXIT_REJECTED
 
 
-def _parse_date(text: str | None) -> date:
+def _parse_date(text: str | None) -> date | None:
+    """The ``--date`` given, or None: the cinema's current business day (sync.businessday)."""
     if text is None:
-        return date.today()
+        return None
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
@@ -372,7 +373,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("tally", help="the day's counts")
-    p.add_argument("--date", help="YYYY-MM-DD (default: today, local time)")
+    p.add_argument(
+        "--date", help="YYYY-MM-DD business day (default: the current one at the cinema)"
+    )
     p.add_argument("--csv", action="store_true", help="CSV output")
     add_common(p)
     p.set_defaults(func=cmd_tally)

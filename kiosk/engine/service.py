@@ -14,7 +14,9 @@ Meta keys shared with the sync client (:mod:`kiosk.syncer`), all text:
 ``clock_offset_ms`` (server minus local), ``revocations_synced_at`` (UTC ms),
 ``newest_seen_ms`` (the clock guard's mark; written through the clock),
 ``clock_floor_seq`` (records up to this seq predate a sync that found the
-clock right: see :meth:`KioskService.clock_agreed`).
+clock right: see :meth:`KioskService.clock_agreed`),
+``business_timezone`` and ``business_day_starts`` (the cinema's business day,
+from the enrolment and every hello answer; absent: Asia/Shanghai, 06:00).
 
 While ``device_revoked`` is set, or the clock is known to run behind, every
 verdict is a refusal (``device_revoked`` / ``clock_behind``, see
@@ -30,7 +32,7 @@ import logging
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +46,7 @@ from kiosk.engine.verdict import Verdict
 from kiosk.engine.verify import FORMATS, Checked, StoreState, check, info_of
 from kiosk.errors import ConfigError, UsageError
 from kiosk.paths import KioskPaths
+from sync.businessday import BusinessDay, BusinessDayError
 from sync.voucher.codec import decode_voucher
 from sync.voucher.errors import KeyFileError, VoucherError
 from sync.voucher.keys import PrivateKey, PublicKey, load_private_key, save_private_key
@@ -53,6 +56,24 @@ log = logging.getLogger(__name__)
 Source = Literal["camera", "scanner", "typed"]
 SOURCES = ("camera", "scanner", "typed")
 VOID_WINDOW_MS = 10 * 60 * 1000
+#: Meta keys of the cinema's business day (written by enrolment and the sync client).
+BUSINESS_TZ_META = "business_timezone"
+BUSINESS_START_META = "business_day_starts"
+
+
+def business_day_metas(timezone: str, day_starts: str) -> dict[str, str]:
+    """The meta values that keep the business day the server sent ({} if this PC cannot use it).
+
+    A zone this PC has no data for (Windows without tzdata) is logged and
+    skipped: the counter keeps the day it had rather than failing the sync.
+    """
+    try:
+        bd = BusinessDay.of(timezone, day_starts)
+    except BusinessDayError as exc:
+        log.warning("server's business day not usable here: %s", exc.message)
+        return {}
+    return {BUSINESS_TZ_META: bd.timezone, BUSINESS_START_META: bd.day_starts}
+
 
 VOID_MESSAGES: dict[str, dict[str, str]] = {
     "voided": {"zh_CN": "已撤销上一次核销", "en": "Redemption voided"},
@@ -96,7 +117,7 @@ class VoidResult:
 
 @dataclass
 class Tally:
-    """One day's counts (local time of the counter); ``to_json`` is the CLI contract."""
+    """One business day's counts (:mod:`sync.businessday`); ``to_json`` is the CLI contract."""
 
     day: date
     accepted: int = 0
@@ -135,20 +156,6 @@ class Tally:
         w.writerow(["pending", day, self.pending])
         w.writerow(["synced", day, self.synced])
         return out.getvalue()
-
-
-def _day_bounds(day: date, tz: tzinfo | None) -> tuple[int, int]:
-    start = datetime(day.year, day.month, day.day, tzinfo=tz)
-    nxt = day + timedelta(days=1)
-    end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
-    if tz is None:  # the counter's local time zone
-        start, end = start.astimezone(), end.astimezone()
-    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-
-
-def _hour_of(ms: int, tz: tzinfo | None) -> str:
-    dt = datetime.fromtimestamp(ms / 1000, tz) if tz else datetime.fromtimestamp(ms / 1000)
-    return f"{dt.hour:02d}"
 
 
 def _load_device_key(paths: KioskPaths) -> PrivateKey:
@@ -406,9 +413,29 @@ class KioskService:
 
     # -- reports ---------------------------------------------------------------
 
-    def tally(self, day: date, *, tz: tzinfo | None = None) -> Tally:
-        """Counts of ``day`` in the counter's local time (or ``tz``)."""
-        start, end = _day_bounds(day, tz)
+    def business_day(self) -> BusinessDay:
+        """The cinema's business day as the server last told it (the defaults until then).
+
+        Not this PC's time zone: the office's settlement groups by the same
+        definition (:mod:`sync.businessday`), so both put a redemption on one day.
+        """
+        try:
+            return BusinessDay.of(
+                self.store.get_meta(BUSINESS_TZ_META), self.store.get_meta(BUSINESS_START_META)
+            )
+        except BusinessDayError:
+            log.warning("stored business day is not valid; using the defaults")
+            return BusinessDay()
+
+    def business_today(self) -> date:
+        """The business day it is now at this cinema (what "today" means in the tally)."""
+        return self.business_day().today(self.clock.now_ms())
+
+    def tally(self, day: date | None = None) -> Tally:
+        """Counts of one business day of the cinema (default: the current one)."""
+        bd = self.business_day()
+        day = bd.today(self.clock.now_ms()) if day is None else day
+        start, end = bd.bounds(day)
         t = Tally(day=day)
         rows = self.store.records_between(start, end)
         voided = {r[2] for r in rows if r[0] == "void"}
@@ -432,7 +459,7 @@ class KioskService:
                 continue
             t.accepted += 1
             t.by_format[fmt] = t.by_format.get(fmt, 0) + 1
-            hours[_hour_of(at, tz)] += 1
+            hours[bd.hour_of(at)] += 1
             staff[who] += 1
         rejected: Counter[str] = Counter(
             r[0] for r in self.store.attempts_between(start, end) if r[0] != "accepted"

@@ -16,6 +16,7 @@ from typing import Any
 
 from kiosk.config import KioskConfig, parse_config, save_config
 from kiosk.errors import ConfigError, EnvironmentFailure
+from sync.businessday import BusinessDay
 
 ExportKind = str  # "csv" | "xlsx" | "pdf" (the manager view's three buttons)
 
@@ -37,7 +38,8 @@ def export_job(
             ) from exc
         if kind == "pdf":
             tally = svc.tally(start).to_json()
-            dups = [c for c in svc.conflicts() if on_day(c, start)]
+            bd = svc.business_day()
+            dups = [c for c in svc.conflicts() if on_day(c, start, bd)]
             path = out_dir / f"cinepass-{cfg.cinema}-{start.isoformat()}.pdf"
             return reports.daily_pdf(tally, path, cfg.language, meta, dups)
         tallies = [svc.tally(d).to_json() for d in days]
@@ -51,12 +53,12 @@ def export_job(
     return job
 
 
-def on_day(conflict: dict[str, Any], day: dt.date) -> bool:
-    """Whether a duplicate's local use was on ``day`` (unknown times are kept, not lost)."""
+def on_day(conflict: dict[str, Any], day: dt.date, bd: BusinessDay) -> bool:
+    """Whether a duplicate's local use was on business ``day`` (unknown times are kept)."""
     at = (conflict.get("local") or {}).get("at")
     if not isinstance(at, int):
         return True
-    return dt.datetime.fromtimestamp(at / 1000).date() == day
+    return bd.day_of(at) == day
 
 
 def save_config_job(path: Path, changes: dict[str, Any]) -> Callable[[Any], KioskConfig]:

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QValueAxis
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import QDate, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -109,10 +109,11 @@ class ManagerView(QWidget):
         self.day.setObjectName("dayPicker")
         self.day.setCalendarPopup(True)
         self.day.setDisplayFormat("yyyy-MM-dd")
-        self.day.setDate(QDate.currentDate())
+        self._today = QDate.currentDate()  # until set_today gives the cinema's business day
+        self.day.setDate(self._today)
         self.day.dateChanged.connect(lambda d: self.day_requested.emit(d.toPython()))
         today = QPushButton(self.tr("Today"), page)
-        today.clicked.connect(lambda: self.day.setDate(QDate.currentDate()))
+        today.clicked.connect(lambda: self.day.setDate(self._today))
         pick = QHBoxLayout()
         pick.addWidget(QLabel(self.tr("Day:"), page))
         pick.addWidget(self.day)
@@ -442,6 +443,14 @@ class ManagerView(QWidget):
 
     def set_export_folder(self, folder: str) -> None:
         self.folder.setText(folder)
+
+    def set_today(self, day: dt.date) -> None:
+        """Show the cinema's current business day (sync.businessday: 00:30 is still
+        yesterday's), without asking for its tally: the caller loads it."""
+        self._today = QDate(day.year, day.month, day.day)
+        for picker in (self.day, self.range_start, self.range_end):
+            with QSignalBlocker(picker):
+                picker.setDate(self._today)
 
     def selected_day(self) -> dt.date:
         d = self.day.date().toPython()

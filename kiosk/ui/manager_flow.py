@@ -106,8 +106,17 @@ class ManagerFlow(QObject):
             return
         view.load_settings(cfg)
         self.host.stack.setCurrentWidget(view)
-        self.load_tally(view.selected_day())
         view.show_sync_state(self.host.sync_summary())
+        bridge = self.host.bridge
+        if bridge is None:
+            return
+
+        def shown(day: dt.date) -> None:  # the cinema's business day, then its tally
+            if self.view is not None:
+                self.view.set_today(day)
+                self.load_tally(day)
+
+        bridge.submit(lambda svc: svc.business_today(), shown)
 
     def load_tally(self, day: dt.date) -> None:
         bridge = self.host.bridge

@@ -1,4 +1,10 @@
-"""Partner cinemas: adding one, and checking codes a batch names."""
+"""Partner cinemas: adding and changing one, and what a batch's cards say about them.
+
+A cinema's ``address`` and ``phone`` are printed on the member's card (the
+buyer requires the card to name where it can be used); its ``timezone`` and
+``day_starts`` are its business day (:mod:`sync.businessday`), which its
+counters learn on every sync and the settlement groups by.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,39 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sync.businessday import BusinessDay
+from sync.cardrights import CinemaEntry
 from sync.server.models import Cinema, now_ms
 
 from .errors import OfficeError
+from .issuers import one_line
 
 CINEMA_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+MAX_ADDRESS = 300
+MAX_PHONE = 64
 
 
-def add_cinema(session: Session, code: str, name: str) -> Cinema:
+def _text(value: str, flag: str, limit: int, *, required: bool = False) -> str:
+    text = one_line(value, flag, limit)
+    if required and not text:
+        raise OfficeError("bad_name", f"{flag} 不能为空 / {flag} must not be empty")
+    return text
+
+
+def _business_day(timezone: str | None, day_starts: str | None) -> BusinessDay:
+    return BusinessDay.of(timezone, day_starts)  # refuses a bad zone or HH:MM (exit 2)
+
+
+def add_cinema(
+    session: Session,
+    code: str,
+    name: str,
+    *,
+    address: str = "",
+    phone: str = "",
+    timezone: str | None = None,
+    day_starts: str | None = None,
+) -> Cinema:
     """Add a partner cinema (``code`` is what counters and vouchers name)."""
     code = code.strip()
     if not CINEMA_RE.match(code):
@@ -25,9 +56,76 @@ def add_cinema(session: Session, code: str, name: str) -> Cinema:
         raise OfficeError("bad_name", "--name must be 1 to 200 characters")
     if session.get(Cinema, code) is not None:
         raise OfficeError("cinema_exists", f"cinema {code} already exists")
-    cinema = Cinema(code=code, name=name.strip(), created_at=now_ms())
+    bd = _business_day(timezone, day_starts)
+    cinema = Cinema(
+        code=code,
+        name=name.strip(),
+        created_at=now_ms(),
+        address=_text(address, "--address", MAX_ADDRESS),
+        phone=_text(phone, "--phone", MAX_PHONE),
+        timezone=bd.timezone,
+        day_starts=bd.day_starts,
+    )
     session.add(cinema)
     return cinema
+
+
+def set_cinema(
+    session: Session,
+    code: str,
+    *,
+    name: str | None = None,
+    address: str | None = None,
+    phone: str | None = None,
+    timezone: str | None = None,
+    day_starts: str | None = None,
+) -> Cinema:
+    """Change what is given of an existing cinema (``""`` clears address or phone)."""
+    cinema = get_cinema(session, code)
+    if name is not None:
+        cinema.name = _text(name, "--name", 200, required=True)
+    if address is not None:
+        cinema.address = _text(address, "--address", MAX_ADDRESS)
+    if phone is not None:
+        cinema.phone = _text(phone, "--phone", MAX_PHONE)
+    if timezone is not None or day_starts is not None:
+        bd = _business_day(timezone or cinema.timezone, day_starts or cinema.day_starts)
+        cinema.timezone, cinema.day_starts = bd.timezone, bd.day_starts
+    return cinema
+
+
+def get_cinema(session: Session, code: str) -> Cinema:
+    cinema = session.get(Cinema, code.strip())
+    if cinema is None:
+        raise OfficeError(
+            "unknown_cinema",
+            f"没有此影院 / no cinema with code {code.strip()!r} (see `cinepass-admin cinema list`)",
+        )
+    return cinema
+
+
+def list_cinemas(session: Session) -> list[Cinema]:
+    return list(session.scalars(select(Cinema).order_by(Cinema.code)))
+
+
+def business_day(session: Session, code: str) -> BusinessDay:
+    """The business day of cinema ``code`` (the defaults for a code the database lacks)."""
+    cinema = session.get(Cinema, code)
+    return BusinessDay.of(cinema.timezone, cinema.day_starts) if cinema else BusinessDay()
+
+
+def cinema_entries(session: Session, codes: tuple[str, ...] | None) -> tuple[CinemaEntry, ...]:
+    """The cinemas a batch is valid at, as its cards print them (in the batch's order).
+
+    Empty for a batch valid at every partner cinema: the card then says so in
+    general words, because a cinema that joins later is just as valid.
+    """
+    if not codes:
+        return ()
+    rows = {c.code: c for c in session.scalars(select(Cinema).where(Cinema.code.in_(codes)))}
+    return tuple(
+        CinemaEntry(rows[c].name, rows[c].address, rows[c].phone) for c in codes if c in rows
+    )
 
 
 def check_cinemas(session: Session, cinemas: tuple[str, ...] | None) -> None:

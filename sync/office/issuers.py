@@ -8,12 +8,13 @@ the old one stays trusted for the vouchers it already signed.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from sync.server.db import check_db_url
 from sync.server.feeds import publish_key
 from sync.server.models import Issuer, IssuerKey, now_ms
 from sync.voucher.keys import PrivateKey, PublicKey, load_private_key
@@ -36,10 +37,7 @@ def check_issuer_code(code: str) -> str:
 
 def key_dir_for(url: str) -> Path:
     """Where issuer private keys live: ``keys/`` next to a SQLite file, else the data dir."""
-    try:
-        parsed = make_url(url)
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises ArgumentError and others
-        raise OfficeError("bad_db_url", f"--db {url!r} is not a database URL") from exc
+    parsed = check_db_url(url)  # a URL CinePass can use, or one line saying which ones
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         return Path(str(parsed.database)).resolve().parent / "keys"
     import platformdirs
@@ -138,3 +136,45 @@ def signing_key(session: Session, issuer: str | None) -> tuple[str, str, Private
             f"key file {row.private_key_path} does not hold the key {row.kid} the database names",
         )
     return issuer, row.kid, key
+
+
+MAX_HOTLINE = 64
+MAX_AFTER_SALES = 500
+
+
+def one_line(value: str, flag: str, limit: int) -> str:
+    """``value`` with its white space folded to one line, or a refusal naming ``flag``."""
+    text = " ".join(value.split())
+    if len(text) > limit or any(unicodedata.category(c) == "Cc" for c in text):
+        raise OfficeError(
+            "bad_text",
+            f"{flag} 过长或含控制字符 / {flag} must be one line of at most {limit} characters",
+        )
+    return text
+
+
+def check_card_text(value: str | None, flag: str, limit: int) -> str | None:
+    """A hotline or after-sales text as the card prints it (None: not given or blank)."""
+    return None if value is None else one_line(value, flag, limit) or None
+
+
+def set_card_contact(
+    session: Session, code: str, *, hotline: str | None, after_sales: str | None
+) -> Issuer:
+    """Store the hotline and after-sales text ``code``'s cards print (``""`` clears one)."""
+    issuer = session.get(Issuer, code)
+    if issuer is None:
+        raise OfficeError(
+            "no_issuer", f"issuer {code} has no key: run `cinepass-admin init --issuer {code}`"
+        )
+    if hotline is not None:
+        issuer.hotline = check_card_text(hotline, "--hotline", MAX_HOTLINE)
+    if after_sales is not None:
+        issuer.after_sales = check_card_text(after_sales, "--after-sales", MAX_AFTER_SALES)
+    return issuer
+
+
+def card_contact(session: Session, code: str) -> tuple[str | None, str | None]:
+    """(hotline, after-sales text) stored for issuer ``code`` (None where none is set)."""
+    row = session.get(Issuer, code)
+    return (row.hotline, row.after_sales) if row else (None, None)

@@ -13,7 +13,7 @@ The monthly settlement lists them in its ``rejected`` section
 XLSX "Rejected" sheet shows what the counters refused.
 
 The table is defined here, beside the only code that writes and reads it;
-its schema comes from the server migration ``0002_refusals``.
+its schema comes from the server migration ``0003_refusals``.
 """
 
 from __future__ import annotations
@@ -23,32 +23,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from sync.businessday import BusinessDay
 from sync.issuing import DISPLAY_TZ
 from sync.protocol import RefusalIn
-from sync.server.models import Base, now_ms
+from sync.server.models import Refusal, now_ms
 
-
-class Refusal(Base):
-    """One refusal at a counter (times in UTC ms, like every ``*_at`` column)."""
-
-    __tablename__ = "refusals"
-    device: Mapped[str] = mapped_column(String(64), primary_key=True)
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    cinema: Mapped[str] = mapped_column(String(64))
-    counter: Mapped[str] = mapped_column(String(200), default="")
-    staff: Mapped[str] = mapped_column(String(64), default="")
-    reason: Mapped[str] = mapped_column(String(32))
-    voucher: Mapped[str | None] = mapped_column(String(19), nullable=True)
-    text_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    format: Mapped[str] = mapped_column(String(8), default="")
-    source: Mapped[str] = mapped_column(String(16), default="")
-    at: Mapped[int] = mapped_column(BigInteger)
-    received_at: Mapped[int] = mapped_column(BigInteger)
-
-    __table_args__ = (Index("ix_refusals_cinema_at", "cinema", "at"),)
+from .cinemas import business_day
 
 
 def store_refusals(
@@ -110,13 +93,27 @@ def _line(r: Refusal) -> dict[str, Any]:
 
 
 def rejected_lines(
-    session: Session, start_ms: int, end_ms: int, cinema: str | None = None
+    session: Session,
+    start_ms: int,
+    end_ms: int,
+    cinema: str | None = None,
+    *,
+    month: str | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """cinema -> the refusals in [start, end), oldest first, as settlement lines."""
+    """cinema -> the refusals in [start, end), oldest first, as settlement lines.
+
+    Each line carries the business ``day`` it counts to (sync.businessday, as
+    the settlement's other lines); with ``month`` only the refusals of that
+    business month of their cinema are kept.
+    """
     q = select(Refusal).where(Refusal.at >= start_ms, Refusal.at < end_ms)
     if cinema is not None:
         q = q.where(Refusal.cinema == cinema)
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    days: dict[str, BusinessDay] = {}
     for r in session.scalars(q.order_by(Refusal.at, Refusal.device, Refusal.id)):
-        out[r.cinema].append(_line(r))
+        bd = days.get(r.cinema) or days.setdefault(r.cinema, business_day(session, r.cinema))
+        if month is not None and bd.month_of(r.at) != month:
+            continue  # in the UTC window, outside this cinema's business month
+        out[r.cinema].append(_line(r) | {"day": bd.day_of(r.at).isoformat()})
     return dict(out)

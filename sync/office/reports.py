@@ -1,7 +1,9 @@
 """Settlement with the cinemas: monthly reports and the full redemption list.
 
-Days and months are China Standard Time (UTC+8, :data:`sync.issuing.DISPLAY_TZ`),
-the calendar the cinemas invoice by. Per cinema the report gives valid
+Days and months are each cinema's business days (:mod:`sync.businessday`:
+its time zone, default China Standard Time, and a day that starts at 06:00 by
+default), the calendar the cinemas invoice by and the one their counters'
+tallies use; line times are shown in China Standard Time. Per cinema the report gives valid
 redemptions counted by day and format, then every valid line, every duplicate
 (with the redemption it lost to) and every void listed separately, each line
 carrying the record uuid, the voucher's short code and the device, so any
@@ -21,11 +23,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sync.businessday import BusinessDay, month_window
 from sync.fsutil import atomic_replace
 from sync.issuing import DISPLAY_TZ
 from sync.server.models import Cinema, Redemption
 from sync.voucher.shortcode import encode_short_code
 
+from .cinemas import business_day
 from .errors import OfficeError
 from .refusals import rejected_lines
 
@@ -108,9 +112,16 @@ def _line(r: Redemption, duplicated_by: dict[str, list[str]] | None = None) -> d
     }
 
 
+def _day_lines(
+    rows: list[Redemption], bd: BusinessDay, duplicated_by: dict[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
+    """Report lines, each with the business ``day`` it counts to (sync.businessday)."""
+    return [_line(r, duplicated_by) | {"day": bd.day_of(r.at).isoformat()} for r in rows]
+
+
 def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str, Any]:
     """The settlement report of one month (optionally one cinema) as a JSON-able dict."""
-    start, end = month_bounds(month)
+    start, end = month_window(*month_bounds(month))  # each cinema's business month inside
     if cinema is not None and session.get(Cinema, cinema) is None:
         raise OfficeError("unknown_cinema", f"no cinema with code {cinema!r}")
     q = select(Redemption).where(Redemption.at >= start, Redemption.at < end)
@@ -130,16 +141,17 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
         by_cinema[r.cinema].append(r)
     if cinema is not None:
         by_cinema.setdefault(cinema, [])
-    refused = rejected_lines(session, start, end, cinema)  # the counters' refusal log
+    refused = rejected_lines(session, start, end, cinema, month=month)  # the counters' refusal log
     for code in refused:
         by_cinema.setdefault(code, [])
     cinemas = []
     for code in sorted(by_cinema):
-        recs = by_cinema[code]
+        bd = business_day(session, code)  # sync.businessday: the kiosk's tally counts alike
+        recs = [r for r in by_cinema[code] if bd.month_of(r.at) == month]
         valid = [r for r in recs if r.kind == "redeem" and r.status == "valid"]
         days: dict[tuple[str, str], int] = defaultdict(int)
         for r in valid:
-            days[(local_day(r.at), r.format)] += 1
+            days[(bd.day_of(r.at).isoformat(), r.format)] += 1
         by_format: dict[str, int] = defaultdict(int)
         for r in valid:
             by_format[r.format] += 1
@@ -152,10 +164,11 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
                 "by_day": [
                     {"day": d, "format": f, "count": n} for (d, f), n in sorted(days.items())
                 ],
-                "valid": [_line(r, duplicated_by) for r in valid],
-                "duplicates": [_line(r) for r in recs if r.status == "duplicate"],
-                "voids": [_line(r) for r in recs if r.status == "void"],
-                "rejected": [_line(r) for r in recs if r.status == "rejected"]
+                "business_day": bd.to_json(),
+                "valid": _day_lines(valid, bd, duplicated_by),
+                "duplicates": _day_lines([r for r in recs if r.status == "duplicate"], bd),
+                "voids": _day_lines([r for r in recs if r.status == "void"], bd),
+                "rejected": _day_lines([r for r in recs if r.status == "rejected"], bd)
                 + refused.get(code, []),
             }
         )
@@ -198,7 +211,7 @@ def to_csv(report: dict[str, Any]) -> str:
         ):
             for line in c[key]:
                 w.writerow(
-                    [section, c["cinema"], line["time"][:10], line["format"], 1]
+                    [section, c["cinema"], line.get("day") or line["time"][:10], line["format"], 1]
                     + [line[f] if line[f] is not None else "" for f in CSV_LINE_FIELDS]
                 )
     return out.getvalue()

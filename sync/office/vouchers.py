@@ -7,6 +7,9 @@ is either committed together with its announcement or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sync.issuing import IssueOptions, create_voucher
@@ -41,6 +44,32 @@ def find_voucher(session: Session, text: str) -> Voucher:
             "unknown_voucher", f"voucher {encode_short_code(cti)} was not issued here"
         )
     return v
+
+
+#: Member refs per ``IN (...)`` query: far below every database's parameter limit.
+REFS_PER_QUERY = 500
+
+
+def held_in_campaign(
+    session: Session, member_refs: Sequence[str], campaign: str | None
+) -> dict[str, int]:
+    """How many vouchers each of ``member_refs`` already holds in ``campaign``.
+
+    Only members who hold any are in the answer. A voucher replaced by a
+    reissue is not counted (its replacement is); ``campaign`` None means the
+    vouchers issued without one.
+    """
+    same = Voucher.campaign.is_(None) if campaign is None else Voucher.campaign == campaign
+    held: dict[str, int] = {}
+    for i in range(0, len(member_refs), REFS_PER_QUERY):
+        chunk = list(member_refs[i : i + REFS_PER_QUERY])
+        q = (
+            select(Voucher.member_ref, func.count())
+            .where(same, Voucher.member_ref.in_(chunk), Voucher.replaced_by.is_(None))
+            .group_by(Voucher.member_ref)
+        )
+        held.update({ref: int(n) for ref, n in session.execute(q) if ref is not None})
+    return held
 
 
 def freeze(session: Session, voucher: Voucher, reason: str) -> None:

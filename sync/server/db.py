@@ -11,15 +11,19 @@ nothing special: write paths serialize on the feed head row (see models).
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import URL, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+from sync.errors import EXIT_USAGE, CinePassError
 
 from .models import Base, FeedHead
 
@@ -32,6 +36,109 @@ def default_db_url() -> str:
     folder = Path(platformdirs.user_data_dir("cinepass-server", appauthor=False))
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'cinepass.sqlite3'}"
+
+
+#: What ``--db`` accepts, named in every refusal of another URL.
+SUPPORTED_URLS = (
+    "SQLite (sqlite:///PATH/cinepass.sqlite3) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"
+)
+#: Tables every CinePass database has (with Alembic's version table).
+CINEPASS_TABLES = frozenset({"alembic_version", "issuer", "cinema", "voucher", "feed_head"})
+
+
+class DatabaseUrlError(CinePassError):
+    """``--db`` is no URL, names a database CinePass does not speak, or no CinePass database.
+
+    Exit 2 (bad input: the user typed it), one line, Chinese first: both
+    ``cinepass-admin`` and ``cinepass-server`` raise it from here.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(reason, message, exit_code=EXIT_USAGE)
+
+
+def check_db_url(url: str) -> URL:
+    """The parsed URL if CinePass can use it; else one line naming the supported URLs.
+
+    Checked before any connection, so ``mysql://x`` or a typo like
+    ``sqllite://`` never reaches a driver import (a traceback) or the plugin
+    loader ("Can't load plugin").
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(
+            "bad_db_url",
+            f"--db 不是数据库地址 / --db {url!r} is not a database URL: use {SUPPORTED_URLS}",
+        ) from None
+    backend = parsed.get_backend_name()
+    supported = backend in ("sqlite", "postgresql")
+    if supported:
+        try:
+            parsed.get_dialect().import_dbapi()
+        except ImportError:
+            supported = False  # e.g. postgresql:// means psycopg2, which is not installed
+    if not supported:
+        raise DatabaseUrlError(
+            "unsupported_db",
+            f"不支持的数据库地址 / unsupported database URL {url!r}: CinePass supports "
+            f"{SUPPORTED_URLS}",
+        )
+    return parsed
+
+
+def no_database(where: str) -> DatabaseUrlError:
+    return DatabaseUrlError(
+        "no_database",
+        f"此处没有 CinePass 数据库 / there is no CinePass database at {where}: check --db "
+        "(only `cinepass-admin init` creates one)",
+    )
+
+
+def open_existing(url: str) -> Engine:
+    """Migrate and return an engine for a database that is already a CinePass one.
+
+    Never creates anything: a missing SQLite file (a typo in ``--db``), a file
+    that is not SQLite, or a database without CinePass's tables is refused with
+    :func:`no_database`. An unreachable server stays a database error for the
+    caller (an environment failure, not bad input).
+    """
+    parsed = check_db_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if path in ("", ":memory:") or not Path(path).is_file():
+            raise no_database(path or url)
+        try:
+            tables = sqlite_tables(Path(path))
+        except sqlite3.OperationalError:  # e.g. a WAL file that a read-only reader cannot map
+            tables = set(inspect(make_engine(url)).get_table_names())
+        if tables is None or not CINEPASS_TABLES <= tables:
+            raise no_database(path)
+        return migrate(url)
+    engine = make_engine(url)
+    if not CINEPASS_TABLES <= set(inspect(engine).get_table_names()):
+        engine.dispose()
+        raise no_database(parsed.render_as_string(hide_password=True))
+    return migrate(engine)
+
+
+def sqlite_tables(path: Path) -> set[str] | None:
+    """The table names of a SQLite file, read-only (None: not a SQLite database).
+
+    Read-only on purpose: the engine's connect hook switches a file to WAL,
+    which would change a file that turns out not to be ours. Raises
+    ``sqlite3.OperationalError`` when the file could not be read at all.
+    """
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise  # could not read it; the caller looks the ordinary way
+        return None  # "file is not a database"
+    finally:
+        conn.close()
+    return {str(r[0]) for r in rows}
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -77,7 +184,8 @@ def session_scope(engine: Engine | sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def _alembic_config(engine: Engine) -> Any:
+def alembic_config(engine: Engine) -> Any:
+    """Alembic's configuration for ``engine`` (no alembic.ini): tests upgrade step by step."""
     from alembic.config import Config
 
     cfg = Config()
@@ -96,7 +204,7 @@ def migrate(url_or_engine: str | Engine) -> Engine:
 
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     with _MIGRATE_LOCK:  # Alembic's context is module-global: one migration per process at a time
-        command.upgrade(_alembic_config(engine), "head")
+        command.upgrade(alembic_config(engine), "head")
     try:
         with session_scope(engine) as s:
             if s.get(FeedHead, 1) is None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from .db import default_db_url, migrate
+from .db import DatabaseUrlError, check_db_url, default_db_url, migrate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,14 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     url = args.db or default_db_url()
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
-        make_url(url)
-    except ArgumentError:
-        print(f"cinepass-server: --db {url!r} is not a database URL", file=sys.stderr)
-        return 2
+        check_db_url(url)  # the one check cinepass-admin makes too (exit 2, one line)
+    except DatabaseUrlError as exc:
+        print(f"cinepass-server: {exc.message}", file=sys.stderr)
+        return exc.exit_code
     try:
         engine = migrate(url)
     except (SQLAlchemyError, OSError) as exc:

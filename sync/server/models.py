@@ -67,6 +67,9 @@ class Issuer(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    # printed on the cards (migration 0002): the loss hotline and the after-sales rule
+    hotline: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    after_sales: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class IssuerKey(Base):
@@ -107,12 +110,22 @@ class Voucher(Base):
 
 
 class Cinema(Base):
-    """A partner cinema; ``code`` is what kiosks and vouchers' ``cinemas`` use."""
+    """A partner cinema; ``code`` is what kiosks and vouchers' ``cinemas`` use.
+
+    ``address``/``phone`` are printed on cards; ``timezone``/``day_starts`` are its
+    business day (:mod:`sync.businessday`), told to its counters (migration 0002).
+    """
 
     __tablename__ = "cinema"
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    address: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    timezone: Mapped[str] = mapped_column(
+        String(64), default="Asia/Shanghai", server_default="Asia/Shanghai"
+    )
+    day_starts: Mapped[str] = mapped_column(String(5), default="06:00", server_default="06:00")
 
 
 class Device(Base):
@@ -214,3 +227,22 @@ class FeedEvent(Base):
         Index("ix_feed_event_feed_seq", "feed", "seq"),
         Index("ix_feed_event_feed_key", "feed", "key"),
     )
+
+class Refusal(Base):
+    """One refusal at a counter (times in UTC ms, like every ``*_at`` column)."""
+
+    __tablename__ = "refusals"
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    cinema: Mapped[str] = mapped_column(String(64))
+    counter: Mapped[str] = mapped_column(String(200), default="")
+    staff: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(32))
+    voucher: Mapped[str | None] = mapped_column(String(19), nullable=True)
+    text_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    format: Mapped[str] = mapped_column(String(8), default="")
+    source: Mapped[str] = mapped_column(String(16), default="")
+    at: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_refusals_cinema_at", "cinema", "at"),)

@@ -53,6 +53,8 @@ def enrol(body: P.EnrolRequest, session: SessionDep, client: ClientAddr) -> P.En
         device_id=device.id,
         cinema=cinema.code,
         cinema_name=cinema.name,
+        timezone=cinema.timezone,
+        day_starts=cinema.day_starts,
         token=token,
         keys=[P.TrustedKeyOut(**k) for k in keys],
         revocations=P.FeedPage(feed="revocation", cursor=rev_cursor, snapshot=True, entries=rev),

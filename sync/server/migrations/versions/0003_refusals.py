@@ -1,7 +1,7 @@
 """the counters' refusal log (issue 11 item 8)
 
-Revision ID: 0002_refusals
-Revises: 0001
+Revision ID: 0003_refusals
+Revises: 0002_cinema_contact_bday
 
 One row per refusal a counter uploaded (``POST /api/v1/refusals``), keyed by
 (device, refusal id) so a resend is stored once; see sync/office/refusals.py.
@@ -10,8 +10,8 @@ One row per refusal a counter uploaded (``POST /api/v1/refusals``), keyed by
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_refusals"
-down_revision = "0001"
+revision = "0003_refusals"
+down_revision = "0002_cinema_contact_bday"
 branch_labels = None
 depends_on = None
 
