@@ -22,8 +22,8 @@ from sync.voucher.keys import PrivateKey, load_private_key, save_private_key, wr
 
 from .config import KioskConfig, load_config, save_config
 from .engine.facts import TrustedKey
-from .engine.service import business_day_metas
 from .engine.store import Store
+from .engine.tally import business_day_metas
 from .errors import ConfigError, NotSetUp, UsageError
 from .feedmap import feed_entries
 from .http import HttpClient, SyncError

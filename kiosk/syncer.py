@@ -57,8 +57,9 @@ from .engine.clock import Clock
 from .engine.db import int_or_none
 from .engine.facts import FeedEntries, TrustedKey
 from .engine.feeds import CURSOR_OF, Feed
-from .engine.service import KioskService, business_day_metas
+from .engine.service import KioskService
 from .engine.store import Store
+from .engine.tally import business_day_metas
 from .errors import KioskError
 from .feedmap import feed_entries
 from .http import HttpClient, SyncError

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kiosk.engine.service import VOID_MESSAGES  # noqa: E402
+from kiosk.engine.voids import VOID_MESSAGES  # noqa: E402
 from kiosk.engine.verdict import MESSAGES  # noqa: E402
 
 TS_DIR = ROOT / "resources" / "translations"

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QFontDatabase
 
-from kiosk.engine.service import VOID_MESSAGES
+from kiosk.engine.voids import VOID_MESSAGES
 from kiosk.engine.verdict import MESSAGES, REASONS
 from kiosk.ui import i18n
 from kiosk.ui.assets import font_path, translations_dir

@@ -26,12 +26,9 @@ office's refusal log.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import sqlite3
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -42,8 +39,10 @@ from kiosk.engine.db import StoreError
 from kiosk.engine.facts import TrustedKey
 from kiosk.engine.refusals import counter_refusal, text_hash
 from kiosk.engine.store import Store
+from kiosk.engine.tally import BUSINESS_START_META, BUSINESS_TZ_META, Tally
 from kiosk.engine.verdict import Verdict
 from kiosk.engine.verify import FORMATS, Checked, StoreState, check, info_of
+from kiosk.engine.voids import VOID_WINDOW_MS, VoidResult
 from kiosk.errors import ConfigError, UsageError
 from kiosk.paths import KioskPaths
 from sync.businessday import BusinessDay, BusinessDayError
@@ -55,107 +54,6 @@ log = logging.getLogger(__name__)
 
 Source = Literal["camera", "scanner", "typed"]
 SOURCES = ("camera", "scanner", "typed")
-VOID_WINDOW_MS = 10 * 60 * 1000
-#: Meta keys of the cinema's business day (written by enrolment and the sync client).
-BUSINESS_TZ_META = "business_timezone"
-BUSINESS_START_META = "business_day_starts"
-
-
-def business_day_metas(timezone: str, day_starts: str) -> dict[str, str]:
-    """The meta values that keep the business day the server sent ({} if this PC cannot use it).
-
-    A zone this PC has no data for (Windows without tzdata) is logged and
-    skipped: the counter keeps the day it had rather than failing the sync.
-    """
-    try:
-        bd = BusinessDay.of(timezone, day_starts)
-    except BusinessDayError as exc:
-        log.warning("server's business day not usable here: %s", exc.message)
-        return {}
-    return {BUSINESS_TZ_META: bd.timezone, BUSINESS_START_META: bd.day_starts}
-
-
-VOID_MESSAGES: dict[str, dict[str, str]] = {
-    "voided": {"zh_CN": "已撤销上一次核销", "en": "Redemption voided"},
-    "too_late": {
-        "zh_CN": "超过10分钟，不能撤销",
-        "en": "Too late: voids are allowed for 10 minutes",
-    },
-    "nothing_to_void": {"zh_CN": "没有可撤销的核销", "en": "Nothing to void"},
-    "already_voided": {"zh_CN": "此核销已撤销", "en": "Already voided"},
-    "not_recorded": {"zh_CN": "未能记录撤销", "en": "Void not recorded: storage failed"},
-}
-
-
-@dataclass(frozen=True)
-class VoidResult:
-    """The answer to a void request; ``ok`` only once the void row is committed."""
-
-    reason: str  # voided, too_late, nothing_to_void, already_voided, not_recorded
-    voided_uuid: str | None = None
-    record_uuid: str | None = None
-    voucher_id: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.reason == "voided"
-
-    def message(self, lang: str = "zh_CN") -> str:
-        return VOID_MESSAGES[self.reason].get(lang, VOID_MESSAGES[self.reason]["zh_CN"])
-
-    def to_json(self, lang: str = "zh_CN") -> dict[str, Any]:
-        return {
-            "verdict": "voided" if self.ok else "rejected",
-            "reason": self.reason,
-            "message": self.message(lang),
-            "message_en": self.message("en"),
-            "voided": self.voided_uuid,
-            "record": self.record_uuid,
-            "voucher": None if self.voucher_id is None else {"id": self.voucher_id},
-        }
-
-
-@dataclass
-class Tally:
-    """One business day's counts (:mod:`sync.businessday`); ``to_json`` is the CLI contract."""
-
-    day: date
-    accepted: int = 0
-    by_format: dict[str, int] = field(default_factory=lambda: {f: 0 for f in FORMATS})
-    by_hour: dict[str, int] = field(default_factory=dict)
-    by_staff: dict[str, int] = field(default_factory=dict)
-    rejected: dict[str, int] = field(default_factory=dict)
-    voided: int = 0
-    pending: int = 0
-    synced: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "date": self.day.isoformat(),
-            "accepted": self.accepted,
-            "by_format": dict(self.by_format),
-            "by_hour": dict(self.by_hour),
-            "by_staff": dict(self.by_staff),
-            "rejected": dict(self.rejected),
-            "voided": self.voided,
-            "pending": self.pending,
-            "synced": self.synced,
-        }
-
-    def to_csv(self) -> str:
-        """``section,key,count`` rows (opens in any spreadsheet)."""
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(["section", "key", "count"])
-        day = self.day.isoformat()
-        w.writerow(["accepted", day, self.accepted])
-        for section in ("by_format", "by_hour", "by_staff", "rejected"):
-            for k, n in getattr(self, section).items():
-                w.writerow([section, k, n])
-        w.writerow(["voided", day, self.voided])
-        w.writerow(["pending", day, self.pending])
-        w.writerow(["synced", day, self.synced])
-        return out.getvalue()
 
 
 def _load_device_key(paths: KioskPaths) -> PrivateKey:

@@ -32,7 +32,7 @@ def verdict_next_step(reason: str) -> str:
 
 def void_message(reason: str, voucher_id: str | None = None) -> str:
     """The answer to "undo the last redemption" (the engine's ``VOID_MESSAGES``, translated)."""
-    from kiosk.engine.service import VOID_MESSAGES
+    from kiosk.engine.voids import VOID_MESSAGES
 
     msg = translate("Void", VOID_MESSAGES[reason]["en"], reason)
     return f"{msg}: {voucher_id}" if voucher_id else msg
