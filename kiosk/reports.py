@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 from kiosk.engine.verdict import REASONS, message_for
 from kiosk.errors import EnvironmentFailure, UsageError
-from sync.fsutil import atomic_replace
+from sync.fsutil import write_through
 
 MAX_RANGE_DAYS = 366
 FORMATS = ("2D", "3D")
@@ -174,12 +173,9 @@ def long_rows(tally: Mapping[str, Any], lang: str = "zh_CN") -> list[tuple[str, 
 def _replace_atomically(path: Path, write: Any) -> Path:
     """Run ``write(tmp_path)`` then rename over ``path``; errors become one clear line."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        write(tmp)
-        atomic_replace(tmp, path)
+        write_through(path, write)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise EnvironmentFailure(
             "export_failed", f"cannot write {path}: {exc.strerror or exc}"
         ) from exc

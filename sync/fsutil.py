@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 _counter = threading.Lock()
@@ -69,3 +70,22 @@ def atomic_replace(tmp: Path, path: Path, mode: int | None = None) -> None:
         os.chmod(tmp, mode)
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def write_through(path: Path, write: Callable[[Path], None], mode: int | None = None) -> Path:
+    """Let a library write ``path`` atomically: ``write(tmp)``, then :func:`atomic_replace`.
+
+    For files a library writes itself (an SQLite backup, an XLSX): ``write``
+    gets a sibling temp path; on any failure the temp file is removed and the
+    exception goes up unchanged (callers word it for their user), and the old
+    ``path``, if any, is untouched.
+    """
+    tmp = _temp_name(path)
+    tmp.unlink(missing_ok=True)
+    try:
+        write(tmp)
+        atomic_replace(tmp, path, mode=mode)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -23,7 +23,6 @@ Why it is built this way:
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sqlite3
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from kiosk.errors import EnvironmentFailure, UsageError
 from kiosk.paths import KioskPaths
-from sync.fsutil import atomic_replace
+from sync.fsutil import write_through
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +91,8 @@ def copy_database(src: Path, dest: Path) -> Path:
     if not src.is_file():
         raise BackupError("no_store", f"there is no store to back up at {src}")
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
+
+    def write(tmp: Path) -> None:
         source = sqlite3.connect(f"file:{src}?mode=ro", uri=True, timeout=10)
         try:
             target = sqlite3.connect(str(tmp))
@@ -107,12 +105,12 @@ def copy_database(src: Path, dest: Path) -> Path:
         finally:
             source.close()
         _check_sqlite_file(tmp)
-        atomic_replace(tmp, dest, mode=0o600)  # it holds every voucher text
+
+    try:
+        write_through(dest, write, mode=0o600)  # it holds every voucher text
     except (sqlite3.Error, OSError) as exc:
-        tmp.unlink(missing_ok=True)
         raise BackupError("backup_failed", f"cannot back up {src} to {dest}: {exc}") from exc
     except BadBackupFile as exc:
-        tmp.unlink(missing_ok=True)
         raise BackupError(
             "backup_failed", f"the backup copy failed its check: {exc.message}"
         ) from exc
