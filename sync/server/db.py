@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVarTuple
 
 import platformdirs
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, Row, Select, create_engine, event, inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from .models import Base, FeedHead
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()
+_CHUNK = 500  # values per IN (...): well under every database's bound-parameter limit
 
 
 def default_db_url() -> str:
@@ -110,3 +111,24 @@ def schema_matches(engine: Engine) -> bool:
     """True if every model table exists (used by tests and ``devices``)."""
     names = set(inspect(engine).get_table_names())
     return set(Base.metadata.tables) <= names
+
+
+Ts = TypeVarTuple("Ts")
+
+
+def rows_in(
+    session: Session,
+    query: Select[*Ts],
+    column: InstrumentedAttribute[Any],
+    values: Collection[Any],
+) -> Iterator[Row[*Ts]]:
+    """The rows of ``query`` whose ``column`` is one of ``values``, asked in chunks.
+
+    A batch of 1,000 records can name 1,000 uuids or vouchers; one ``IN``
+    list that long would hit SQLite's parameter limit on older builds and
+    makes PostgreSQL plan badly, so every "which of these exist" question of
+    ingest goes through here.
+    """
+    wanted = list(values)
+    for i in range(0, len(wanted), _CHUNK):
+        yield from session.execute(query.where(column.in_(wanted[i : i + _CHUNK])))

@@ -1,0 +1,108 @@
+"""A counter driven by hand: enrolled through the real API, records signed with its own key.
+
+The server tests use it to send exactly the records an attacker (or a
+counter with a wrong clock) would: every record is a real
+:class:`sync.records.Record` sealed by the enrolled device's private key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import requests
+from sqlalchemy import select
+from syncsupport import Central
+
+from sync.records import GENESIS_HASH, Record
+from sync.server.models import Device, Redemption, now_ms
+from sync.voucher import PrivateKey, decode_voucher
+
+API = "/api/v1"
+
+
+class RawDevice:
+    """A device driven by hand: enrolled through the API, records built and signed here."""
+
+    def __init__(self, central: Central, cinema: str = "CIN-A") -> None:
+        self.central = central
+        self.key = PrivateKey.generate()
+        r = requests.post(
+            central.url + API + "/enrol",
+            json={"code": central.code(cinema), "public_key": self.key.public.raw.hex()},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        self.id, self.token, self.cinema = body["device_id"], body["token"], body["cinema"]
+        self.seq, self.prev = 0, GENESIS_HASH
+        self.t0 = self.last_at = now_ms()
+
+    def record(
+        self,
+        token: str,
+        *,
+        at: int | None = None,
+        kind: str = "redeem",
+        voids: str = "",
+        seq: int | None = None,
+        prev: bytes | None = None,
+        fmt: str = "2D",
+        cinema: str | None = None,
+    ) -> dict[str, Any]:
+        """A record signed with this device's key (``at`` defaults to now, never backwards)."""
+        if at is None:
+            at = self.last_at = max(now_ms(), self.last_at)
+        self.seq = self.seq + 1 if seq is None else seq
+        rec = Record(
+            uuid=str(uuid.uuid4()),
+            device=self.id,
+            seq=self.seq,
+            kind=kind,
+            voucher=decode_voucher(token).voucher.cti,
+            token=token,
+            cinema=self.cinema if cinema is None else cinema,
+            format=fmt,
+            staff="s",
+            at=at,
+            voids=voids,
+            prev=self.prev if prev is None else prev,
+        )
+        self.prev = rec.hash()
+        return rec.to_json(rec.sign(self.key))
+
+    def post(self, path: str, body: Any, **kw: Any) -> requests.Response:
+        return requests.post(
+            self.central.url + API + path,
+            json=body,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+            **kw,
+        )
+
+    def enrolled_before(self, ms: int) -> None:
+        """Pretend the office enrolled this counter ``ms`` earlier (records may be that old)."""
+        with self.central.session() as s:
+            device = s.get(Device, self.id)
+            device.enrolled_at -= ms
+        self.t0 -= ms
+
+    def hello(self, **health: Any) -> requests.Response:
+        return self.post("/device/hello", {"health": health})
+
+    def upload(
+        self, records: list[dict[str, Any]], health: dict[str, Any] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        body: dict[str, Any] = {"records": records}
+        if health is not None:
+            body["health"] = health
+        r = self.post("/records", body)
+        assert r.status_code == 200, r.text
+        return {x["uuid"]: x for x in r.json()["results"]}
+
+
+
+
+def stored(central: Central) -> dict[str, Redemption]:
+    with central.session() as s:
+        return {r.uuid: r for r in s.scalars(select(Redemption))}
