@@ -3,7 +3,8 @@
 ``cinema add``, ``device code|revoke``, ``devices``, ``freeze``, ``unfreeze``,
 ``reissue`` and ``report``. Each command is a thin shell around a
 :mod:`sync.office` function (the same ones the server and the tests call)
-and runs in one transaction: a refused command changes nothing. Every change
+and runs in one transaction: a refused command changes nothing, and each
+change writes its audit line (:mod:`sync.office.audit`) in that transaction. Every change
 kiosks must learn (freeze, unfreeze, the reissued voucher) is appended to
 the feeds in that same transaction.
 """
@@ -20,7 +21,7 @@ from sync.admin_common import AdminError, add_common, session
 from sync.cliparse import Parser
 from sync.errors import EXIT_OK
 from sync.fsutil import atomic_write
-from sync.office import reports
+from sync.office import audit, reports
 from sync.office.cinemas import add_cinema
 from sync.office.devices import device_code, list_devices, revoke_device
 from sync.office.vouchers import find_voucher, freeze, reissue, unfreeze
@@ -31,9 +32,15 @@ from sync.server.models import FREEZE_REASONS
 __all__ = ["add_cinema", "device_code", "find_voucher", "freeze", "register"]
 
 
+def _audit(s: Any, action: str, subject: str, **changes: Any) -> None:
+    """One audit line for the command's change, in its transaction (actor: the OS user)."""
+    audit.record(s, actor=audit.os_user(), action=action, subject=subject, **changes)
+
+
 def cmd_cinema_add(args: argparse.Namespace) -> int:
     with session(args) as s:
-        add_cinema(s, args.code, args.name)
+        c = add_cinema(s, args.code, args.name)
+        _audit(s, "cinema.add", c.code, after={"name": c.name})
     print(f"cinema {args.code.strip()} added")
     return EXIT_OK
 
@@ -41,6 +48,7 @@ def cmd_cinema_add(args: argparse.Namespace) -> int:
 def cmd_device_code(args: argparse.Namespace) -> int:
     with session(args) as s:
         code = device_code(s, args.cinema)
+        _audit(s, "device.code", args.cinema, after={"cinema": args.cinema})  # never the code
     print(f"one-time enrolment code for cinema {args.cinema} (valid 24 hours, single use):")
     print(code)
     return EXIT_OK
@@ -48,7 +56,8 @@ def cmd_device_code(args: argparse.Namespace) -> int:
 
 def cmd_device_revoke(args: argparse.Namespace) -> int:
     with session(args) as s:
-        revoke_device(s, args.id)
+        d = revoke_device(s, args.id)
+        _audit(s, "device.revoke", d.id, before={"status": "active"}, after={"status": d.status})
     print(f"device {args.id} revoked: it can no longer upload or download")
     return EXIT_OK
 
@@ -71,6 +80,10 @@ def cmd_devices(args: argparse.Namespace) -> int:
         "pending",
         "clock_offset_ms",
         "last_error",
+        "quarantined",
+        "chain_gaps",
+        "chain_forks",
+        "review",
     )
     print("\t".join(head))
     for r in rows:
@@ -81,8 +94,16 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_freeze(args: argparse.Namespace) -> int:
     with session(args) as s:
         v = find_voucher(s, args.voucher)
+        before = {"status": v.status, "reason": v.freeze_reason}
         freeze(s, v, args.reason)
         short = v.short_code
+        _audit(
+            s,
+            "voucher.freeze",
+            short,
+            before=before,
+            after={"status": v.status, "reason": v.freeze_reason},
+        )
     print(f"voucher {short} frozen ({args.reason}); kiosks learn it on their next sync")
     return EXIT_OK
 
@@ -90,8 +111,10 @@ def cmd_freeze(args: argparse.Namespace) -> int:
 def cmd_unfreeze(args: argparse.Namespace) -> int:
     with session(args) as s:
         v = find_voucher(s, args.voucher)
+        before = {"status": v.status, "reason": v.freeze_reason}
         unfreeze(s, v)
         short = v.short_code
+        _audit(s, "voucher.unfreeze", short, before=before, after={"status": v.status})
     print(f"voucher {short} unfrozen")
     return EXIT_OK
 
@@ -99,8 +122,11 @@ def cmd_unfreeze(args: argparse.Namespace) -> int:
 def cmd_reissue(args: argparse.Namespace) -> int:
     with session(args) as s:
         found = find_voucher(s, args.voucher)
+        before = {"status": found.status, "replaced_by": found.replaced_by}
         replacement = reissue(s, found)
         old, new, token = found.short_code, replacement.short_code, replacement.token
+        after = {"status": found.status, "replaced_by": new}
+        _audit(s, "voucher.reissue", old, before=before, after=after)
     print(f"voucher {old} frozen (replaced); new voucher {new} for the same member")
     print(token)
     return EXIT_OK

@@ -101,8 +101,6 @@ class RawDevice:
         return {x["uuid"]: x for x in r.json()["results"]}
 
 
-
-
 def stored(central: Central) -> dict[str, Redemption]:
     with central.session() as s:
         return {r.uuid: r for r in s.scalars(select(Redemption))}

@@ -136,6 +136,8 @@ def install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         if first.get("type") == "json_invalid":
             return _error(400, "bad_json", "the request body is not valid JSON")
+        if any(e.get("type") == "bad_text" for e in errs):
+            return _error(422, "bad_text", "text must be valid Unicode (a lone surrogate was sent)")
         msg = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
         return _error(422, "invalid_request", msg[:300])
 

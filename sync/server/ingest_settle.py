@@ -176,6 +176,13 @@ class Ledger:
             if d["duplicate_of"] != first:
                 d["duplicate_of"] = first
 
+    def decide(self, uuid: str, accept: bool) -> None:
+        """The union's decision on a review line; the voucher's other lines follow."""
+        r = self.rows[uuid]
+        r["decision"] = "accepted" if accept else "rejected"
+        self._set(r, "valid" if accept else "rejected")
+        self.rebalance()
+
     def _set(
         self, r: dict[str, Any], status: str, *, dup: str | None = None, disputed: bool = False
     ) -> None:
