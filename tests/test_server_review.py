@@ -151,3 +151,45 @@ def test_devices_show_quarantine_chain_trouble_and_survive_bad_text(
     assert row["last_error"].startswith("bad_device_signature")
     rc, out, _ = run(central, capsys, "devices")
     assert rc == 0 and "quarantined" in out.splitlines()[0]
+
+
+def test_monthly_report_pays_only_valid_lines(
+    central: Central, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    from openpyxl import load_workbook
+    from syncsupport import ISSUER
+
+    from sync.office.reports import local_day
+    from sync.voucher import PrivateKey, encode_voucher, make_voucher
+
+    a, b = RawDevice(central, "CIN-A"), RawDevice(central, "CIN-B")
+    tokens = central.issue(4, formats=("2D",))
+    forged = encode_voucher(make_voucher(ISSUER), PrivateKey.generate())
+    paid, held, voided = a.record(tokens[0]), a.record(tokens[1], fmt="3D"), a.record(tokens[2])
+    void = a.record(tokens[2], kind="void", voids=voided["uuid"])
+    fake = a.record(forged)
+    a.upload([paid, held, voided, void, fake])
+    dup = b.record(tokens[0])
+    b.upload([dup])
+    month = local_day(now_ms())[:7]
+    rc, out, _ = run(central, capsys, "report", "--month", month, "--format", "json")
+    rep = {c["cinema"]: c for c in json.loads(out)["cinemas"]}
+    ca = rep["CIN-A"]
+    assert ca["valid_total"] == 1 and [x["record"] for x in ca["valid"]] == [paid["uuid"]]
+    assert [(x["record"], x["flags"]) for x in ca["review"]] == [(held["uuid"], ["wrong_format"])]
+    assert [x["record"] for x in ca["rejected"]] == [fake["uuid"]]
+    assert {x["record"] for x in ca["voids"]} == {voided["uuid"], void["uuid"]}
+    assert ca["counts"] == {"valid": 1, "duplicates": 0, "voids": 2, "rejected": 1, "review": 1}
+    assert rep["CIN-B"]["valid_total"] == 0 and rep["CIN-B"]["counts"]["duplicates"] == 1
+    rc, out, _ = run(central, capsys, "report", "--month", month, "--format", "csv")
+    lines = out.strip().splitlines()
+    assert lines[0].endswith(",problem,flags")
+    [review_line] = [x for x in lines if x.startswith("review,")]
+    assert held["uuid"] in review_line and review_line.endswith(",wrong_format")
+    xlsx = tmp_path / "m.xlsx"
+    assert (
+        run(central, capsys, "report", "--month", month, "--format", "xlsx", "--out", str(xlsx))[0]
+        == 0
+    )
+    rows = list(load_workbook(xlsx)["Review"].iter_rows(min_row=2, values_only=True))
+    assert [(r[1], r[-1]) for r in rows] == [(held["uuid"], "wrong_format")]
