@@ -137,7 +137,7 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
         by_cinema[r.cinema].append(r)
     if cinema is not None:
         by_cinema.setdefault(cinema, [])
-    cinemas = []
+    cinemas: list[dict[str, Any]] = []
     for code in sorted(by_cinema):
         recs = by_cinema[code]
         valid = [r for r in recs if r.kind == "redeem" and r.status == "valid"]
