@@ -11,6 +11,7 @@ nothing special: write paths serialize on the feed head row (see models).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -31,13 +32,55 @@ _CHUNK = 500  # values per IN (...): well under every database's bound-parameter
 def default_db_url() -> str:
     """A SQLite file in the user data folder of "cinepass-server"."""
     folder = Path(platformdirs.user_data_dir("cinepass-server", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'cinepass.sqlite3'}"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory ones)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist (never loosen an existing one).
+
+    The central database holds every voucher's full QR text, a bearer
+    credential: SQLite would create it with the umask (often 0644). Its
+    ``-wal`` and ``-shm`` files copy the main file's mode.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def world_readable(url: str) -> list[Path]:
+    """The files of a SQLite database that others than its owner's group can read."""
+    path = sqlite_path(url)
+    if path is None:
+        return []
+    found = []
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if p.stat().st_mode & 0o004:
+                found.append(p)
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite files get WAL and immediate transactions."""
+    """Create an engine; SQLite files get WAL and immediate transactions (and mode 0600)."""
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None and path.parent.is_dir():
+            create_private(path)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
