@@ -121,7 +121,7 @@ def session_scope(engine: Engine | sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def _alembic_config(engine: Engine) -> Any:
+def alembic_config(engine: Engine) -> Any:
     from alembic.config import Config
 
     cfg = Config()
@@ -140,7 +140,7 @@ def migrate(url_or_engine: str | Engine) -> Engine:
 
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     with _MIGRATE_LOCK:  # Alembic's context is module-global: one migration per process at a time
-        command.upgrade(_alembic_config(engine), "head")
+        command.upgrade(alembic_config(engine), "head")
     try:
         with session_scope(engine) as s:
             if s.get(FeedHead, 1) is None:
