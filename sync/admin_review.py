@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sync.admin_common import AdminError, add_common, session
+from sync.admin_server import print_rows
 from sync.errors import EXIT_OK
 from sync.issuing import DISPLAY_TZ
 from sync.office import audit
@@ -54,22 +55,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     since = parse_since(args.since) if args.since else None
     with session(args) as s:
         rows = audit.entries(s, since)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    if not rows:
-        print("no audit entries")
-        return EXIT_OK
-    print("\t".join(("at", "actor", "address", "action", "subject", "before", "after")))
-    for r in rows:
-        cells = [r["at"], r["actor"], r["address"], r["action"], r["subject"]]
-        cells += [_compact(r["before"]), _compact(r["after"])]
-        print("\t".join(cells))
+    head = ("at", "actor", "address", "action", "subject", "before", "after")
+    print_rows(rows, head, args.json, "no audit entries")
     return EXIT_OK
-
-
-def _compact(value: Any) -> str:
-    return "" if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def register(sub: Any) -> None:

@@ -29,7 +29,7 @@ from sync.server.models import FREEZE_REASONS
 
 #: Office functions are re-exported only because kiosk/demo.py still imports them from
 #: here; once it imports :mod:`sync.office` they leave this list.
-__all__ = ["add_cinema", "device_code", "find_voucher", "freeze", "register"]
+__all__ = ["add_cinema", "device_code", "find_voucher", "freeze", "print_rows", "register"]
 
 
 def _audit(s: Any, action: str, subject: str, **changes: Any) -> None:
@@ -62,15 +62,30 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def print_rows(rows: list[dict[str, Any]], head: tuple[str, ...], as_json: bool, none: str) -> None:
+    """A listing command's output: JSON, ``none`` when empty, else tab-separated columns."""
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif not rows:
+        print(none)
+    else:
+        print("\t".join(head))
+        for r in rows:
+            cells = (r[h] for h in head)
+            print("\t".join(_text(c) for c in cells))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = list_devices(s)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    if not rows:
-        print("no devices enrolled")
-        return EXIT_OK
     head = (
         "id",
         "cinema",
@@ -85,9 +100,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
         "chain_forks",
         "review",
     )
-    print("\t".join(head))
-    for r in rows:
-        print("\t".join("" if r[h] is None else str(r[h]) for h in head))
+    print_rows(rows, head, args.json, "no devices enrolled")
     return EXIT_OK
 
 
