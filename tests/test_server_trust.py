@@ -181,3 +181,17 @@ def test_chain_fork_is_flagged_and_held(central: Central) -> None:
     clone = dev.record(tokens[2], seq=2, prev=bytes.fromhex(r1["prev"]))  # a cloned folder
     r = one(dev.upload([clone]))
     assert (r["status"], r["flags"]) == ("review", ["chain_fork"])
+
+
+def test_quarantine_is_bounded(central: Central, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.server import ingest_quarantine
+    from sync.server.models import Quarantine
+
+    monkeypatch.setattr(ingest_quarantine, "MAX_PER_DEVICE", 3)
+    dev = RawDevice(central)
+    junk = [{"uuid": f"junk-{i}", "staff": "x" * 9000} for i in range(5)]
+    res = dev.upload(junk)
+    assert {r["status"] for r in res.values()} == {"rejected"}
+    with central.session() as s:
+        rows = s.scalars(select(Quarantine)).all()
+        assert len(rows) == 3 and all(r.record["truncated"] for r in rows)

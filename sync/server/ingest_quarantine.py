@@ -9,11 +9,12 @@ never settled. ``cinepass-admin devices`` counts them per counter.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .db import rows_in
@@ -32,23 +33,45 @@ class Refused:
     item: dict[str, Any]
 
 
+#: Bounds, so an enrolled counter gone rogue cannot fill the database with junk.
+MAX_KEPT_BYTES = 8192
+MAX_PER_DEVICE = 10_000
+
+
+def kept_record(item: dict[str, Any]) -> dict[str, Any]:
+    """The item as uploaded, or only its uuid and size when it is implausibly large."""
+    size = len(json.dumps(item, ensure_ascii=False))
+    if size <= MAX_KEPT_BYTES:
+        return item
+    return {"uuid": item.get("uuid"), "truncated": True, "bytes": size}
+
+
 def quarantine(session: Session, device_id: str, refused: Sequence[Refused], t: int) -> None:
-    """Keep each refused record (one row per uuid: a resend only counts ``times``)."""
+    """Keep each refused record (one row per uuid: a resend only counts ``times``).
+
+    At most :data:`MAX_PER_DEVICE` rows per counter: beyond that a new one is
+    still answered ``rejected`` but not kept (the office has plenty to look at).
+    """
     if not refused:
         return
     uuids = {r.uuid for r in refused}
     query = select(Quarantine).where(Quarantine.device == device_id)
     held = {q.uuid: q for (q,) in rows_in(session, query, Quarantine.uuid, uuids)}
+    count = select(func.count()).select_from(Quarantine).where(Quarantine.device == device_id)
+    room = MAX_PER_DEVICE - (session.scalar(count) or 0)
     for r in refused:
         row = held.get(r.uuid)
+        if row is None and room <= 0:
+            continue
         if row is None:
+            room -= 1
             row = Quarantine(
                 device=device_id,
                 uuid=r.uuid,
                 seq=r.seq if r.seq is not None and 0 <= r.seq < 2**63 else None,
                 problem=r.problem,
                 message=r.message[:300],
-                record=r.item,
+                record=kept_record(r.item),
                 first_at=t,
                 last_at=t,
                 times=1,
