@@ -27,14 +27,19 @@ __all__ = ["register"]
 
 def cmd_review(args: argparse.Namespace) -> int:
     if args.accept == args.reject:
-        raise AdminError("bad_choice", "say --accept or --reject (one of them)")
+        raise AdminError(
+            "bad_choice", "请选择 --accept 或 --reject / say --accept or --reject (one)"
+        )
     with session(args) as s:
         result = review(s, args.record, accept=args.accept, note=args.note, actor=audit.os_user())
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
         flags = ",".join(result["flags"]) or "-"
-        print(f"record {result['record']} {result['decision']}: now {result['status']} ({flags})")
+        word = "已接受" if result["decision"] == "accepted" else "已拒绝"
+        print(
+            f"{word} / record {result['record']} {result['decision']}: now {result['status']} ({flags})"
+        )
     return EXIT_OK
 
 
@@ -44,7 +49,8 @@ def parse_since(text: str) -> int:
         when = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise AdminError(
-            "bad_since", f"--since must be YYYY-MM-DD or an ISO time, not {text!r}"
+            "bad_since",
+            f"--since 应为日期或时间 / --since must be YYYY-MM-DD or an ISO time, not {text!r}",
         ) from exc
     if when.tzinfo is None:
         when = when.replace(tzinfo=DISPLAY_TZ)
@@ -56,7 +62,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = audit.entries(s, since)
     head = ("at", "actor", "address", "action", "subject", "before", "after")
-    print_rows(rows, head, args.json, "no audit entries")
+    print_rows(rows, head, args.json, "没有审计记录 / no audit entries")
     return EXIT_OK
 
 

@@ -45,7 +45,9 @@ def review(
     """
     note = note.strip()
     if not note or len(note) > MAX_NOTE:
-        raise OfficeError("bad_note", f"--note must say why, 1 to {MAX_NOTE} characters")
+        raise OfficeError(
+            "bad_note", f"请用 --note 说明理由 / --note must say why, 1 to {MAX_NOTE} characters"
+        )
     feeds.lock_head(session)  # one writer at a time with ingest
     row = session.execute(
         select(Redemption.voucher, Redemption.status, Redemption.flags, Redemption.decision).where(
@@ -54,14 +56,15 @@ def review(
     ).one_or_none()
     if row is None:
         raise OfficeError(
-            "unknown_record", f"no record {record!r} (see 'cinepass-admin report redemptions')"
+            "unknown_record",
+            f"没有此记录 / no record {record!r} (see 'cinepass-admin report redemptions')",
         )
     cti, status, flags, decision = row
     uuid = record.strip()
     if status != "review" or decision is not None:
         raise OfficeError(
             "not_under_review",
-            f"record {uuid} is {status}, not under review: nothing to decide",
+            f"此记录不在复核中 / record {uuid} is {status}, not under review: nothing to decide",
             exit_code=EXIT_REJECTED,
         )
     ledger = load_ledger(session, cti)
@@ -70,7 +73,8 @@ def review(
         if len(paid) >= ledger.n:
             raise OfficeError(
                 "voucher_used",
-                f"the voucher of {uuid} is already paid to record {paid[0]['uuid']}",
+                f"此券已支付给另一条记录 / the voucher of {uuid} is already paid to record "
+                f"{paid[0]['uuid']}",
                 exit_code=EXIT_REJECTED,
             )
     ledger.decide(uuid, accept)

@@ -55,7 +55,8 @@ def _proxies(values: Sequence[str]) -> list[str] | None:
             out.append(str(ipaddress.ip_network(v.strip(), strict=False)))
         except ValueError:
             print(
-                f"cinepass-server: --trusted-proxy {v!r} is not an address or CIDR", file=sys.stderr
+                f"cinepass-server: --trusted-proxy 不是地址或网段 / {v!r} is not an address or CIDR",
+                file=sys.stderr,
             )
             return None
     return out
