@@ -13,14 +13,17 @@ record whose uuid is already stored is answered from the database, never
 inserted again. Replays and batches cut off halfway therefore neither
 duplicate nor lose anything.
 
-Who was first (``valid`` or ``duplicate``, and what each counter is told) is
-decided by :mod:`sync.server.ingest_settle`, in the same transaction.
+Who was first (``valid``, ``duplicate`` or a ``disputed`` ``review``, and
+what each counter is told) is decided by :mod:`sync.server.ingest_settle`,
+in the same transaction, before the new rows are inserted with their final
+status (one write per line).
 
 The steps are named functions: :func:`check_records` (shape and device
 signature, via :meth:`sync.records.Record.check_seal`), :func:`resolve_vouchers`
 (issuer signature), :func:`fresh_records`, :func:`chain_rows` (chain check and
 the rows to insert), settlement, and :func:`answers`. Every "which of these
-are stored" read goes through :func:`rows_in`, the one chunked ``IN`` query.
+are stored" read goes through :func:`sync.server.db.rows_in`, the one chunked
+``IN`` query.
 
 Chain checks and quarantine
 ---------------------------

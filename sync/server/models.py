@@ -23,9 +23,9 @@ Schema notes (read this before writing to the database)
   FeedEvent yourself; call :mod:`sync.server.feeds` (``publish_roster`` etc.).
 * **Redemptions** hold every field of :class:`sync.records.Record` plus the
   record hash, the device signature, the settlement ``status``
-  (``valid``/``duplicate``/``void``/``rejected``), ``duplicate_of`` and chain
-  flags. ``status`` is recomputed per voucher whenever a record arrives, see
-  :mod:`sync.server.ingest`.
+  (``valid``/``duplicate``/``void``/``rejected``/``review``), ``duplicate_of``
+  and chain flags. A voucher's lines are settled as records arrive, never
+  re-sorted (docs/settlement.md, :mod:`sync.server.ingest_settle`).
 * **Review.** A stored line also has ``flags`` (review codes) and
   ``at_server`` (its time on the server's clock); a flagged line is
   ``review`` until the union decides (``decision``). Records refused on their
