@@ -135,8 +135,7 @@ class Ledger:
         elif r["flags"]:
             r["status"] = "review"  # its own flags: held for the union, takes nothing
         else:
-            self._claim(r)
-        self.rebalance()
+            self._claim(r)  # frees nothing and ends no dispute: no rebalance needed
 
     def _claim(self, r: dict[str, Any]) -> None:
         holders = [h for h in self.holders() if h["uuid"] != r["uuid"]]
@@ -145,15 +144,15 @@ class Ledger:
             return
         # earlier by more than clocks can tell apart, or the first acknowledged keeps it
         later = [h for h in holders if when(h)[0] - DISPUTE_MARGIN_MS > when(r)[0]]
+        later = [h for h in later if h["decision"] is None]  # a decision is final
         if not later:
             self._set(r, "duplicate", dup=holders[0]["uuid"])
             return
         self._set(r, "review", disputed=True)
         self.conflict[r["uuid"]] = later[0]["uuid"]
         for h in later:
-            if h["decision"] is None:
-                self._set(h, "review", disputed=True)
-                self.conflict[h["uuid"]] = r["uuid"]
+            self._set(h, "review", disputed=True)
+            self.conflict[h["uuid"]] = r["uuid"]
 
     def rebalance(self) -> None:
         """After a void or a decision: end disputes that have no rival, refill freed admissions."""
