@@ -195,3 +195,21 @@ def test_quarantine_is_bounded(central: Central, monkeypatch: pytest.MonkeyPatch
     with central.session() as s:
         rows = s.scalars(select(Quarantine)).all()
         assert len(rows) == 3 and all(r.record["truncated"] for r in rows)
+
+
+def test_a_clock_that_was_wrong_and_was_corrected_stays_in_order(central: Central) -> None:
+    dev = RawDevice(central)
+    tokens = central.issue(4)
+    day = 24 * HOUR
+    # 60 days ahead, measured: held for its clock, but not in the future on the server's
+    ahead = dev.record(tokens[0], at=now_ms() + 60 * day)
+    r = one(dev.upload([ahead], health={"clock_offset_ms": -60 * day}))
+    assert r["flags"] == ["clock_skew"]
+    # corrected, and a sync agrees: clean again, not "out of order"
+    r = one(dev.upload([dev.record(tokens[1], at=now_ms())], health={"clock_offset_ms": 2}))
+    assert (r["status"], r["flags"]) == ("valid", [])
+    # a record in the future (unmeasured) does not become the time the next must follow
+    r = one(dev.upload([dev.record(tokens[2], at=now_ms() + 30 * day)]))
+    assert r["flags"] == ["time_in_future"]
+    r = one(dev.upload([dev.record(tokens[3], at=now_ms())]))
+    assert (r["status"], r["flags"]) == ("valid", [])

@@ -58,7 +58,7 @@ from sync.voucher.keys import PublicKey
 from . import feeds
 from .db import rows_in
 from .errors import ServerError
-from .ingest_checks import DeviceFacts, Freezes, VoucherFacts, ordered, redeem_flags
+from .ingest_checks import MAX_SKEW_MS, DeviceFacts, Freezes, VoucherFacts, ordered, redeem_flags
 from .ingest_quarantine import Refused, freeze_history, quarantine
 from .ingest_settle import STATE_COLS, settle_vouchers
 from .models import Device, IssuerKey, Redemption, Voucher, now_ms
@@ -317,24 +317,27 @@ def chain_rows(
     # the stored neighbours of records at or below the head: forks, and the previous time
     low = [p.rec.seq for p in new if p.rec.seq <= device.chain_seq]
     near = set(low) | {s - 1 for s in low}
-    query = select(Redemption.seq, Redemption.hash, Redemption.at).where(
+    query = select(Redemption.seq, Redemption.hash, Redemption.at, Redemption.at_server).where(
         Redemption.device == device.id
     )
-    taken = {int(seq): (h, int(at)) for seq, h, at in rows_in(session, query, Redemption.seq, near)}
+    taken = {
+        int(seq): (h, int(at if at_server is None else at_server))
+        for seq, h, at, at_server in rows_in(session, query, Redemption.seq, near)
+    }
     head_seq, head_hash, head_at = device.chain_seq, device.chain_hash, device.chain_at
     rows: list[dict[str, Any]] = []
     for p in new:
         flags: list[str] = []
         rec = p.rec
         prev_at: int | None = None
-        if rec.seq > head_seq:
+        ahead = rec.seq > head_seq
+        if ahead:
             if rec.seq == head_seq + 1:
                 if rec.prev.hex() != head_hash:
                     flags.append("chain_fork")
             else:
                 flags.append("chain_gap")
             prev_at = head_at if head_seq else None
-            head_seq, head_hash, head_at = rec.seq, p.hash.hex(), max(head_at, rec.at)
         elif rec.seq in taken:
             flags.append("chain_fork")  # a second record claiming an already used position
         elif rec.seq == 1 and rec.prev != GENESIS_HASH:
@@ -346,6 +349,11 @@ def chain_rows(
         if rec.kind == "redeem" and p.problem is None:
             history = freezes.get(rec.voucher.hex(), ())
             flags += redeem_flags(rec, p.facts, facts, prev_at=prev_at, freezes=history)
+        if ahead:
+            head_seq, head_hash = rec.seq, p.hash.hex()
+            at_server = rec.at + facts.offset_ms
+            if at_server <= t + MAX_SKEW_MS:  # a time in the future must not hold back the next
+                head_at = max(head_at, at_server)
         rows.append(_row(p, t, ordered(flags), facts.offset_ms))
     device.chain_seq, device.chain_hash, device.chain_at = head_seq, head_hash, head_at
     return rows

@@ -11,8 +11,10 @@ read once per batch, so they add microseconds, not queries, per record.
 
 Times: ``at`` is the counter's clock; ``at_server`` = ``at`` + the device's
 last measured offset (server minus local, reported in its health). Every
-comparison with a server-side time (now, enrolment, validity, freeze) uses
-``at_server``; the order check compares the counter's own clock with itself.
+comparison uses ``at_server``, the order check too (``prev_at`` is the
+previous record's ``at_server``): a counter whose clock was wrong and then
+corrected stays in order on the server's clock. A record in the future does
+not become the time the next one must follow (``Device.chain_at``).
 :data:`MAX_SKEW_MS` is the tolerance everywhere (the kiosk refuses to admit
 when it knows its clock is off by more, see ``clock_behind``).
 """
@@ -118,7 +120,7 @@ def redeem_flags(
         flags.append("time_in_future")
     if at_server < device.enrolled_at - MAX_SKEW_MS:
         flags.append("time_before_enrolment")
-    if prev_at is not None and rec.at < prev_at - MAX_SKEW_MS:
+    if prev_at is not None and at_server < prev_at - MAX_SKEW_MS:
         flags.append("time_out_of_order")
     if freezes and frozen_at(freezes, at_server):
         flags.append("after_freeze")

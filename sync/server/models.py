@@ -136,7 +136,8 @@ class Device(Base):
     health: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     chain_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     chain_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
-    # ``at`` of the chain head: a record claiming a time before it is out of order
+    # server time of the newest plausible chain record: one claiming an earlier time is out
+    # of order (docs/settlement.md)
     chain_at: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
