@@ -193,3 +193,18 @@ def test_monthly_report_pays_only_valid_lines(
     )
     rows = list(load_workbook(xlsx)["Review"].iter_rows(min_row=2, values_only=True))
     assert [(r[1], r[-1]) for r in rows] == [(held["uuid"], "wrong_format")]
+
+
+def test_devices_read_back_text_stored_before_the_check(
+    central: Central, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Health stored by an older server with a lone surrogate: shown, never a traceback."""
+    from sync.server.models import Device
+
+    dev = RawDevice(central)
+    with central.session() as s:
+        s.get(Device, dev.id).health = {"os": "x\ud800", "last_error": "\udfff"}  # type: ignore[union-attr]
+    rc, out, _ = run(central, capsys, "devices", "--json")
+    [row] = json.loads(out)
+    assert rc == 0 and row["health"]["os"] == "x\ufffd" and row["last_error"] == "\ufffd"
+    assert run(central, capsys, "devices")[0] == 0
