@@ -114,6 +114,7 @@ def test_every_change_of_the_office_is_audited(
     assert run(central_db, capsys, "unfreeze", token)[0] == 0
     assert run(central_db, capsys, "reissue", token)[0] == 0
     assert run(central_db, capsys, "cinema", "add", "--code", "SH-9", "--name", "x")[0] == 2
+    assert run(central_db, capsys, "init", "--issuer", "NEW-ISS", "--name", "新工会")[0] == 0
     log = audit_log(central_db, capsys)
     assert [e["action"] for e in log] == [
         "cinema.add",
@@ -121,7 +122,9 @@ def test_every_change_of_the_office_is_audited(
         "voucher.freeze",
         "voucher.unfreeze",
         "voucher.reissue",
+        "issuer.init",
     ]
+    assert log[-1]["subject"] == "NEW-ISS" and log[-1]["after"]["name"] == "新工会"
     assert all(e["actor"] == os_user() and e["address"] == "cli" for e in log)
     assert code not in json.dumps(log)  # the one-time code is a secret
     assert log[2]["before"] == {"status": "active", "reason": None}
