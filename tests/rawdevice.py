@@ -87,6 +87,11 @@ class RawDevice:
             device.enrolled_at -= ms
         self.t0 -= ms
 
+    def post_raw(self, path: str, raw: bytes) -> requests.Response:
+        """``raw`` bytes as a JSON body (malformed on purpose)."""
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        return requests.post(self.central.url + API + path, data=raw, headers=headers, timeout=10)
+
     def hello(self, **health: Any) -> requests.Response:
         return self.post("/device/hello", {"health": health})
 

@@ -119,15 +119,7 @@ def test_malformed_json_is_bad_json(central: Central) -> None:
     dev = RawDevice(central)
     for path in ("/enrol", "/device/hello", "/records"):
         for raw in (b"{", b"\xff\xfe", b"[" * 5000 + b"]" * 5000, b'{"a":' * 2000):
-            r = requests.post(
-                central.url + API + path,
-                data=raw,
-                timeout=10,
-                headers={
-                    "Authorization": f"Bearer {dev.token}",
-                    "Content-Type": "application/json",
-                },
-            )
+            r = dev.post_raw(path, raw)
             assert (r.status_code, r.json()["error"]["code"]) == (400, "bad_json"), (path, raw[:8])
 
 
