@@ -109,7 +109,7 @@ class Ledger:
 
     def place(self, r: dict[str, Any]) -> None:
         """Settle one newly received line against what is already here."""
-        r = dict(r, flags=list(r.get("flags") or []))
+        r["flags"] = list(r.get("flags") or [])  # the caller's new row, settled in place
         self.rows[r["uuid"]] = r
         if r["status"] == "rejected":
             return
@@ -138,6 +138,9 @@ class Ledger:
             self._claim(r)  # frees nothing and ends no dispute: no rebalance needed
 
     def _claim(self, r: dict[str, Any]) -> None:
+        if len(self.rows) == 1:  # the voucher's first line (nearly every one): no one to ask
+            self._set(r, "valid")
+            return
         holders = [h for h in self.holders() if h["uuid"] != r["uuid"]]
         if len(holders) < self.n:
             self._set(r, "valid")
@@ -196,16 +199,16 @@ class Ledger:
 
     def used(self, states: dict[str, tuple[str, str | None, list[str]]]) -> dict[str, Any] | None:
         """The first holder if the voucher's admissions are used up in ``states``, else None."""
-        held = [
-            r
-            for u, r in self.rows.items()
-            if u in states
-            and r["kind"] == "redeem"
-            and (states[u][0] == "valid" or (states[u][0] == "review" and DISPUTED in states[u][2]))
-        ]
+        held = []
+        for u, r in self.rows.items():
+            state = states.get(u)
+            if state is None or r["kind"] != "redeem":
+                continue
+            if state[0] == "valid" or (state[0] == "review" and DISPUTED in state[2]):
+                held.append(r)
         if len(held) < self.n:
             return None
-        return min(held, key=when)
+        return held[0] if len(held) == 1 else min(held, key=when)
 
 
 @dataclass
