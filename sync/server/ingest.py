@@ -63,7 +63,24 @@ from .ingest_quarantine import Refused, freeze_history, quarantine
 from .ingest_settle import STATE_COLS, settle_vouchers
 from .models import Device, IssuerKey, Redemption, Voucher, now_ms
 
-__all__ = ["Refused", "VoucherFacts", "prepare", "rows_in", "store"]
+__all__ = [
+    "ISSUER_CACHE",
+    "Checked",
+    "IssuerCache",
+    "KnownTokens",
+    "Prepared",
+    "Refused",
+    "Sealed",
+    "TokenCheck",
+    "VoucherFacts",
+    "check_records",
+    "issued_tokens",
+    "prepare",
+    "resolve_vouchers",
+    "rows_in",
+    "store",
+    "trusted_keys",
+]
 
 _CACHE_MAX = 200_000
 _REDEMPTION_TABLE = cast(Table, Redemption.__table__)  # Core insert: no ORM bookkeeping
