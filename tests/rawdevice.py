@@ -8,6 +8,7 @@ counter with a wrong clock) would: every record is a real
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -37,6 +38,26 @@ class RawDevice:
         self.id, self.token, self.cinema = body["device_id"], body["token"], body["cinema"]
         self.seq, self.prev = 0, GENESIS_HASH
         self.t0 = self.last_at = now_ms()
+
+    @classmethod
+    def of_kiosk(cls, central: Central, home: Path, cinema: str = "CIN-A") -> RawDevice:
+        """A real kiosk enrolled by ``kiosk.enrollment`` (its own key and token files)."""
+        from syncsupport import enrolled_kiosk
+
+        from kiosk.config import load_config
+        from kiosk.paths import KioskPaths
+        from sync.voucher.keys import load_private_key
+
+        enrolled_kiosk(central, home, cinema)
+        paths = KioskPaths(home)
+        cfg = load_config(paths.config)
+        self = cls.__new__(cls)
+        self.central, self.key = central, load_private_key(paths.device_key)
+        self.id, self.cinema = cfg.device_id, cfg.cinema
+        self.token = paths.token.read_text(encoding="utf-8").strip()
+        self.seq, self.prev = 0, GENESIS_HASH
+        self.t0 = self.last_at = now_ms()
+        return self
 
     def record(
         self,

@@ -8,6 +8,7 @@ would.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,8 +37,8 @@ def status_events(central: Central, device: str) -> list[dict[str, Any]]:
         return [dict(e.data) for e in rows]
 
 
-def test_each_false_claim_is_held_for_review(central: Central) -> None:
-    dev = RawDevice(central, "CIN-A")
+def test_each_false_claim_is_held_for_review(central: Central, tmp_path: Path) -> None:
+    dev = RawDevice.of_kiosk(central, tmp_path / "stolen", "CIN-A")  # its key and token
     [scoped_b] = central.issue(1, cinemas=("CIN-B",))
     [only_2d] = central.issue(1, formats=("2D",))
     tokens = central.issue(5)
@@ -76,8 +77,9 @@ def test_a_voucher_frozen_before_the_record_is_flagged(central: Central) -> None
     assert one(dev.upload([rec]))["status"] == "valid"
 
 
-def test_backdated_record_disputes_instead_of_taking_over(central: Central) -> None:
-    honest, attacker = RawDevice(central, "CIN-A"), RawDevice(central, "CIN-B")
+def test_backdated_record_disputes_instead_of_taking_over(central: Central, tmp_path: Path) -> None:
+    honest = RawDevice(central, "CIN-A")
+    attacker = RawDevice.of_kiosk(central, tmp_path / "stolen", "CIN-B")  # one counter PC
     attacker.enrolled_before(2 * HOUR)
     [token] = central.issue(1, now=(now_ms() - 3 * HOUR) // 1000)
     first = honest.record(token)
@@ -160,8 +162,8 @@ def test_late_record_with_earlier_time_is_disputed(central: Central) -> None:
     assert actions == ["redeemed"]
 
 
-def test_one_tampered_row_does_not_block_the_queue(central: Central) -> None:
-    dev = RawDevice(central)
+def test_one_tampered_row_does_not_block_the_queue(central: Central, tmp_path: Path) -> None:
+    dev = RawDevice.of_kiosk(central, tmp_path / "kiosk")  # the kiosk's own key and token
     tokens = central.issue(4)
     recs = [dev.record(t) for t in tokens]
     recs[1]["staff"] = "mallory"  # altered after signing
