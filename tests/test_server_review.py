@@ -104,7 +104,7 @@ def test_review_refusals_and_bad_input(
 
 
 def test_every_change_of_the_office_is_audited(
-    central_db: Central, capsys: pytest.CaptureFixture[str]
+    central_db: Central, capsys: pytest.CaptureFixture[str], tmp_path: Any
 ) -> None:
     [token] = central_db.issue(1)
     assert run(central_db, capsys, "cinema", "add", "--code", "SH-9", "--name", "九号")[0] == 0
@@ -115,6 +115,11 @@ def test_every_change_of_the_office_is_audited(
     assert run(central_db, capsys, "reissue", token)[0] == 0
     assert run(central_db, capsys, "cinema", "add", "--code", "SH-9", "--name", "x")[0] == 2
     assert run(central_db, capsys, "init", "--issuer", "NEW-ISS", "--name", "新工会")[0] == 0
+    out_dir = str(tmp_path / "batch")
+    rc, _, err = run(
+        central_db, capsys, "issue", "--count", "1", "--issuer", "NEW-ISS", "--out", out_dir
+    )
+    assert rc == 0, err
     log = audit_log(central_db, capsys)
     assert [e["action"] for e in log] == [
         "cinema.add",
@@ -123,8 +128,10 @@ def test_every_change_of_the_office_is_audited(
         "voucher.unfreeze",
         "voucher.reissue",
         "issuer.init",
+        "batch.issue",
     ]
-    assert log[-1]["subject"] == "NEW-ISS" and log[-1]["after"]["name"] == "新工会"
+    assert log[-2]["subject"] == "NEW-ISS" and log[-2]["after"]["name"] == "新工会"
+    assert log[-1]["subject"] == out_dir and log[-1]["after"]["count"] == 1
     assert all(e["actor"] == os_user() and e["address"] == "cli" for e in log)
     assert code not in json.dumps(log)  # the one-time code is a secret
     assert log[2]["before"] == {"status": "active", "reason": None}
