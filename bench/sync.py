@@ -16,8 +16,8 @@ free loopback port, a real enrolled kiosk store, loopback HTTP. Prints:
 * bare sqlite3: the same 10,000 record rows and 100,000 revocation rows inserted
   in one transaction (WAL, synchronous=FULL), the floor any of the above sits on.
 
-Goals (issue 4): 10,000 uploaded in <= 10 s; ingest >= 2,000 records/s; a
-100-entry delta applied in <= 200 ms. This is not a test: it prints figures
+Goals (issue 4): 10,000 uploaded in <= 10 s; a 100-entry delta applied in
+<= 200 ms; (issue 10) ingest with every record re-checked >= 3,000 records/s. This is not a test: it prints figures
 (and PASS/MISS per goal).
 """
 
@@ -180,10 +180,15 @@ def ingest_rate(folder: Path, key: PrivateKey, n: int) -> float:
     central = Central(engine, None, key, "", folder / "ikeys")
     tokens = issue(central, n)
     dev_key = PrivateKey.generate()
+    now = int(time.time() * 1000)
     with session_scope(engine) as s:
         s.add(
             Device(
-                id="dev-bench", cinema="CIN-A", public_raw=dev_key.public.raw, token_hash="x" * 64
+                id="dev-bench",
+                cinema="CIN-A",
+                public_raw=dev_key.public.raw,
+                token_hash="x" * 64,
+                enrolled_at=now - 3_600_000,
             )
         )
     prev = GENESIS_HASH
@@ -199,7 +204,7 @@ def ingest_rate(folder: Path, key: PrivateKey, n: int) -> float:
             cinema="CIN-A",
             format="2D",
             staff="s",
-            at=i,
+            at=now - n + i,  # realistic times: every re-check passes, as at a real counter
             voids="",
             prev=prev,
         )
@@ -210,17 +215,19 @@ def ingest_rate(folder: Path, key: PrivateKey, n: int) -> float:
     with session_scope(engine) as s:
         keys = ingest.trusted_keys(s)
 
-    def known(ctis: Sequence[str]) -> dict[str, tuple[str, int]]:
+    def known(ctis: Sequence[str]) -> dict[str, tuple[str, ingest.VoucherFacts]]:
         with session_scope(engine) as s:
             return ingest.issued_tokens(s, ctis)
 
+    answers: list[dict[str, Any]] = []
     for i in range(0, n, 1000):
         prepared = ingest.prepare(
             items[i : i + 1000], "dev-bench", dev_key.public, keys, ingest.ISSUER_CACHE, known
         )
         with session_scope(engine) as s:
-            ingest.store(s, "dev-bench", prepared)
+            answers += ingest.store(s, "dev-bench", prepared)
     dt = time.perf_counter() - t0
+    assert all(a["status"] == "valid" for a in answers), {a["status"] for a in answers}
     engine.dispose()
     return n / dt
 
@@ -378,9 +385,9 @@ def main(argv: list[str] | None = None) -> int:
         rate = ingest_rate(folder, key, n_up)
         results.append(
             (
-                f"server ingest ({n_up} records, device sig each, issuer sig via issued-token match)",
+                f"server ingest ({n_up} records, device sig + re-checks each, issuer via issued token)",
                 f"{rate:.0f} records/s",
-                rate >= 2000,
+                rate >= 3000,
             )
         )
         results.append(

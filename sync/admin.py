@@ -5,8 +5,8 @@ nothing changed), 3 environment failure (database unreachable, disk full).
 
 This file only dispatches. Subcommands live in ``sync.admin_*`` modules, each
 with a ``register(subparsers)`` function: :mod:`sync.admin_issue` (``init``,
-``export-key``, ``issue``) and :mod:`sync.admin_server` (cinemas, devices,
-freezing, reports); what they do to the database is :mod:`sync.office`. They
+``export-key``, ``issue``), :mod:`sync.admin_server` (cinemas, devices,
+freezing, reports) and :mod:`sync.admin_review` (``review``, ``audit``); what they do to the database is :mod:`sync.office`. They
 import :mod:`sync.admin_common` and :mod:`sync.cliparse`, never this module,
 so the imports below are plain. The global ``--db URL`` (default: a SQLite
 file in the user data folder, see :func:`sync.server.db.default_db_url`; a
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync import admin_issue, admin_server
+from sync import admin_issue, admin_review, admin_server
 from sync.admin_common import AdminError
 from sync.cliparse import Parser, run
 from sync.errors import EXIT_ENV, EXIT_OK, EXIT_USAGE
@@ -39,7 +39,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=Parser, required=True)
     admin_issue.register(sub)
     admin_server.register(sub)
+    admin_review.register(sub)
     return parser
+
+
+#: Commands whose module does not write its own audit line: one is written after success.
+_AUDIT_AFTER = {"init": "issuer.init", "issue": "batch.issue"}
+
+
+def _audit_after(args: argparse.Namespace) -> None:
+    """The audit line of a change made by a command of :mod:`sync.admin_issue`.
+
+    A separate transaction right after the change (those commands commit
+    files and rows in their own order); it names the flags, never a key.
+    """
+    from sync.admin_common import session
+    from sync.office import audit
+
+    keep: tuple[str, ...] = ("issuer", "name", "rotate", "count", "members", "out")
+    keep += ("valid_days", "formats", "cinemas", "campaign")
+    after = {k: getattr(args, k) for k in keep if getattr(args, k, None) not in (None, False)}
+    field = "issuer" if args.command == "init" else "out"
+    subject = str(getattr(args, field, "") or "")
+    with session(args) as s:
+        audit.record(
+            s,
+            actor=audit.os_user(),
+            action=_AUDIT_AFTER[args.command],
+            subject=subject,
+            after=after,
+        )
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -51,6 +80,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     """
     try:
         result: int = args.func(args)
+        if result == EXIT_OK and args.command in _AUDIT_AFTER:
+            _audit_after(args)
         return result
     except SQLAlchemyError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -3,7 +3,8 @@
 ``cinema add|set|list``, ``device code|revoke``, ``devices``, ``freeze``, ``unfreeze``,
 ``reissue`` and ``report``. Each command is a thin shell around a
 :mod:`sync.office` function (the same ones the server and the tests call)
-and runs in one transaction: a refused command changes nothing. Every change
+and runs in one transaction: a refused command changes nothing, and each
+change writes its audit line (:mod:`sync.office.audit`) in that transaction. Every change
 kiosks must learn (freeze, unfreeze, the reissued voucher) is appended to
 the feeds in that same transaction.
 """
@@ -20,7 +21,7 @@ from sync.admin_common import AdminError, add_common, session
 from sync.cliparse import Parser
 from sync.errors import EXIT_OK
 from sync.fsutil import atomic_write
-from sync.office import reports
+from sync.office import audit, reports
 from sync.office.cinemas import add_cinema, list_cinemas, set_cinema
 from sync.office.devices import device_code, list_devices, revoke_device
 from sync.office.vouchers import find_voucher, freeze, reissue, unfreeze
@@ -28,7 +29,12 @@ from sync.server.models import FREEZE_REASONS, Cinema
 
 #: Office functions are re-exported only because kiosk/demo.py still imports them from
 #: here; once it imports :mod:`sync.office` they leave this list.
-__all__ = ["add_cinema", "device_code", "find_voucher", "freeze", "register"]
+__all__ = ["add_cinema", "device_code", "find_voucher", "freeze", "print_rows", "register"]
+
+
+def _audit(s: Any, action: str, subject: str, **changes: Any) -> None:
+    """One audit line for the command's change, in its transaction (actor: the OS user)."""
+    audit.record(s, actor=audit.os_user(), action=action, subject=subject, **changes)
 
 
 def _code_and_name(args: argparse.Namespace) -> tuple[str, str]:
@@ -46,6 +52,17 @@ def _code_and_name(args: argparse.Namespace) -> tuple[str, str]:
     return code, name
 
 
+def _cinema_json(c: Cinema) -> dict[str, Any]:
+    return {
+        "code": c.code,
+        "name": c.name,
+        "address": c.address,
+        "phone": c.phone,
+        "timezone": c.timezone,
+        "day_starts": c.day_starts,
+    }
+
+
 def _describe(c: Cinema) -> str:
     contact = " ".join(p for p in (c.address, f"电话 {c.phone}" if c.phone else "") if p)
     return f"{c.code}\t{c.name}\t{contact or '-'}\t{c.timezone}\tday starts {c.day_starts}"
@@ -54,7 +71,7 @@ def _describe(c: Cinema) -> str:
 def cmd_cinema_add(args: argparse.Namespace) -> int:
     code, name = _code_and_name(args)
     with session(args) as s:
-        add_cinema(
+        c = add_cinema(
             s,
             code,
             name,
@@ -63,6 +80,7 @@ def cmd_cinema_add(args: argparse.Namespace) -> int:
             timezone=args.timezone,
             day_starts=args.day_starts,
         )
+        _audit(s, "cinema.add", c.code, after=_cinema_json(c))
     print(f"cinema {code.strip()} added")
     return EXIT_OK
 
@@ -75,7 +93,11 @@ def cmd_cinema_set(args: argparse.Namespace) -> int:
             "给出要修改的内容 / give --name, --address, --phone, --timezone or --day-starts",
         )
     with session(args) as s:
-        line = _describe(set_cinema(s, args.code_arg, **changes))
+        before = s.get(Cinema, args.code_arg.strip())
+        was = _cinema_json(before) if before is not None else None
+        c = set_cinema(s, args.code_arg, **changes)
+        _audit(s, "cinema.set", c.code, before=was, after=_cinema_json(c))
+        line = _describe(c)
     print(f"cinema updated: {line}")
     return EXIT_OK
 
@@ -84,17 +106,7 @@ def cmd_cinema_list(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = list_cinemas(s)
         if args.json:
-            out = [
-                {
-                    "code": c.code,
-                    "name": c.name,
-                    "address": c.address,
-                    "phone": c.phone,
-                    "timezone": c.timezone,
-                    "day_starts": c.day_starts,
-                }
-                for c in rows
-            ]
+            out = [_cinema_json(c) for c in rows]
             print(json.dumps(out, ensure_ascii=False, indent=2))
             return EXIT_OK
         lines = [_describe(c) for c in rows]
@@ -105,6 +117,7 @@ def cmd_cinema_list(args: argparse.Namespace) -> int:
 def cmd_device_code(args: argparse.Namespace) -> int:
     with session(args) as s:
         code = device_code(s, args.cinema)
+        _audit(s, "device.code", args.cinema, after={"cinema": args.cinema})  # never the code
     print(f"one-time enrolment code for cinema {args.cinema} (valid 24 hours, single use):")
     print(code)
     return EXIT_OK
@@ -112,20 +125,36 @@ def cmd_device_code(args: argparse.Namespace) -> int:
 
 def cmd_device_revoke(args: argparse.Namespace) -> int:
     with session(args) as s:
-        revoke_device(s, args.id)
+        d = revoke_device(s, args.id)
+        _audit(s, "device.revoke", d.id, before={"status": "active"}, after={"status": d.status})
     print(f"device {args.id} revoked: it can no longer upload or download")
     return EXIT_OK
+
+
+def print_rows(rows: list[dict[str, Any]], head: tuple[str, ...], as_json: bool, none: str) -> None:
+    """A listing command's output: JSON, ``none`` when empty, else tab-separated columns."""
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif not rows:
+        print(none)
+    else:
+        print("\t".join(head))
+        for r in rows:
+            cells = (r[h] for h in head)
+            print("\t".join(_text(c) for c in cells))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = list_devices(s)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    if not rows:
-        print("no devices enrolled")
-        return EXIT_OK
     head = (
         "id",
         "cinema",
@@ -135,18 +164,28 @@ def cmd_devices(args: argparse.Namespace) -> int:
         "pending",
         "clock_offset_ms",
         "last_error",
+        "quarantined",
+        "chain_gaps",
+        "chain_forks",
+        "review",
     )
-    print("\t".join(head))
-    for r in rows:
-        print("\t".join("" if r[h] is None else str(r[h]) for h in head))
+    print_rows(rows, head, args.json, "no devices enrolled")
     return EXIT_OK
 
 
 def cmd_freeze(args: argparse.Namespace) -> int:
     with session(args) as s:
         v = find_voucher(s, args.voucher)
+        before = {"status": v.status, "reason": v.freeze_reason}
         freeze(s, v, args.reason)
         short = v.short_code
+        _audit(
+            s,
+            "voucher.freeze",
+            short,
+            before=before,
+            after={"status": v.status, "reason": v.freeze_reason},
+        )
     print(f"voucher {short} frozen ({args.reason}); kiosks learn it on their next sync")
     return EXIT_OK
 
@@ -154,8 +193,10 @@ def cmd_freeze(args: argparse.Namespace) -> int:
 def cmd_unfreeze(args: argparse.Namespace) -> int:
     with session(args) as s:
         v = find_voucher(s, args.voucher)
+        before = {"status": v.status, "reason": v.freeze_reason}
         unfreeze(s, v)
         short = v.short_code
+        _audit(s, "voucher.unfreeze", short, before=before, after={"status": v.status})
     print(f"voucher {short} unfrozen")
     return EXIT_OK
 
@@ -163,8 +204,11 @@ def cmd_unfreeze(args: argparse.Namespace) -> int:
 def cmd_reissue(args: argparse.Namespace) -> int:
     with session(args) as s:
         found = find_voucher(s, args.voucher)
+        before = {"status": found.status, "replaced_by": found.replaced_by}
         replacement = reissue(s, found)
         old, new, token = found.short_code, replacement.short_code, replacement.token
+        after = {"status": found.status, "replaced_by": new}
+        _audit(s, "voucher.reissue", old, before=before, after=after)
     print(f"voucher {old} frozen (replaced); new voucher {new} for the same member")
     print(token)
     return EXIT_OK

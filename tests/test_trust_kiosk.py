@@ -236,11 +236,6 @@ def test_refusals_reach_the_office_once_with_no_forged_text(
     assert problems["bad_signature"][header.index("voucher")].startswith("sha256:")
 
 
-@pytest.mark.xfail(
-    reason="needs the server's per-record quarantine (issue 10 item 4, server side, wt-trust): "
-    "until then a bad device signature refuses the whole batch (422)",
-    strict=False,
-)
 def test_a_tampered_row_is_quarantined_alone_and_the_queue_moves_on(
     central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QFontDatabase
 
-from kiosk.engine.voids import VOID_MESSAGES
 from kiosk.engine.verdict import MESSAGES, REASONS
+from kiosk.engine.voids import VOID_MESSAGES
 from kiosk.ui import i18n
 from kiosk.ui.assets import font_path, translations_dir
 from kiosk.ui.text import verdict_message, verdict_next_step

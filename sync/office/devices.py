@@ -1,17 +1,27 @@
-"""Counters: one-time enrolment codes, revocation, the list with health."""
+"""Counters: one-time enrolment codes, revocation, the list with health and trouble.
+
+The list says per counter what the server found wrong with its uploads, not
+only what the counter says of itself: ``quarantined`` (records refused on
+their own: bad signature, wrong device...), ``chain_gaps`` / ``chain_forks``
+(lines whose chain link is broken), ``review`` (lines held for the union),
+and ``last_error``: the newest quarantine reason when there is one, else the
+error the counter last reported. Every text is made printable
+(:func:`sync.office.text.clean`): a reader never crashes on what a counter sent.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sync.server import enrolment, feeds
-from sync.server.models import Device, now_ms
+from sync.server.models import Device, Quarantine, Redemption, now_ms
 
 from .errors import OfficeError
 from .reports import iso_utc
+from .text import clean
 
 
 def device_code(session: Session, cinema: str) -> str:
@@ -34,11 +44,31 @@ def revoke_device(session: Session, device_id: str) -> Device:
     return device
 
 
+def _counts(session: Session, *where: Any) -> dict[str, int]:
+    query = select(Redemption.device, func.count()).where(*where).group_by(Redemption.device)
+    return {dev: int(n) for dev, n in session.execute(query)}
+
+
+def _quarantine(session: Session) -> tuple[dict[str, int], dict[str, str]]:
+    """device -> records in quarantine, and its newest quarantine reason."""
+    counts: dict[str, int] = {}
+    last: dict[str, str] = {}
+    query = select(Quarantine.device, Quarantine.problem, Quarantine.message)
+    for dev, problem, message in session.execute(query.order_by(Quarantine.last_at)):
+        counts[dev] = counts.get(dev, 0) + 1
+        last[dev] = f"{problem}: {message}"
+    return counts, last
+
+
 def list_devices(session: Session) -> list[dict[str, Any]]:
-    """Every counter with its last contact and the health it last reported."""
+    """Every counter with its last contact, the health it last reported and its trouble."""
+    gaps = _counts(session, Redemption.chain_gap.is_(True))
+    forks = _counts(session, Redemption.chain_fork.is_(True))
+    review = _counts(session, Redemption.status == "review")
+    held, last_problem = _quarantine(session)
     out = []
     for d in session.scalars(select(Device).order_by(Device.cinema, Device.id)):
-        h = d.health or {}
+        h = clean(d.health or {})
         out.append(
             {
                 "id": d.id,
@@ -50,9 +80,14 @@ def list_devices(session: Session) -> list[dict[str, Any]]:
                 "version": h.get("version", ""),
                 "pending": h.get("pending"),
                 "clock_offset_ms": h.get("clock_offset_ms"),
-                "last_error": h.get("last_error", ""),
+                "last_error": last_problem.get(d.id) or h.get("last_error", ""),
                 "chain_seq": d.chain_seq,
                 "health": h,
+                "quarantined": held.get(d.id, 0),
+                "chain_gaps": gaps.get(d.id, 0),
+                "chain_forks": forks.get(d.id, 0),
+                "review": review.get(d.id, 0),
+                "reported_error": h.get("last_error", ""),
             }
         )
-    return out
+    return clean(out)

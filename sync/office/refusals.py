@@ -87,6 +87,8 @@ def _line(r: Refusal) -> dict[str, Any]:
         "voids": None,
         "problem": r.reason,
         "duplicated_by": [],
+        "flags": [],
+        "decision": None,
         "counter": r.counter,
         "text_hash": r.text_hash,
     }

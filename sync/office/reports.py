@@ -4,10 +4,14 @@ Days and months are each cinema's business days (:mod:`sync.businessday`:
 its time zone, default China Standard Time, and a day that starts at 06:00 by
 default), the calendar the cinemas invoice by and the one their counters'
 tallies use; line times are shown in China Standard Time. Per cinema the report gives valid
-redemptions counted by day and format, then every valid line, every duplicate
-(with the redemption it lost to) and every void listed separately, each line
+redemptions counted by day and format (only ``valid`` lines are paid, so
+only they are counted), then every valid line, every line held for
+``review`` (with its ``flags``), every duplicate (with the redemption it
+lost to), every void and every rejected line (with the counters' refusals)
+listed separately, each line
 carrying the record uuid, the voucher's short code and the device, so any
-number can be traced back to the signed record that produced it.
+number can be traced back to the signed record that produced it. The rules
+are docs/settlement.md.
 """
 
 from __future__ import annotations
@@ -90,6 +94,9 @@ def redemption_list(session: Session) -> list[dict[str, Any]]:
             "problem": r.problem,
             "chain_gap": r.chain_gap,
             "chain_fork": r.chain_fork,
+            "flags": list(r.flags or []),
+            "decision": r.decision,
+            "at_server_ms": r.at_server,
         }
         for r in rows
     ]
@@ -109,6 +116,8 @@ def _line(r: Redemption, duplicated_by: dict[str, list[str]] | None = None) -> d
         "voids": r.voids or None,
         "problem": r.problem,
         "duplicated_by": (duplicated_by or {}).get(r.uuid, []),
+        "flags": list(r.flags or []),
+        "decision": r.decision,
     }
 
 
@@ -144,7 +153,7 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
     refused = rejected_lines(session, start, end, cinema, month=month)  # the counters' refusal log
     for code in refused:
         by_cinema.setdefault(code, [])
-    cinemas = []
+    cinemas: list[dict[str, Any]] = []
     for code in sorted(by_cinema):
         bd = business_day(session, code)  # sync.businessday: the kiosk's tally counts alike
         recs = [r for r in by_cinema[code] if bd.month_of(r.at) == month]
@@ -170,9 +179,22 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
                 "voids": _day_lines([r for r in recs if r.status == "void"], bd),
                 "rejected": _day_lines([r for r in recs if r.status == "rejected"], bd)
                 + refused.get(code, []),
+                "review": _day_lines([r for r in recs if r.status == "review"], bd),
             }
         )
+    for c in cinemas:
+        c["counts"] = {k: len(c[k]) for k in SECTIONS.values()}
     return {"month": month, "timezone": "UTC+08:00", "cinemas": cinemas}
+
+
+#: CSV section / report key of every kind of line (the order of the CSV and the sheets).
+SECTIONS = {
+    "valid": "valid",
+    "duplicate": "duplicates",
+    "void": "voids",
+    "rejected": "rejected",
+    "review": "review",
+}
 
 
 LINE_FIELDS = (
@@ -192,33 +214,38 @@ LINE_FIELDS = (
 CSV_LINE_FIELDS = tuple(f for f in LINE_FIELDS if f != "format")  # format is a column already
 
 
+def _cell(line: dict[str, Any], name: str) -> Any:
+    value = line.get(name)
+    if isinstance(value, list):
+        return ";".join(value)
+    return "" if value is None else value
+
+
 def to_csv(report: dict[str, Any]) -> str:
     """One CSV: a ``section`` column says summary / valid / duplicate / void / rejected."""
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["section", "cinema", "day", "format", "count", *CSV_LINE_FIELDS])
+    w.writerow(["section", "cinema", "day", "format", "count", *CSV_LINE_FIELDS, "flags"])
     for c in report["cinemas"]:
         for d in c["by_day"]:
             w.writerow(
                 ["summary", c["cinema"], d["day"], d["format"], d["count"]]
-                + [""] * len(CSV_LINE_FIELDS)
+                + [""] * (len(CSV_LINE_FIELDS) + 1)
             )
-        for section, key in (
-            ("valid", "valid"),
-            ("duplicate", "duplicates"),
-            ("void", "voids"),
-            ("rejected", "rejected"),
-        ):
+        for section, key in SECTIONS.items():
             for line in c[key]:
                 w.writerow(
                     [section, c["cinema"], line.get("day") or line["time"][:10], line["format"], 1]
-                    + [line[f] if line[f] is not None else "" for f in CSV_LINE_FIELDS]
+                    + [_cell(line, f) for f in (*CSV_LINE_FIELDS, "flags")]
                 )
     return out.getvalue()
 
 
 def to_xlsx(report: dict[str, Any], path: Path) -> None:
-    """Workbook: Summary (cinema/day/format/count) and one sheet per kind of line."""
+    """Workbook: Summary (cinema/day/format/count) and one sheet per kind of line.
+
+    The sheets keep their first release's order; ``Review`` (issue 10) comes last.
+    """
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -229,17 +256,13 @@ def to_xlsx(report: dict[str, Any], path: Path) -> None:
         for d in c["by_day"]:
             ws.append([c["cinema"], c["name"], d["day"], d["format"], d["count"]])
         ws.append([c["cinema"], c["name"], "total", "", c["valid_total"]])
-    for title, key in (
-        ("Valid", "valid"),
-        ("Duplicates", "duplicates"),
-        ("Voids", "voids"),
-        ("Rejected", "rejected"),
-    ):
-        sheet = wb.create_sheet(title)
-        sheet.append(["cinema", *LINE_FIELDS])
+    for key in SECTIONS.values():
+        sheet = wb.create_sheet(key.capitalize())
+        sheet.append(["cinema", *LINE_FIELDS, "flags"])
         for c in report["cinemas"]:
             for line in c[key]:
-                sheet.append([c["cinema"]] + [line[f] for f in LINE_FIELDS])
+                cells = [line[f] for f in LINE_FIELDS] + [_cell(line, "flags")]
+                sheet.append([c["cinema"], *cells])
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         wb.save(tmp)  # openpyxl writes a zip by name: publish it whole, or not at all

@@ -17,9 +17,10 @@ error to an answer in one place (:func:`install_error_handlers`).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -136,11 +137,15 @@ def install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         if first.get("type") == "json_invalid":
             return _error(400, "bad_json", "the request body is not valid JSON")
+        if any(e.get("type") == "bad_text" for e in errs):
+            return _error(422, "bad_text", "text must be valid Unicode (a lone surrogate was sent)")
         msg = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
         return _error(422, "invalid_request", msg[:300])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's own body parser gave up (nested too deep...)
+            return _error(400, "bad_json", "the request body is not valid JSON")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail))
 
@@ -164,8 +169,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal", "unexpected server error (logged)")
 
 
-def create_app(engine: Engine) -> BodyLimit:
-    """Build the ASGI app for one database (the server, tests and bench all use this)."""
+def create_app(engine: Engine, *, trusted_proxies: Sequence[str] = ()) -> BodyLimit:
+    """Build the ASGI app for one database (the server, tests and bench all use this).
+
+    ``trusted_proxies`` are the CIDRs whose ``X-Forwarded-For`` is believed
+    (see :func:`sync.server.deps.client_addr`); none by default.
+    """
     app = FastAPI(
         title="CinePass central server",
         version=VERSION,
@@ -182,6 +191,9 @@ def create_app(engine: Engine) -> BodyLimit:
         },
     )
     app.state.sessions = make_sessionmaker(engine)
+    app.state.trusted_proxies = tuple(
+        ipaddress.ip_network(c, strict=False) for c in trusted_proxies
+    )
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

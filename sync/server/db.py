@@ -11,17 +11,18 @@ nothing special: write paths serialize on the feed head row (see models).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVarTuple
 
 import platformdirs
-from sqlalchemy import URL, Engine, create_engine, event, inspect
+from sqlalchemy import URL, Engine, Row, Select, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from sync.errors import EXIT_USAGE, CinePassError
 
@@ -29,12 +30,13 @@ from .models import Base, FeedHead
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()
+_CHUNK = 500  # values per IN (...): well under every database's bound-parameter limit
 
 
 def default_db_url() -> str:
     """A SQLite file in the user data folder of "cinepass-server"."""
     folder = Path(platformdirs.user_data_dir("cinepass-server", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'cinepass.sqlite3'}"
 
 
@@ -141,9 +143,49 @@ def sqlite_tables(path: Path) -> set[str] | None:
     return {str(r[0]) for r in rows}
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory ones)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist (never loosen an existing one).
+
+    The central database holds every voucher's full QR text, a bearer
+    credential: SQLite would create it with the umask (often 0644). Its
+    ``-wal`` and ``-shm`` files copy the main file's mode.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def world_readable(url: str) -> list[Path]:
+    """The files of a SQLite database that others than its owner's group can read."""
+    path = sqlite_path(url)
+    if path is None:
+        return []
+    found = []
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if p.stat().st_mode & 0o004:
+                found.append(p)
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite files get WAL and immediate transactions."""
+    """Create an engine; SQLite files get WAL and immediate transactions (and mode 0600)."""
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None and path.parent.is_dir():
+            create_private(path)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -218,3 +260,24 @@ def schema_matches(engine: Engine) -> bool:
     """True if every model table exists (used by tests and ``devices``)."""
     names = set(inspect(engine).get_table_names())
     return set(Base.metadata.tables) <= names
+
+
+Ts = TypeVarTuple("Ts")
+
+
+def rows_in(
+    session: Session,
+    query: Select[*Ts],
+    column: InstrumentedAttribute[Any],
+    values: Collection[Any],
+) -> Iterator[Row[*Ts]]:
+    """The rows of ``query`` whose ``column`` is one of ``values``, asked in chunks.
+
+    A batch of 1,000 records can name 1,000 uuids or vouchers; one ``IN``
+    list that long would hit SQLite's parameter limit on older builds and
+    makes PostgreSQL plan badly, so every "which of these exist" question of
+    ingest goes through here.
+    """
+    wanted = list(values)
+    for i in range(0, len(wanted), _CHUNK):
+        yield from session.execute(query.where(column.in_(wanted[i : i + _CHUNK])))

@@ -16,6 +16,7 @@ takes the write lock even for reads) ends its read transaction early with
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -63,9 +64,40 @@ def current_device(
 CurrentDevice = Annotated[DeviceIdentity, Depends(current_device)]
 
 
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def _trusted(host: str, proxies: Networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
 def client_addr(request: Request) -> str:
-    """The peer address enrolment guesses are counted against."""
-    return request.client.host if request.client else "unknown"
+    """The address enrolment guesses are counted against.
+
+    The TCP peer, unless the peer is one of the trusted proxies the operator
+    named (``cinepass-server --trusted-proxy CIDR``, on ``app.state``): then
+    the nearest address in ``X-Forwarded-For`` that is not itself a trusted
+    proxy (a client can prepend anything to that header, but not what the
+    proxy appended after it). Without trusted proxies the header is ignored,
+    so a client cannot buy fresh guesses by inventing addresses.
+    """
+    peer = request.client.host if request.client else "unknown"
+    proxies: Networks = getattr(request.app.state, "trusted_proxies", ())
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = ",".join(request.headers.getlist("x-forwarded-for")).split(",")
+    for hop in reversed([h.strip() for h in hops if h.strip()]):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a garbled chain: count the proxy itself
+        if not _trusted(hop, proxies):
+            return hop
+    return peer
 
 
 ClientAddr = Annotated[str, Depends(client_addr)]

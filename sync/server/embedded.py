@@ -27,7 +27,13 @@ class EmbeddedServer:
     names ``localhost`` so certificate host checks can pass.
     """
 
-    def __init__(self, engine: Engine, *, ssl: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        ssl: tuple[str, str] | None = None,
+        trusted_proxies: tuple[str, ...] = (),
+    ) -> None:
         import uvicorn
 
         from .app import create_app
@@ -37,13 +43,14 @@ class EmbeddedServer:
         scheme, host = ("https", "localhost") if ssl else ("http", "127.0.0.1")
         self.url = f"{scheme}://{host}:{self.port}"
         config = uvicorn.Config(
-            create_app(engine),
+            create_app(engine, trusted_proxies=trusted_proxies),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
             ssl_certfile=ssl[0] if ssl else None,
             ssl_keyfile=ssl[1] if ssl else None,
             lifespan="off",
+            proxy_headers=False,  # forwarded headers: only the app's trusted proxies count
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

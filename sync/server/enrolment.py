@@ -2,9 +2,16 @@
 
 A code is 60 random bits shown as ``XXXX-XXXX-XXXX`` (Crockford Base32, so
 a person can read it over the phone); only its SHA-256 is stored. It works
-once, for 24 hours. Guessing is limited per client address and globally by
-rows in ``rate_limit``, so several server processes count together; at 10
-failures per address per 15 minutes a 60-bit code is out of reach.
+once, for 24 hours. Guessing is limited by rows in ``rate_limit``, so
+several server processes count together: per client (an IPv4 address, an
+IPv6 /64: one host holds a whole /64) and per code, 10 failures per 15
+minutes each; at that rate a 60-bit code is out of reach. There is no global
+cap one client could exhaust to lock everyone else out; ``enrol:*`` only
+counts every failure of the window for the office to see. The client is the
+TCP peer unless the operator named trusted proxies (``--trusted-proxy``, see
+:func:`sync.server.deps.client_addr`). The table stays bounded: expired
+windows are pruned on every failure, and once :data:`MAX_RATE_ROWS` clients
+are being counted, new ones share one ``enrol:overflow`` row.
 
 The device API token is 256 random bits, given to the kiosk once and stored
 here only as its SHA-256: a stolen database does not let anyone upload.
@@ -13,10 +20,11 @@ here only as its SHA-256: a stolen database does not let anyone upload.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from sync.voucher.shortcode import ALPHABET
@@ -31,7 +39,9 @@ if TYPE_CHECKING:  # the API schemas (pydantic) are not needed to enrol from the
 CODE_TTL_MS = 24 * 3600 * 1000
 RATE_WINDOW_MS = 15 * 60 * 1000
 MAX_FAILURES_PER_CLIENT = 10
-MAX_FAILURES_GLOBAL = 200
+MAX_FAILURES_PER_CODE = 10
+MAX_FAILURES_OVERFLOW = 100
+MAX_RATE_ROWS = 10_000
 
 
 def hash_secret(secret: str) -> str:
@@ -80,10 +90,40 @@ def _count_failure(session: Session, key: str, t: int) -> None:
         row.count += 1
 
 
-def check_rate(session: Session, client: str) -> None:
+def client_key(client: str) -> str:
+    """The rate-limit key of a client: its IPv4 address, or its IPv6 /64."""
+    try:
+        ip = ipaddress.ip_address(client)
+    except ValueError:
+        return f"enrol:{client[:64]}"
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return f"enrol:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"enrol:{ip.ipv4_mapped or ip}" if ip.version == 6 else f"enrol:{ip}"
+
+
+def code_key(code: str) -> str:
+    return "enrol-code:" + hash_secret(normalize_code(code))[:32]
+
+
+def _rows(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(RateLimit)) or 0
+
+
+def _client_row(session: Session, client: str, rows: int) -> str:
+    """The key this client is counted under (the overflow row once the table is full)."""
+    key = client_key(client)
+    if rows < MAX_RATE_ROWS or session.get(RateLimit, key) is not None:
+        return key
+    return "enrol:overflow"
+
+
+def check_rate(session: Session, client: str, code: str = "") -> None:
+    """Refuse (429) a client or a code over its limit, before the code is looked up."""
     t = now_ms()
-    if _over_limit(session, f"enrol:{client}", MAX_FAILURES_PER_CLIENT, t) or _over_limit(
-        session, "enrol:*", MAX_FAILURES_GLOBAL, t
+    key = _client_row(session, client, _rows(session))
+    limit = MAX_FAILURES_OVERFLOW if key == "enrol:overflow" else MAX_FAILURES_PER_CLIENT
+    if _over_limit(session, key, limit, t) or (
+        code and _over_limit(session, code_key(code), MAX_FAILURES_PER_CODE, t)
     ):
         raise ServerError(
             "rate_limited",
@@ -92,12 +132,16 @@ def check_rate(session: Session, client: str) -> None:
         )
 
 
-def record_failure(session: Session, client: str) -> None:
+def record_failure(session: Session, client: str, code: str = "") -> None:
     """Count one wrong/expired/used code (commit it even though the request fails)."""
     feeds.lock_head(session)  # read-modify-write of shared rows: one writer at a time
     t = now_ms()
-    _count_failure(session, f"enrol:{client}", t)
-    _count_failure(session, "enrol:*", t)
+    session.execute(delete(RateLimit).where(RateLimit.window_start <= t - RATE_WINDOW_MS))
+    rows = _rows(session)
+    _count_failure(session, _client_row(session, client, rows), t)
+    if code and (rows < MAX_RATE_ROWS or session.get(RateLimit, code_key(code)) is not None):
+        _count_failure(session, code_key(code), t)  # a full table: the client limit still holds
+    _count_failure(session, "enrol:*", t)  # seen by the office, never a limit
 
 
 def enrol(session: Session, code: str, public_raw: bytes, name: str) -> tuple[Device, str, Cinema]:

@@ -1,25 +1,37 @@
 """Who was first: the settlement status of every record of the vouchers a batch touches.
 
 Split from :mod:`sync.server.ingest` (which verifies, chain-checks and
-inserts); this module decides ``valid`` / ``duplicate`` / ``void`` and
-announces what changed, inside the same transaction.
+inserts); this module decides ``valid`` / ``duplicate`` / ``void`` /
+``review`` and announces what changed, inside the same transaction. The
+rules are written down for people in docs/settlement.md.
 
-Who was first
--------------
-Per voucher, the live redemptions (kind ``redeem``, not voided, not rejected)
-are ordered by the time they happened (``at``, then uuid as a stable
-tie-break). The first ``admissions`` of them (1 for an ordinary voucher) are
-``valid``; the rest are ``duplicate`` with ``duplicate_of`` = the first valid
-record. This is recomputed whenever a record for the voucher arrives, so a
-late upload with an *earlier* time takes over: it becomes ``valid`` and the
-previous holder becomes ``duplicate``. Every record whose status changes
-after it was acknowledged gets a ``status`` feed event addressed to its
-device, and the owner of a valid record is told when a duplicate of it
-appears, so both counters hear about the conflict on their next sync.
+The first-use rule
+------------------
+Records are placed one at a time, in the order the server receives them
+(:meth:`Ledger.place`), never re-sorted afterwards, so an acknowledged
+``valid`` line is never silently displaced:
+
+* a redeem line with flags of its own (out of scope, a time in the future...)
+  is ``review``: kept, not paid, and it takes the voucher from nobody;
+* a clean line is ``valid`` while the voucher has admissions left;
+* otherwise, if it claims an *earlier* time (``at_server``, the counter's
+  time corrected by its measured clock offset) than a line holding the
+  voucher, by more than :data:`DISPUTE_MARGIN_MS` (within it clocks cannot
+  tell who was first, so the line acknowledged first keeps it), both become ``review`` with ``disputed``: the union decides
+  (``cinepass-admin review``); if not, it is ``duplicate`` of the first holder;
+* a void cancels only a redemption of the same counter; a freed voucher goes
+  to the earliest duplicate, and a dispute whose rival is gone (voided,
+  rejected by the union) ends by itself (:meth:`Ledger.rebalance`).
+
+Lines the union decided (``decision``) keep their status. Every change to a
+line already acknowledged is a ``status`` feed event addressed to its
+device, with ``flags`` and ``conflict_with``; the owner of a valid line is
+told when a duplicate of it appears.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,33 +42,183 @@ from sync.voucher.codec import decode_voucher
 from sync.voucher.errors import VoucherError
 
 from . import feeds
+from .ingest_checks import MAX_SKEW_MS
 from .models import Redemption
 
+#: A claim disputes a holder only if it is earlier by more than this (clock noise, skew).
+DISPUTE_MARGIN_MS = MAX_SKEW_MS
+Final = dict[str, tuple[str, str | None, list[str]]]
+DISPUTED = "disputed"
+STATE_COLS = (
+    Redemption.uuid,
+    Redemption.kind,
+    Redemption.at,
+    Redemption.at_server,
+    Redemption.status,
+    Redemption.flags,
+    Redemption.decision,
+    Redemption.duplicate_of,
+    Redemption.device,
+    Redemption.voids,
+    Redemption.voucher,
+    Redemption.cinema,
+    Redemption.staff,
+)
 
-def settle(rows: list[dict[str, Any]], admissions: int) -> dict[str, tuple[str, str | None]]:
-    """uuid -> (status, duplicate_of) for every record of one voucher.
 
-    A void counts only from the counter that made the redemption (a kiosk
-    voids its own last redemption; no device can cancel another's), and only
-    for a redemption of the same voucher (the kiosk copies the token).
-    """
-    voids_by = {
-        (r["voids"], r["device"]) for r in rows if r["kind"] == "void" and r["status"] != "rejected"
-    }
-    result: dict[str, tuple[str, str | None]] = {}
-    live = []
-    for r in rows:
+def when(r: dict[str, Any]) -> tuple[int, str]:
+    """The order of claims: server-corrected time, then uuid (a stable tie-break)."""
+    t = r.get("at_server")
+    return (int(r["at"] if t is None else t), r["uuid"])
+
+
+def _state(r: dict[str, Any]) -> tuple[str, str | None, list[str]]:
+    return (r["status"], r["duplicate_of"], list(r.get("flags") or []))
+
+
+class Ledger:
+    """The lines of one voucher and the rules that move them (see the module docstring)."""
+
+    def __init__(self, cti: str, rows: Iterable[dict[str, Any]], admissions: int) -> None:
+        self.cti = cti
+        self.n = max(1, admissions)
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.original: dict[str, tuple[str, str | None, list[str]]] = {}
+        self.conflict: dict[str, str] = {}
+        for r in rows:
+            self.rows[r["uuid"]] = dict(r, flags=list(r.get("flags") or []))
+            self.original[r["uuid"]] = _state(r)
+
+    # -- views ---------------------------------------------------------------
+
+    def _redeems(self, status: str) -> list[dict[str, Any]]:
+        out = [r for r in self.rows.values() if r["kind"] == "redeem" and r["status"] == status]
+        return sorted(out, key=when)
+
+    def valid(self) -> list[dict[str, Any]]:
+        return self._redeems("valid")
+
+    def disputed(self) -> list[dict[str, Any]]:
+        return [r for r in self._redeems("review") if DISPUTED in r["flags"]]
+
+    def holders(self) -> list[dict[str, Any]]:
+        """The lines that hold the voucher: valid ones and the contenders of a dispute."""
+        return sorted(self.valid() + self.disputed(), key=when)
+
+    # -- rules ---------------------------------------------------------------
+
+    def place(self, r: dict[str, Any]) -> None:
+        """Settle one newly received line against what is already here."""
+        r["flags"] = list(r.get("flags") or [])  # the caller's new row, settled in place
+        self.rows[r["uuid"]] = r
         if r["status"] == "rejected":
-            result[r["uuid"]] = ("rejected", None)
-        elif r["kind"] == "void" or (r["uuid"], r["device"]) in voids_by:
-            result[r["uuid"]] = ("void", None)
+            return
+        if r["kind"] == "void":
+            r["status"] = "void"
+            target = self.rows.get(r["voids"])
+            if (
+                target is not None
+                and target["kind"] == "redeem"
+                and target["device"] == r["device"]
+            ):
+                if target["status"] != "rejected":
+                    self._set(target, "void")
+            self.rebalance()
+            return
+        voided = any(
+            x["kind"] == "void" and x["voids"] == r["uuid"] and x["device"] == r["device"]
+            for x in self.rows.values()
+            if x["status"] != "rejected"
+        )
+        if voided:
+            self._set(r, "void")
+        elif r["flags"]:
+            r["status"] = "review"  # its own flags: held for the union, takes nothing
         else:
-            live.append(r)
-    live.sort(key=lambda r: (r["at"], r["uuid"]))
-    first = live[0]["uuid"] if live else None
-    for n, r in enumerate(live):
-        result[r["uuid"]] = ("valid", None) if n < admissions else ("duplicate", first)
-    return result
+            self._claim(r)  # frees nothing and ends no dispute: no rebalance needed
+
+    def _claim(self, r: dict[str, Any]) -> None:
+        if len(self.rows) == 1:  # the voucher's first line (nearly every one): no one to ask
+            self._set(r, "valid")
+            return
+        holders = [h for h in self.holders() if h["uuid"] != r["uuid"]]
+        if len(holders) < self.n:
+            self._set(r, "valid")
+            return
+        # earlier by more than clocks can tell apart, or the first acknowledged keeps it
+        later = [h for h in holders if when(h)[0] - DISPUTE_MARGIN_MS > when(r)[0]]
+        later = [h for h in later if h["decision"] is None]  # a decision is final
+        if not later:
+            self._set(r, "duplicate", dup=holders[0]["uuid"])
+            return
+        self._set(r, "review", disputed=True)
+        self.conflict[r["uuid"]] = later[0]["uuid"]
+        for h in later:
+            self._set(h, "review", disputed=True)
+            self.conflict[h["uuid"]] = r["uuid"]
+
+    def rebalance(self) -> None:
+        """After a void or a decision: end disputes that have no rival, refill freed admissions."""
+        undecided = [d for d in self.disputed() if d["decision"] is None]
+        valid = self.valid()
+        if undecided and len(valid) >= self.n:  # the union gave the voucher to another line
+            for d in undecided:
+                self._set(d, "duplicate", dup=valid[0]["uuid"])
+        elif undecided and len(valid) + len(undecided) <= self.n:  # the rival is gone
+            for d in undecided:
+                self._set(d, "valid")
+        while len(self.holders()) < self.n:
+            waiting = [d for d in self._redeems("duplicate") if d["decision"] is None]
+            if not waiting:
+                break
+            self._set(waiting[0], "valid")
+        holders = self.holders()
+        for d in self._redeems("duplicate"):
+            first = holders[0]["uuid"] if holders else None
+            if d["duplicate_of"] != first:
+                d["duplicate_of"] = first
+
+    def decide(self, uuid: str, accept: bool) -> None:
+        """The union's decision on a review line; the voucher's other lines follow."""
+        r = self.rows[uuid]
+        r["decision"] = "accepted" if accept else "rejected"
+        self._set(r, "valid" if accept else "rejected")
+        self.rebalance()
+
+    def _set(
+        self, r: dict[str, Any], status: str, *, dup: str | None = None, disputed: bool = False
+    ) -> None:
+        r["status"], r["duplicate_of"] = status, dup
+        own = [f for f in r["flags"] if f != DISPUTED]
+        r["flags"] = own + [DISPUTED] if disputed else own
+
+    # -- results -------------------------------------------------------------
+
+    def final(self) -> Final:
+        return {u: _state(r) for u, r in self.rows.items()}
+
+    def used(self, states: dict[str, tuple[str, str | None, list[str]]]) -> dict[str, Any] | None:
+        """The first holder if the voucher's admissions are used up in ``states``, else None."""
+        held = []
+        for u, r in self.rows.items():
+            state = states.get(u)
+            if state is None or r["kind"] != "redeem":
+                continue
+            if state[0] == "valid" or (state[0] == "review" and DISPUTED in state[2]):
+                held.append(r)
+        if len(held) < self.n:
+            return None
+        return held[0] if len(held) == 1 else min(held, key=when)
+
+
+@dataclass
+class _Outcome:
+    """What settling a batch's vouchers decided: final statuses, row updates, feed entries."""
+
+    final: Final = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    events: list[feeds.Event] = field(default_factory=list)
+    revocations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def settle_vouchers(
@@ -64,23 +226,32 @@ def settle_vouchers(
     before: dict[str, list[dict[str, Any]]],
     rows: list[dict[str, Any]],
     admissions: dict[str, int],
-) -> dict[str, tuple[str, str | None]]:
-    """Re-settle every voucher touched by the just inserted ``rows``; uuid -> (status, dup).
+) -> Final:
+    """Place the just inserted ``rows`` on their vouchers' ledgers; uuid -> (status, dup, flags).
 
     ``before`` holds each affected voucher's rows as stored before the insert
-    (so a change of holder can be told); status changes are written back,
-    and the status and revocation feed events appended, in the caller's
-    transaction.
+    (so a change of an acknowledged line can be told); status changes are
+    written back, and the status and revocation feed events appended, in the
+    caller's transaction.
     """
-    after = {cti: list(recs) for cti, recs in before.items()}
     new_by_cti: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        after.setdefault(r["voucher"], []).append(r)
         new_by_cti.setdefault(r["voucher"], []).append(r)
+    ledgers = []
+    for cti in set(before) | set(new_by_cti):
+        n = admissions.get(cti) or stored_admissions(session, cti)
+        ledger = Ledger(cti, before.get(cti, []), n)
+        for r in new_by_cti.get(cti, []):
+            ledger.place(r)
+        ledgers.append(ledger)
+    return publish(session, ledgers, {r["uuid"] for r in rows})
+
+
+def publish(session: Session, ledgers: Iterable[Ledger], new: set[str]) -> Final:
+    """Write back what changed on ``ledgers`` and tell the counters (feed events)."""
     out = _Outcome()
-    for cti, recs in after.items():
-        n = admissions.get(cti) or _stored_admissions(session, cti)
-        _resettle(out, cti, recs, before.get(cti, []), new_by_cti.get(cti, []), n)
+    for ledger in ledgers:
+        _announce(out, ledger, new)
     if out.changes:
         session.execute(update(Redemption), out.changes)
     feeds.append(
@@ -90,71 +261,58 @@ def settle_vouchers(
     return out.final
 
 
-@dataclass
-class _Outcome:
-    """What settling a batch's vouchers decided: final statuses, row updates, feed entries."""
-
-    final: dict[str, tuple[str, str | None]] = field(default_factory=dict)
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    events: list[feeds.Event] = field(default_factory=list)
-    revocations: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _resettle(
-    out: _Outcome,
-    cti: str,
-    recs: list[dict[str, Any]],
-    old: list[dict[str, Any]],
-    new: list[dict[str, Any]],
-    n: int,
-) -> None:
-    """Settle one voucher (``recs`` = ``old`` stored rows + ``new`` ones) into ``out``."""
-    settled = settle(recs, n)
-    out.final.update(settled)
-    new_uuids = {r["uuid"] for r in new}
-    for r in recs:
-        status, dup = settled[r["uuid"]]
-        if (status, dup) == (r["status"], r["duplicate_of"]):
+def _announce(out: _Outcome, ledger: Ledger, new: set[str]) -> None:
+    final = ledger.final()
+    out.final.update(final)
+    for u, r in ledger.rows.items():
+        state = final[u]
+        if u in new:  # inserted with this state by the caller: answered, not announced
+            if state[0] == "duplicate" and state[1] is not None:  # tell the holder
+                holder = ledger.rows[state[1]]
+                out.events.append(_status_event(holder, final[holder["uuid"]], conflict=u))
             continue
-        out.changes.append({"uuid": r["uuid"], "status": status, "duplicate_of": dup})
-        if r["uuid"] not in new_uuids:
-            first_row = next((x for x in recs if x["uuid"] == dup), None) if dup else None
-            out.events.append(_status_event(r, status, dup, None, first_row))
-    # tell the owner of the valid record about each new duplicate of it
-    for r in new:
-        status, dup = settled[r["uuid"]]
-        if status == "duplicate" and dup is not None:
-            owner = next(x for x in recs if x["uuid"] == dup)
-            out.events.append(_status_event(owner, "valid", None, r["uuid"]))
-    valid = [r for r in recs if settled[r["uuid"]][0] == "valid"]
-    used_before = _used_up(old, n)
-    used_after = len(valid) >= n
-    first = min(valid, key=lambda r: (r["at"], r["uuid"])) if valid else None
-    if used_after and first is not None and (not used_before or _first_valid(old) != first["uuid"]):
+        if state == ledger.original.get(u):
+            continue
+        out.changes.append(_change(u, state))
+        first = ledger.rows.get(state[1]) if state[1] else None
+        out.events.append(_status_event(r, state, ledger.conflict.get(u), first))
+    used_before = ledger.used(ledger.original)
+    used_after = ledger.used(final)
+    moved = (
+        used_before is not None
+        and used_after is not None
+        and used_before["uuid"] != used_after["uuid"]
+        and final[used_after["uuid"]][0] == "valid"  # a dispute does not move the first use
+    )
+    if used_after is not None and (used_before is None or moved):
         out.revocations.append(
             feeds.revocation_entry(
-                cti,
+                ledger.cti,
                 "redeemed",
-                at=first["at"],
-                cinema=first["cinema"],
-                device=first["device"],
-                staff=first["staff"],
+                at=used_after["at"],
+                cinema=used_after["cinema"],
+                device=used_after["device"],
+                staff=used_after["staff"],
             )
         )
-    elif used_before and not used_after:
-        out.revocations.append(feeds.revocation_entry(cti, "unredeemed"))
+    elif used_before is not None and used_after is None:
+        out.revocations.append(feeds.revocation_entry(ledger.cti, "unredeemed"))
 
 
-def _first_valid(rows: list[dict[str, Any]]) -> str | None:
-    valid = [r for r in rows if r["status"] == "valid" and r["kind"] == "redeem"]
-    return min(valid, key=lambda r: (r["at"], r["uuid"]))["uuid"] if valid else None
+def _change(uuid: str, state: tuple[str, str | None, list[str]]) -> dict[str, Any]:
+    return {"uuid": uuid, "status": state[0], "duplicate_of": state[1], "flags": state[2]}
 
 
-def _used_up(rows: list[dict[str, Any]], admissions: int) -> bool:
-    return sum(1 for r in rows if r["status"] == "valid" and r["kind"] == "redeem") >= admissions
+def load_ledger(session: Session, cti: str) -> Ledger:
+    """The ledger of one voucher as stored (for a decision of the union)."""
+    rows = [
+        dict(r._mapping)
+        for r in session.execute(select(*STATE_COLS).where(Redemption.voucher == cti))
+    ]
+    return Ledger(cti, rows, stored_admissions(session, cti))
 
 
-def _stored_admissions(session: Session, cti: str) -> int:
+def stored_admissions(session: Session, cti: str) -> int:
     """Admissions of a voucher not in this batch's tokens (e.g. a batch of voids)."""
     token = session.scalars(
         select(Redemption.token).where(Redemption.voucher == cti).limit(1)
@@ -169,11 +327,11 @@ def _stored_admissions(session: Session, cti: str) -> int:
 
 def _status_event(
     r: dict[str, Any],
-    status: str,
-    dup: str | None,
-    conflict: str | None,
+    state: tuple[str, str | None, list[str]],
+    conflict: str | None = None,
     first: dict[str, Any] | None = None,
 ) -> feeds.Event:
+    status, dup, flags = state
     first_use = (
         None
         if first is None
@@ -182,6 +340,7 @@ def _status_event(
     data = {
         "uuid": r["uuid"],
         "status": status,
+        "flags": flags,
         "duplicate_of": dup,
         "first": first_use,
         "conflict_with": conflict,

@@ -23,9 +23,14 @@ Schema notes (read this before writing to the database)
   FeedEvent yourself; call :mod:`sync.server.feeds` (``publish_roster`` etc.).
 * **Redemptions** hold every field of :class:`sync.records.Record` plus the
   record hash, the device signature, the settlement ``status``
-  (``valid``/``duplicate``/``void``/``rejected``), ``duplicate_of`` and chain
-  flags. ``status`` is recomputed per voucher whenever a record arrives, see
-  :mod:`sync.server.ingest`.
+  (``valid``/``duplicate``/``void``/``rejected``/``review``), ``duplicate_of``
+  and chain flags. A voucher's lines are settled as records arrive, never
+  re-sorted (docs/settlement.md, :mod:`sync.server.ingest_settle`).
+* **Review.** A stored line also has ``flags`` (review codes) and
+  ``at_server`` (its time on the server's clock); a flagged line is
+  ``review`` until the union decides (``decision``). Records refused on their
+  own (bad device signature...) are rows of :class:`Quarantine`, never of
+  ``redemption``. Office changes are appended to :class:`AuditEntry`.
 * **Rate limits** (enrolment guessing) are rows in :class:`RateLimit`, not
   memory, so several server processes share them.
 """
@@ -144,6 +149,9 @@ class Device(Base):
     health: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     chain_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     chain_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+    # server time of the newest plausible chain record: one claiming an earlier time is out
+    # of order (docs/settlement.md)
+    chain_at: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class EnrolmentCode(Base):
@@ -194,8 +202,48 @@ class Redemption(Base):
     received_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
     chain_gap: Mapped[bool] = mapped_column(Boolean, default=False)
     chain_fork: Mapped[bool] = mapped_column(Boolean, default=False)
+    # review codes (docs/settlement.md); a line with any is ``review``, not paid
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # ``at`` corrected by the device's measured clock offset (server time): who was first
+    at_server: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # the union's decision on a review line: ``accepted`` / ``rejected`` (audited)
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     __table_args__ = (Index("ix_redemption_device_seq", "device", "seq"),)
+
+
+class Quarantine(Base):
+    """A record refused on its own (bad signature, wrong device, malformed): never settled.
+
+    Kept for the office to investigate (``cinepass-admin devices`` counts
+    them); the kiosk keeps its copy too. One row per device and uuid, so a
+    kiosk resending it does not grow the table.
+    """
+
+    __tablename__ = "quarantine"
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    problem: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(String(300))
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_at: Mapped[int] = mapped_column(BigInteger)
+    last_at: Mapped[int] = mapped_column(BigInteger)
+    times: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AuditEntry(Base):
+    """One append-only line of the office audit log (:mod:`sync.office.audit`)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    address: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class FeedHead(Base):

@@ -34,7 +34,7 @@ def enrol(body: P.EnrolRequest, session: SessionDep, client: ClientAddr) -> P.En
         PublicKey.from_raw(public_raw)
     except ValueError as exc:
         raise ServerError("bad_key", "public_key is not an Ed25519 key", 422) from exc
-    enrolment.check_rate(session, client)
+    enrolment.check_rate(session, client, body.code)
     session.commit()
     try:
         device, token, cinema = enrolment.enrol(session, body.code, public_raw, body.name)
@@ -45,7 +45,7 @@ def enrol(body: P.EnrolRequest, session: SessionDep, client: ClientAddr) -> P.En
     except ServerError as exc:
         session.rollback()
         if exc.reason in _GUESSES:
-            enrolment.record_failure(session, client)
+            enrolment.record_failure(session, client, body.code)
             session.commit()
         raise
     log.info("enrolled device %s for cinema %s", device.id, cinema.code)
