@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from kiosk.engine.clock import Clock
 from kiosk.engine.service import KioskService
@@ -27,6 +28,7 @@ from sync.office.batches import record_batch
 from sync.office.issuers import signing_key
 from sync.server.db import make_engine, migrate, session_scope
 from sync.server.embedded import EmbeddedServer
+from sync.server.models import Device
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -152,6 +154,10 @@ def test_tally_export_and_settlement_agree_on_a_utc_machine(tmp_path: Path) -> N
             "--code",
             enrol.strip().splitlines()[-1],
         )
+        # the counter has been in service since the vouchers' first day: its records
+        # of 12-02/12-03 are then after its enrolment (the server flags earlier ones)
+        with session_scope(engine) as s:
+            s.execute(update(Device).values(enrolled_at=ms("2026-12-01T00:00+08:00")))
         clock = Clock.fixed(AT_0030_CST)
         with KioskService.open(home, clock=clock) as svc:
             assert svc.redeem(batch[0].token, fmt="2D", staff="王", source="typed").accepted

@@ -252,6 +252,14 @@ def test_a_tampered_row_is_quarantined_alone_and_the_queue_moves_on(
     rc, r = cli(capsys, *home, "sync")
     assert rc == 0 and r["uploaded"] == 3 and r["quarantined"] == 1 and r["pending"] == 0
     with KioskService.open(a) as svc:
-        [held] = svc.held()
-        assert held["record_uuid"] == uuids[1] and held["problem"] == "bad_device_signature"
+        # the tampered row is quarantined alone; the next one links to it, so the
+        # server holds it for review with chain_gap (docs/settlement.md)
+        held, gap = svc.held()
+        assert (held["record_uuid"], held["status"]) == (uuids[1], "rejected")
+        assert held["problem"] == "bad_device_signature"
+        assert (gap["record_uuid"], gap["status"], gap["flags"]) == (
+            uuids[2],
+            "review",
+            ["chain_gap"],
+        )
         assert svc.status()["records"] == 3

@@ -10,6 +10,13 @@ config = context.config
 engine = config.attributes["engine"]
 
 with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # a batch migration rebuilds a table (copy, DROP, rename): with foreign keys
+        # on, dropping a referenced table fails. SQLite's documented procedure for
+        # schema changes turns them off outside the transaction and checks after.
+        # (on the driver's connection: SQLAlchemy would BEGIN first, where the PRAGMA is a no-op)
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
     if connection.dialect.name == "postgresql":
         # several server processes may start at once: one migrates, the others wait
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")
@@ -20,4 +27,10 @@ with engine.connect() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left rows without their parent: {broken[:5]}")
     connection.commit()
+    if sqlite:
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
