@@ -28,9 +28,15 @@ Errors are ``{"error": {"code", "message"}}``: 400 bad_json (not JSON, or
 nested beyond what a parser takes), 401 unauthorized,
 403 device_revoked / bad_code / code_used / code_expired, 404, 413 too_large,
 422 invalid_request / bad_text (a lone surrogate anywhere in the body) /
-bad_record / bad_device_signature / wrong_device,
-429 rate_limited, 503 database_unavailable. A kiosk treats any of them, and
-any answer that does not fit these models, as a failed attempt.
+bad_record (an item with no uuid: the whole batch), 429 rate_limited,
+503 database_unavailable. A kiosk treats any of them, and any answer that
+does not fit these models, as a failed attempt.
+
+A record that fails its own checks does not refuse the batch: it is answered
+alone, ``status: "rejected"`` with its ``problem`` (``bad_device_signature``,
+``bad_record``, ``wrong_device``, ...), and quarantined on the server; a
+record the server re-checked and doubts is ``review`` with ``flags`` (the
+codes and the settlement rules are in docs/settlement.md).
 """
 
 from __future__ import annotations
