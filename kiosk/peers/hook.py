@@ -1,0 +1,133 @@
+"""The claim round plugged into :meth:`KioskService.redeem` (``svc.peers = PeerHook(...)``).
+
+Before the redemption's transaction the hook runs one round: our claim
+written (:func:`kiosk.peers.claims.begin`), the peers asked in parallel
+within the budget, their answers kept in a :class:`Ticket`. Inside the
+transaction the ticket settles (a ``used_at_counter`` refusal, or nothing)
+together with the record; after it, an accepted record is pushed to the
+peers. A peer that does not answer in time does not count.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.engine.chain import Writer
+from kiosk.engine.db import StoreError, now_ms
+from kiosk.engine.verdict import Verdict
+from kiosk.engine.verify import Checked, check
+from kiosk.peers import claims
+from kiosk.peers.node import Peers
+from kiosk.peers.wire import new_nonce
+from sync.records import Record
+
+log = logging.getLogger("cinepass.peers")
+
+
+def refusal(checked: Checked, blocker: claims.Blocker, counter: str) -> Verdict:
+    """``used_at_counter`` naming the counter that used (or is using) the voucher."""
+    v = checked.verdict
+    detail: dict[str, Any] = {
+        "counter": counter or blocker.device,
+        "device": blocker.device,
+        "at": blocker.at,
+        "staff": blocker.staff,
+        "where": "peer",
+        "claim": blocker.kind == "claimed",
+    }
+    return Verdict(
+        reason="used_at_counter", voucher=v.voucher, detail=detail, clock_warning=v.clock_warning
+    )
+
+
+@dataclass
+class Ticket:
+    """One claim round's outcome, settled inside the record's transaction."""
+
+    peers: Peers
+    claim: claims.Claim
+    blocker: claims.Blocker | None
+    counter: str = ""
+    answered: list[str] = field(default_factory=list)
+    settled: bool = False
+
+    def settle(self, w: Writer, checked: Checked) -> Verdict | None:
+        """The refusal that replaces ``accepted``, if the round (or a later peer) said so."""
+        self.settled = True
+        late = claims.finish(w.conn, self.claim, won=self.blocker is None)
+        blocker = self.blocker or late
+        if blocker is None:
+            return None
+        name = self.counter if self.blocker is not None else self.peers.counter_name(blocker.device)
+        return refusal(checked, blocker, name)
+
+    def done(self, record: Record | None) -> None:
+        """After the transaction: push an accepted record; drop a claim left unsettled."""
+        if record is not None:
+            self.peers.push(record)
+            return
+        if not self.settled:
+            try:
+                with self.peers.svc.store.write() as conn:
+                    claims.drop(conn, self.claim)
+            except StoreError:
+                log.warning("claim not dropped (it expires by itself)")
+
+
+class PeerHook:
+    """What :class:`KioskService` calls around a redemption when its counter has peers."""
+
+    def __init__(self, peers: Peers) -> None:
+        self.peers = peers
+
+    def claim(self, text: str, *, fmt: str, now_ms: int, behind: bool) -> Ticket | None:
+        """Run the round for a voucher that would be accepted here; None when none is needed."""
+        svc = self.peers.svc
+        if not self.peers.enabled:
+            return None
+        checked = check(text, svc.state(), fmt=fmt, now_ms=now_ms, clock_behind=behind)
+        if not checked.verdict.accepted or checked.voucher is None:
+            return None
+        v = checked.voucher
+        c = claims.Claim(v.cti, self.peers.me.device, new_nonce(), now_ms)
+        with svc.store.write() as conn:
+            blocker = claims.begin(conn, c, _now())
+        if blocker is not None:
+            return Ticket(self.peers, c, blocker, self.peers.counter_name(blocker.device))
+        body = {"cti": v.cti.hex(), "t": c.t, "admissions": v.admissions}
+        answers = self.peers.ask("claim", body)
+        for a in answers:
+            if a.body.get("answer") in ("used", "claimed"):
+                b = claims.Blocker(
+                    str(a.body["answer"]),
+                    str(a.body.get("device") or a.sender),
+                    int(a.body.get("at") or 0),
+                    str(a.body.get("staff") or ""),
+                )
+                return Ticket(
+                    self.peers, c, b, str(a.body.get("counter") or ""), [x.sender for x in answers]
+                )
+        return Ticket(self.peers, c, None, answered=[x.sender for x in answers])
+
+    def annotate(self, v: Verdict) -> Verdict:
+        """A use another counter of this cinema told us of reads "used at counter X"."""
+        if v.reason != "already_redeemed" or v.detail.get("where") != "elsewhere":
+            return v
+        device = str(v.detail.get("device") or "")
+        names = self.peers.names()
+        if device not in names:
+            return v
+        detail = {**v.detail, "counter": names[device] or device, "where": "peer"}
+        return Verdict(
+            reason="used_at_counter",
+            voucher=v.voucher,
+            detail=detail,
+            clock_warning=v.clock_warning,
+            check_only=v.check_only,
+        )
+
+
+def _now() -> int:
+    return now_ms()
