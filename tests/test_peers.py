@@ -24,6 +24,7 @@ from syncsupport import Central, setup_central
 from waitfor import wait_for
 
 from kiosk.config import load_config, save_config
+from kiosk.engine.peerstore import LISTEN_META
 from kiosk.engine.service import KioskService
 from kiosk.enrollment import enroll
 from kiosk.syncer import SyncEngine
@@ -34,7 +35,7 @@ from sync.voucher import PrivateKey
 pytestmark = pytest.mark.timeout(240)
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = {"A": "1号窗口", "B": "2号窗口", "C": "3号窗口", "F": "9号窗口"}
+NAMES = {"A": "1号窗口", "B": "2号窗口", "C": "3号窗口", "F": "9号窗口"}  # D, E: CIN-C
 
 
 def free_port() -> int:
@@ -56,13 +57,13 @@ class Cinema:
     homes: dict[str, Path]
     tokens: list[str]
     ids: dict[str, str]
-    addr: dict[str, str] = field(default_factory=dict)
+    addr: dict[str, str]
+    central: Central
     procs: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
 
     def serve(self, name: str, *peers: str) -> None:
-        """Start ``serve`` for counter ``name`` on a fresh port, asking the given counters."""
-        port = free_port()
-        self.addr[name] = f"127.0.0.1:{port}"
+        """Start ``serve`` for counter ``name`` on its port, asking the given counters too."""
+        self.addr.setdefault(name, f"127.0.0.1:{free_port()}")
         args = ["serve", "--home", str(self.homes[name]), "--listen", self.addr[name]]
         for p in peers:
             args += ["--peer", self.addr.get(p) or p]
@@ -91,6 +92,15 @@ class Cinema:
         return out
 
 
+def sync_once(home: Path) -> None:
+    eng = SyncEngine(home)
+    try:
+        assert eng.sync_now().ok
+    finally:
+        eng.stop()
+        eng.service.close()
+
+
 @pytest.fixture(scope="module")
 def cinema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cinema]:
     tmp = tmp_path_factory.mktemp("lan")
@@ -99,31 +109,32 @@ def cinema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cinema]:
     setup_central(engine, issuer, tmp / "keys")
     srv = EmbeddedServer(engine).start()
     central = Central(engine, srv, issuer, srv.url, tmp / "keys")
+    central.add_cinema("CIN-C", "Cinema C")
     tokens = central.issue(12)
     homes: dict[str, Path] = {}
     ids: dict[str, str] = {}
-    for name in ("A", "B", "C", "F"):
+    addr: dict[str, str] = {}
+    for name in ("A", "B", "C", "F", "D", "E"):
         home = tmp / name
-        info = enroll(
-            home, srv.url, central.code("CIN-B" if name == "F" else "CIN-A"), name=NAMES[name]
-        )
+        where = {"F": "CIN-B", "D": "CIN-C", "E": "CIN-C"}.get(name, "CIN-A")
+        info = enroll(home, srv.url, central.code(where), name=NAMES.get(name, f"{name}号窗口"))
         ids[name] = str(info["device_id"])
         cfg = load_config(home / "config.json")
-        cfg.counter = NAMES[name]
+        cfg.counter = NAMES.get(name, f"{name}号窗口")
         save_config(home / "config.json", cfg)
         homes[name] = home
-    for home in homes.values():  # each learns the peers feed (all are enrolled by now)
-        eng = SyncEngine(home)
-        try:
-            assert eng.sync_now().ok
-        finally:
-            eng.stop()
-            eng.service.close()
+        if name in "ABC":  # their serve will listen here: the health report says so
+            addr[name] = f"127.0.0.1:{free_port()}"
+            with KioskService.open(home) as svc:
+                svc.store.set_meta(LISTEN_META, addr[name])
+    for home in homes.values():  # report the listen addresses...
+        sync_once(home)
+    for home in homes.values():  # ...and learn everyone's from the peers feed
+        sync_once(home)
     srv.stop()  # from here on the central server is down
-    c = Cinema(homes, tokens, ids)
-    c.serve("A")
-    c.serve("B", "A")
-    c.serve("C", "A", "B")
+    c = Cinema(homes, tokens, ids, addr, central)
+    for name in "ABC":
+        c.serve(name)  # no --peer: the feed's addresses
     yield c
     for name in list(c.procs):
         c.stop(name)
@@ -135,6 +146,7 @@ def test_the_peers_feed_lists_the_counters_of_the_cinema(cinema: Cinema) -> None
         listed = {p.device: p for p in svc.store.peers()}
     assert set(listed) == {cinema.ids[n] for n in "ABC"}  # not F: another cinema
     assert listed[cinema.ids["A"]].name == "1号窗口" and listed[cinema.ids["A"]].status == "active"
+    assert {listed[cinema.ids[n]].address for n in "ABC"} == {cinema.addr[n] for n in "ABC"}
     with KioskService.open(cinema.homes["F"]) as svc:
         assert [p.device for p in svc.store.peers()] == [cinema.ids["F"]]
 
@@ -143,7 +155,7 @@ def test_a_voucher_used_at_a_is_refused_at_b_naming_a(cinema: Cinema) -> None:
     tok = cinema.tokens[0]
     t0 = time.monotonic()
     first = cinema.redeem("A", tok, "B", "C")
-    second = cinema.redeem("B", tok, "A", "C")
+    second = cinema.redeem("B", tok)  # no --peer: the addresses the server listed
     assert time.monotonic() - t0 < 20
     assert first["reason"] == "accepted"
     assert second["reason"] == "used_at_counter" and second["verdict"] == "rejected"
@@ -159,6 +171,7 @@ def test_a_voucher_used_at_a_is_refused_at_b_naming_a(cinema: Cinema) -> None:
 DRIVER = r"""
 import json, sys, threading, time
 from pathlib import Path
+from kiosk.engine.peerstore import LISTEN_META
 from kiosk.engine.service import KioskService
 from kiosk.peers.hook import PeerHook
 from kiosk.peers.node import Peers
@@ -205,12 +218,12 @@ def test_fifty_scans_at_two_counters_at_once_admit_exactly_one(cinema: Cinema) -
 def test_a_forged_peer_is_ignored(cinema: Cinema) -> None:
     tok = cinema.tokens[2]
     # F is a real counter, but of another cinema: A does not list its key
-    forged = cinema.redeem("F", tok, "A")
+    forged = cinema.redeem("F", tok, "A")  # F pushes its use to A, and claims there first
     assert forged["reason"] == "accepted"  # F itself accepts (its cinema, its store)
     with KioskService.open(cinema.homes["A"]) as svc:
         assert svc.store.read("SELECT count(*) FROM peer_uses WHERE device = ?",
                               (cinema.ids["F"],))[0][0] == 0  # fmt: skip
-    assert cinema.redeem("A", tok, "B")["reason"] == "accepted"  # F's push was dropped
+    assert cinema.redeem("A", tok)["reason"] == "accepted"  # F's push was dropped
 
 
 def test_an_unreachable_peer_adds_at_most_the_budget(cinema: Cinema) -> None:
@@ -224,12 +237,12 @@ def test_an_unreachable_peer_adds_at_most_the_budget(cinema: Cinema) -> None:
     dead = f"127.0.0.1:{free_port()}"  # nobody listens: refused at once
     try:
         with KioskService.open(cinema.homes["C"]) as svc:
-            peers = Peers(svc, [cinema.addr["A"], dead, f"127.0.0.1:{hole.getsockname()[1]}"])
+            peers = Peers(svc, [dead, f"127.0.0.1:{hole.getsockname()[1]}"])
             svc.peers = PeerHook(peers)
             t0 = time.monotonic()
             answers = peers.ask("claim", {"cti": "00" * 10, "t": 1, "admissions": 1})
             waited = time.monotonic() - t0
-            assert [a.sender for a in answers] == [cinema.ids["A"]]
+            assert {a.sender for a in answers} == {cinema.ids["A"], cinema.ids["B"]}  # the feed's
             assert waited <= BUDGET_S + 0.03, waited
             t0 = time.monotonic()
             v = svc.redeem(cinema.tokens[3], fmt="2D")
@@ -242,9 +255,9 @@ def test_a_counter_that_was_down_learns_what_it_missed(cinema: Cinema) -> None:
     tok = cinema.tokens[4]
     cinema.stop("B")
     try:
-        assert cinema.redeem("A", tok, "C")["reason"] == "accepted"
+        assert cinema.redeem("A", tok)["reason"] == "accepted"  # B is off: the push misses it
     finally:
-        cinema.serve("B", "A", "C")
+        cinema.serve("B")
     # B's exchange (heads, then the missing notices) brings A's use in
     ida = cinema.ids["A"]
 
@@ -254,6 +267,57 @@ def test_a_counter_that_was_down_learns_what_it_missed(cinema: Cinema) -> None:
             return bool(rows[0][0] >= 2)
 
     wait_for(learned, timeout=10)
-    refused = cinema.redeem("B", tok, "C")
+    refused = cinema.redeem("B", tok)
     assert refused["reason"] == "used_at_counter"
     assert isinstance(refused["detail"], dict) and refused["detail"]["device"] == ida
+
+
+def test_a_partition_lets_each_side_accept_then_both_learn_and_the_server_flags_it(
+    cinema: Cinema,
+) -> None:
+    from faultproxy import FaultProxy, Faults
+
+    tok = cinema.tokens[5]
+    cut = Faults(drop_request=1.0)  # every connection between D and E is cut
+    d_port, e_port = free_port(), free_port()
+    to_d, to_e = FaultProxy(d_port, cut).start(), FaultProxy(e_port, cut).start()
+    proxy = {"D": f"127.0.0.1:{to_d.port}", "E": f"127.0.0.1:{to_e.port}"}
+    cinema.addr.update(D=f"127.0.0.1:{d_port}", E=f"127.0.0.1:{e_port}")
+    try:
+        cinema.serve("D", proxy["E"])
+        cinema.serve("E", proxy["D"])
+        assert cinema.redeem("D", tok, proxy["E"])["reason"] == "accepted"
+        assert cinema.redeem("E", tok, proxy["D"])["reason"] == "accepted"  # cannot know
+        to_d.faults = to_e.faults = Faults()  # the LAN heals
+
+        def learned(me: str, other: str) -> bool:
+            with KioskService.open(cinema.homes[me]) as svc:
+                rows = svc.store.read(
+                    "SELECT count(*) FROM peer_uses WHERE device = ?", (cinema.ids[other],)
+                )
+                return bool(rows[0][0])
+
+        wait_for(lambda: learned("D", "E") and learned("E", "D"), timeout=15)
+        assert cinema.redeem("D", tok, proxy["E"])["reason"] == "used_at_counter"
+    finally:
+        for name in ("D", "E"):
+            if name in cinema.procs:
+                cinema.stop(name)
+        to_d.stop()
+        to_e.stop()
+    # the central server comes back: each counter uploads its own record, once
+    srv = EmbeddedServer(cinema.central.engine).start()
+    try:
+        for name in ("D", "E"):
+            cfg = load_config(cinema.homes[name] / "config.json")
+            cfg.server_url = srv.url
+            save_config(cinema.homes[name] / "config.json", cfg)
+            sync_once(cinema.homes[name])
+        sync_once(cinema.homes["D"])  # the status feed tells the first one too
+        statuses = []
+        for name in ("D", "E"):
+            with KioskService.open(cinema.homes[name]) as svc:
+                statuses += [r[0] for r in svc.store.read("SELECT server_status FROM records")]
+        assert sorted(statuses) == ["duplicate", "valid"]
+    finally:
+        srv.stop()

@@ -6,8 +6,7 @@ messages are trusted. ``peer_uses`` holds the other counters' use notices
 never the QR text), which the verifier counts like the server's
 "redeemed elsewhere" entries, so a partition that heals, or a revocation
 snapshot swapped in, loses none of them. The claim rounds themselves are in
-:mod:`kiosk.peers.claims` (they write the ``claims`` table through
-:meth:`Database.write`).
+:mod:`kiosk.peers.claims` (a file of their own: they live seconds).
 """
 
 from __future__ import annotations
@@ -113,6 +112,24 @@ class PeerStore(Database):
             )
             after = conn.exec_driver_sql("SELECT count(*) FROM peer_uses").scalar() or 0
         return int(after) - int(before)
+
+    def known_uses(self, cti: bytes, me: str) -> list[tuple[str, int, str]]:
+        """(device, at, staff) of the non-voided uses of ``cti`` known here: ours, then peers'.
+
+        What this counter answers a peer's claim with (kiosk.peers.claims.witness).
+        """
+        own = self.read(
+            "SELECT at, staff FROM records r WHERE voucher = ? AND kind = 'redeem' AND NOT EXISTS "
+            "(SELECT 1 FROM records v WHERE v.kind = 'void' AND v.voids = r.uuid) ORDER BY seq",
+            (cti,),
+        )
+        peer = self.read(
+            "SELECT device, at, staff FROM peer_uses p WHERE voucher = ? AND kind = 'redeem' AND "
+            "NOT EXISTS (SELECT 1 FROM peer_uses q WHERE q.kind = 'void' AND q.voids = p.uuid) "
+            "ORDER BY at",
+            (cti,),
+        )
+        return [(me, int(a), str(s)) for a, s in own] + [(d, int(a), str(s)) for d, a, s in peer]
 
     def peer_heads(self) -> dict[str, int]:
         """device -> the highest seq held with none missing below it (where a pull resumes)."""

@@ -1,33 +1,52 @@
 """The claim rule: which of two counters claiming one voucher at once may accept it.
 
-Claims live in the store's ``claims`` table (every process of a counter sees
-them) and every step below is one ``BEGIN IMMEDIATE`` transaction, so a
-witness's answer and the claimer's final decision cannot interleave. The
-order of two claims is ``(t, device)``: the claimer's clock time in ms, then
-the device id; the smaller one is older. Documented in docs/lan-peers.md:
+Claims live in their own small SQLite file next to the store
+(``peer-claims.sqlite3``, :class:`ClaimBook`), so every process of a counter
+(the window, ``serve``, a CLI ``redeem``) sees the same ones, and a witness's
+answer never waits behind the store's durable commits (claims live seconds:
+that file is not fsync'd). Each step is one ``BEGIN IMMEDIATE`` transaction
+of the book. The order of two claims is ``(t, device)``: the claimer's clock
+time in ms, then the device id; the smaller one is older. Documented in
+docs/lan-peers.md:
 
-* A witness (a peer asked) answers ``used`` when it knows a use, ``claimed``
-  when it holds an older claim of its own, any claim it already granted to a
-  third counter, or its own claim that has already won; otherwise it
-  *grants* the claim (a row ``own = 0``), and if its own open claim was
-  younger it marks that one ``lost``.
-* The claimer accepts only if no answer said ``used`` / ``claimed`` and its
-  own row is not ``lost``, in the same transaction as the record; a grant it
-  holds for another counter (``own = 0``) makes its own new claim lose at once.
+* The claimer writes its claim (``open``) unless it holds a grant for another
+  counter or another process of this counter holds one; it asks every peer;
+  then, inside the record's transaction, it turns its claim ``won`` (unless a
+  peer's older claim marked it ``lost`` meanwhile), commits the record and
+  removes the claim.
+* A witness (a peer asked) answers ``claimed`` when its own claim is ``won``
+  or open and older, ``used`` when its store knows a use (read *after* its
+  claims, so a claim that was removed has left its record behind);
+  otherwise it *grants* the claim (a row ``own = 0``: its own later claims
+  of that voucher lose at once) and marks a younger open claim of its own
+  ``lost``. It speaks only for itself: a claim it granted a third counter is
+  that counter's to answer for, so two claimers settle it between
+  themselves, by the order alone, whoever else they ask.
 
-Rows live :data:`CLAIM_TTL_MS`: a claim whose counter died stops blocking
-after that.
+Rows live :data:`CLAIM_TTL_MS`: a claim whose counter died stops blocking after that.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+from pathlib import Path
+from typing import Any
 
 CLAIM_TTL_MS = 5_000
+BOOK_NAME = "peer-claims.sqlite3"
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS claims (cti BLOB NOT NULL, device TEXT NOT NULL, "
+    "nonce TEXT NOT NULL, t INTEGER NOT NULL, own INTEGER NOT NULL, state TEXT NOT NULL, "
+    "created INTEGER NOT NULL, PRIMARY KEY (cti, device, nonce))"
+)
+
+#: (device, at, staff) of the uses of a voucher this counter knows, by cti
+UsesOf = Callable[[bytes], list[tuple[str, int, str]]]
 
 
 @dataclass(frozen=True)
@@ -54,99 +73,110 @@ class Blocker:
         return {"answer": self.kind, "device": self.device, "at": self.at, "staff": self.staff}
 
 
-def _live(conn: Connection, cti: bytes, now: int) -> list[Any]:
-    conn.exec_driver_sql("DELETE FROM claims WHERE created < ?", (now - CLAIM_TTL_MS,))
-    return list(
-        conn.exec_driver_sql(
-            "SELECT device, nonce, t, own, state FROM claims WHERE cti = ? ORDER BY t, device",
-            (cti,),
+class ClaimBook:
+    """The claims file of one counter (shared by its processes; not durable by design)."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = Path(home) / BOOK_NAME
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            str(self.path), timeout=2.0, isolation_level=None, check_same_thread=False
         )
-    )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=OFF")  # claims live seconds; a crash ends them
+        self._conn.execute(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def txn(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction (commits on normal exit, else rolls back)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
 
-def uses_of(conn: Connection, cti: bytes, me: str) -> list[tuple[str, int, str]]:
-    """(device, at, staff) of the non-voided uses this counter knows: its own, then peers'."""
-    own = conn.exec_driver_sql(
-        "SELECT at, staff FROM records r WHERE voucher = ? AND kind = 'redeem' AND NOT EXISTS "
-        "(SELECT 1 FROM records v WHERE v.kind = 'void' AND v.voids = r.uuid) ORDER BY seq",
-        (cti,),
-    )
-    peer = conn.exec_driver_sql(
-        "SELECT device, at, staff FROM peer_uses p WHERE voucher = ? AND kind = 'redeem' AND "
-        "NOT EXISTS (SELECT 1 FROM peer_uses q WHERE q.kind = 'void' AND q.voids = p.uuid) "
-        "ORDER BY at",
-        (cti,),
-    )
-    return [(me, int(a), s) for a, s in own] + [(d, int(a), s) for d, a, s in peer]
+def _live(conn: sqlite3.Connection, cti: bytes, now: int) -> list[Any]:
+    conn.execute("DELETE FROM claims WHERE created < ?", (now - CLAIM_TTL_MS,))
+    return conn.execute(
+        "SELECT device, nonce, t, own, state FROM claims WHERE cti = ? ORDER BY t, device", (cti,)
+    ).fetchall()
 
 
-def begin(conn: Connection, c: Claim, now: int) -> Blocker | None:
+def begin(book: ClaimBook, c: Claim, now: int) -> Blocker | None:
     """The claimer's first step: a grant or claim already here blocks; else write ours (open)."""
-    for device, _nonce, t, own, state in _live(conn, c.cti, now):
-        if own == 0 and device != c.device:
-            return Blocker("claimed", device, int(t))
-        if own == 1 and state in ("open", "won"):
-            return Blocker("claimed", device, int(t))  # another process of this counter
-    conn.exec_driver_sql(
-        "INSERT INTO claims (cti, device, nonce, t, own, state, created) "
-        "VALUES (?, ?, ?, ?, 1, 'open', ?)",
-        (c.cti, c.device, c.nonce, c.t, now),
-    )
-    return None
-
-
-def witness(conn: Connection, c: Claim, me: str, admissions: int, now: int) -> Blocker | None:
-    """A peer's claim ``c`` reached us: the reason it cannot win, or None (granted)."""
-    uses = [u for u in uses_of(conn, c.cti, me) if u[0] != c.device]
-    if len(uses) >= max(1, admissions):
-        device, at, staff = uses[-1]
-        return Blocker("used", device, at, staff)
-    younger_own: list[str] = []
-    for device, nonce, t, own, state in _live(conn, c.cti, now):
-        if device == c.device:
-            continue  # its own earlier round
-        if own == 0:
-            return Blocker("claimed", device, int(t))  # first grant wins here
-        if state == "won" or (state == "open" and not c.older_than(int(t), device)):
-            return Blocker("claimed", device, int(t))
-        if state == "open":
-            younger_own.append(nonce)
-    for nonce in younger_own:
-        conn.exec_driver_sql(
-            "UPDATE claims SET state = 'lost' WHERE cti = ? AND nonce = ? AND own = 1",
-            (c.cti, nonce),
+    with book.txn() as conn:
+        for device, _nonce, t, own, state in _live(conn, c.cti, now):
+            if own == 0 and device != c.device:
+                return Blocker("claimed", device, int(t))
+            if own == 1 and state in ("open", "won"):
+                return Blocker("claimed", device, int(t))  # another process of this counter
+        conn.execute(
+            "INSERT INTO claims (cti, device, nonce, t, own, state, created) "
+            "VALUES (?, ?, ?, ?, 1, 'open', ?)",
+            (c.cti, c.device, c.nonce, c.t, now),
         )
-    conn.exec_driver_sql(
-        "INSERT OR REPLACE INTO claims (cti, device, nonce, t, own, state, created) "
-        "VALUES (?, ?, ?, ?, 0, 'granted', ?)",
-        (c.cti, c.device, c.nonce, c.t, now),
-    )
     return None
 
 
-def finish(conn: Connection, c: Claim, won: bool) -> Blocker | None:
-    """The claimer's last step, in the record's transaction: lost meanwhile? Then drop ours.
+def witness(
+    book: ClaimBook, c: Claim, me: str, uses_of: UsesOf, admissions: int, now: int
+) -> Blocker | None:
+    """A peer's claim ``c`` reached us: the reason it cannot win, or None (granted)."""
+    with book.txn() as conn:
+        younger: list[str] = []
+        for device, nonce, t, own, state in _live(conn, c.cti, now):
+            if device == c.device or own == 0:
+                continue  # its own earlier round, or a third counter's (it answers for itself)
+            if state == "won" or (state == "open" and not c.older_than(int(t), device)):
+                return Blocker("claimed", device, int(t))
+            if state == "open":
+                younger.append(nonce)
+        uses = [u for u in uses_of(c.cti) if u[0] != c.device]  # after the claims: see above
+        if len(uses) >= max(1, admissions):
+            device, at, staff = uses[-1]
+            return Blocker("used", device, at, staff)
+        for nonce in younger:
+            conn.execute(
+                "UPDATE claims SET state = 'lost' WHERE cti = ? AND nonce = ? AND own = 1",
+                (c.cti, nonce),
+            )
+        conn.execute(
+            "INSERT OR REPLACE INTO claims (cti, device, nonce, t, own, state, created) "
+            "VALUES (?, ?, ?, ?, 0, 'granted', ?)",
+            (c.cti, c.device, c.nonce, c.t, now),
+        )
+    return None
 
-    Returns the blocker when a peer's older claim arrived during the round
-    (our row was marked ``lost``); the row is removed either way (a record,
-    if one is written in this transaction, answers for the voucher from now on).
-    """
-    row = conn.exec_driver_sql(
-        "SELECT state FROM claims WHERE cti = ? AND nonce = ? AND own = 1", (c.cti, c.nonce)
-    ).first()
-    blocker = None
-    if won and row is not None and row[0] == "lost":
-        g = conn.exec_driver_sql(
-            "SELECT device, t FROM claims WHERE cti = ? AND own = 0 ORDER BY t, device LIMIT 1",
-            (c.cti,),
-        ).first()
-        blocker = Blocker("claimed", str(g[0]) if g else "", int(g[1]) if g else 0)
-    conn.exec_driver_sql("DELETE FROM claims WHERE cti = ? AND nonce = ?", (c.cti, c.nonce))
-    return blocker
+
+def decide(book: ClaimBook, c: Claim, now: int) -> Blocker | None:
+    """Inside the record's transaction: ``won`` now, or the older claim that made ours lose."""
+    with book.txn() as conn:
+        row = conn.execute(
+            "SELECT state FROM claims WHERE cti = ? AND nonce = ? AND own = 1", (c.cti, c.nonce)
+        ).fetchone()
+        if row is not None and row[0] == "lost":
+            g = conn.execute(
+                "SELECT device, t FROM claims WHERE cti = ? AND own = 0 ORDER BY t, device",
+                (c.cti,),
+            ).fetchone()
+            return Blocker("claimed", str(g[0]) if g else "", int(g[1]) if g else 0)
+        conn.execute(
+            "INSERT OR REPLACE INTO claims (cti, device, nonce, t, own, state, created) "
+            "VALUES (?, ?, ?, ?, 1, 'won', ?)",
+            (c.cti, c.device, c.nonce, c.t, now),
+        )
+    return None
 
 
-def drop(conn: Connection, c: Claim) -> None:
-    """Remove our claim (a round that ended without reaching the record's transaction)."""
-    conn.exec_driver_sql(
-        "DELETE FROM claims WHERE cti = ? AND nonce = ? AND own = 1", (c.cti, c.nonce)
-    )
+def drop(book: ClaimBook, c: Claim) -> None:
+    """Remove our claim: after the record's commit (the record answers now), or a lost round."""
+    with book.txn() as conn:
+        conn.execute("DELETE FROM claims WHERE cti = ? AND nonce = ? AND own = 1", (c.cti, c.nonce))

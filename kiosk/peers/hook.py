@@ -11,19 +11,25 @@ peers. A peer that does not answer in time does not count.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.engine.chain import Writer
-from kiosk.engine.db import StoreError, now_ms
+from kiosk.engine.db import now_ms as wall_ms
 from kiosk.engine.verdict import Verdict
 from kiosk.engine.verify import Checked, check
 from kiosk.peers import claims
+from kiosk.peers.client import BUDGET_S
 from kiosk.peers.node import Peers
 from kiosk.peers.wire import new_nonce
 from sync.records import Record
 
 log = logging.getLogger("cinepass.peers")
+
+#: kept out of the waiting budget for the decision's transaction (a commit of a few ms)
+SETTLE_RESERVE_S = 0.008
 
 
 def refusal(checked: Checked, blocker: claims.Blocker, counter: str) -> Verdict:
@@ -54,26 +60,28 @@ class Ticket:
     settled: bool = False
 
     def settle(self, w: Writer, checked: Checked) -> Verdict | None:
-        """The refusal that replaces ``accepted``, if the round (or a later peer) said so."""
+        """Inside the record's transaction: the refusal that replaces ``accepted``, if any.
+
+        Our claim turns ``won`` here (unless a peer's older claim marked it
+        ``lost`` during the round), so from now on a peer asking hears
+        ``claimed``, until the record, committed with ``w``, answers instead.
+        """
         self.settled = True
-        late = claims.finish(w.conn, self.claim, won=self.blocker is None)
-        blocker = self.blocker or late
-        if blocker is None:
+        if self.blocker is not None:
+            return refusal(checked, self.blocker, self.counter)
+        late = claims.decide(self.peers.book, self.claim, wall_ms())
+        if late is None:
             return None
-        name = self.counter if self.blocker is not None else self.peers.counter_name(blocker.device)
-        return refusal(checked, blocker, name)
+        return refusal(checked, late, self.peers.counter_name(late.device))
 
     def done(self, record: Record | None) -> None:
-        """After the transaction: push an accepted record; drop a claim left unsettled."""
+        """After the transaction: push an accepted record; remove our claim either way."""
+        try:
+            claims.drop(self.peers.book, self.claim)
+        except sqlite3.Error:
+            log.warning("claim not dropped (it expires by itself)")
         if record is not None:
             self.peers.push(record)
-            return
-        if not self.settled:
-            try:
-                with self.peers.svc.store.write() as conn:
-                    claims.drop(conn, self.claim)
-            except StoreError:
-                log.warning("claim not dropped (it expires by itself)")
 
 
 class PeerHook:
@@ -84,6 +92,7 @@ class PeerHook:
 
     def claim(self, text: str, *, fmt: str, now_ms: int, behind: bool) -> Ticket | None:
         """Run the round for a voucher that would be accepted here; None when none is needed."""
+        started = time.monotonic()
         svc = self.peers.svc
         if not self.peers.enabled:
             return None
@@ -92,12 +101,13 @@ class PeerHook:
             return None
         v = checked.voucher
         c = claims.Claim(v.cti, self.peers.me.device, new_nonce(), now_ms)
-        with svc.store.write() as conn:
-            blocker = claims.begin(conn, c, _now())
+        blocker = claims.begin(self.peers.book, c, wall_ms())
         if blocker is not None:
             return Ticket(self.peers, c, blocker, self.peers.counter_name(blocker.device))
         body = {"cti": v.cti.hex(), "t": c.t, "admissions": v.admissions}
-        answers = self.peers.ask("claim", body)
+        # the whole round, our own transactions included, stays within the budget
+        spent = time.monotonic() - started
+        answers = self.peers.ask("claim", body, max(0.02, BUDGET_S - spent - SETTLE_RESERVE_S))
         for a in answers:
             if a.body.get("answer") in ("used", "claimed"):
                 b = claims.Blocker(
@@ -127,7 +137,3 @@ class PeerHook:
             clock_warning=v.clock_warning,
             check_only=v.check_only,
         )
-
-
-def _now() -> int:
-    return now_ms()

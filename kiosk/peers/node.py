@@ -45,14 +45,27 @@ log = logging.getLogger("cinepass.peers")
 PULL_LIMIT = 500
 
 
-def settings_peers(home: Path) -> list[str]:
-    """The ``peers`` list of config.json (HOST:PORT texts), for LANs without the feed's address."""
+def settings(home: Path) -> dict[str, Any]:
+    """config.json as a plain object ({} when unreadable): the LAN keys kiosk.config does not know.
+
+    ``peers`` (a list of HOST:PORT texts, for LANs where the feed's addresses
+    do not work) and ``peer_listen`` (where the window listens).
+    """
     try:
         data = json.loads((home / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    value = data.get("peers") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def settings_peers(home: Path) -> list[str]:
+    value = settings(home).get("peers")
     return [str(a) for a in value if isinstance(a, str)] if isinstance(value, list) else []
+
+
+def settings_listen(home: Path) -> str:
+    value = settings(home).get("peer_listen")
+    return value if isinstance(value, str) else ""
 
 
 def notice_of(rec: Record, svc: KioskService) -> PeerUse:
@@ -83,6 +96,7 @@ class Peers:
         self.push_wait_s = push_wait_s
         self.me = Identity(svc.config.device_id, svc.device_key, svc.config.cinema)
         self.extra = [*extra, *settings_peers(svc.paths.home)]
+        self.book = claims.ClaimBook(svc.paths.home)
         self._pushes: list[threading.Thread] = []
 
     # -- whom we trust and ask -------------------------------------------------
@@ -176,8 +190,15 @@ class Peers:
                 raise PeerError("bad_message", "bad claim") from exc
             if len(c.cti) != 10:
                 raise PeerError("bad_message", "bad claim")
-            with self.svc.store.write() as conn:
-                blocker = claims.witness(conn, c, self.me.device, admissions, now_ms())
+            me = self.me.device
+            blocker = claims.witness(
+                self.book,
+                c,
+                me,
+                lambda cti: self.svc.store.known_uses(cti, me),
+                admissions,
+                now_ms(),
+            )
             if blocker is None:
                 return {"answer": "free"}
             return {**blocker.to_json(), "counter": self.counter_name(blocker.device)}
@@ -189,6 +210,10 @@ class Peers:
             device, after = str(b.get("device", "")), int(b.get("after", 0))
             return {"uses": [use_to_json(u) for u in self.uses_after(device, after)]}
         raise PeerError("bad_message", f"nothing to answer to {msg.type}")
+
+    def close(self) -> None:
+        self.flush(0.2)
+        self.book.close()
 
     def counter_name(self, device: str) -> str:
         if device == self.me.device:

@@ -54,6 +54,7 @@ class Running:
         self.stop_event.set()
         self.server.shutdown()
         self.server.server_close()
+        self.peers.close()
         try:
             self.peers.svc.store.set_meta(LISTEN_META, "")
         except Exception:  # noqa: BLE001 - closing down: the store may be gone already

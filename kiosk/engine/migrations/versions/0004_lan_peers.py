@@ -3,9 +3,8 @@
 Issue 15 (docs/lan-peers.md): ``peers`` is the server's ``peers`` feed (the
 only keys LAN messages are trusted from); ``peer_uses`` holds the signed use
 notices of the other counters (never their QR texts), exchanged again after a
-partition; ``claims`` holds the claim rounds in flight, ours and the ones we
-granted to a peer, in the store so that every process of this counter (the
-window, ``serve``, a CLI ``redeem``) sees the same ones.
+partition. (The claim rounds in flight live seconds and are kept in a file of
+their own, not here: kiosk.peers.claims.)
 
 Revision ID: 0004_lan_peers
 Revises: 0003_refusal_log
@@ -47,20 +46,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("device", "seq", name="uq_peer_uses_device_seq"),
     )
     op.create_index("ix_peer_uses_voucher", "peer_uses", ["voucher"])
-    op.create_table(
-        "claims",
-        sa.Column("cti", sa.LargeBinary(10), primary_key=True),
-        sa.Column("device", sa.String(64), primary_key=True),
-        sa.Column("nonce", sa.String(32), primary_key=True),
-        sa.Column("t", sa.BigInteger, nullable=False),
-        sa.Column("own", sa.Integer, nullable=False),
-        sa.Column("state", sa.String(8), nullable=False),
-        sa.Column("created", sa.BigInteger, nullable=False),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("claims")
     op.drop_index("ix_peer_uses_voucher", "peer_uses")
     op.drop_table("peer_uses")
     op.drop_table("peers")
