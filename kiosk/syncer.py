@@ -57,7 +57,7 @@ from .engine.clock import Clock
 from .engine.db import int_or_none
 from .engine.facts import FeedEntries, TrustedKey
 from .engine.feeds import CURSOR_OF, Feed
-from .engine.peerstore import LISTEN_META, peers_from_feed
+from .engine.peerstore import LISTEN_META, peers_from_feed, reportable_listen
 from .engine.service import KioskService
 from .engine.store import Store
 from .engine.tally import business_day_metas
@@ -301,7 +301,7 @@ class SyncEngine:
             log.exception("health report failed")
             report = {"version": __version__}
         report.update(pending=pending, clock_offset_ms=offset, quarantined=counts["quarantined"])
-        report["listen"] = self._meta(LISTEN_META) or ""  # the LAN peer service, if one runs
+        report["listen"] = reportable_listen(self._meta(LISTEN_META))  # the LAN peer service
         report["last_error"] = report.get("last_error") or ""
         return P.Health.model_validate(report).model_dump()
 

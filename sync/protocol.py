@@ -49,8 +49,8 @@ MAX_BODY = 2 * 1024 * 1024
 FEED_NAMES = ("revocation", "roster", "keys", "status")
 #: the counters of the caller's own cinema (snapshot only: a handful of rows)
 PEERS_FEED = "peers"
-#: a LAN listen address as a counter reports it: ``HOST:PORT`` (IPv4 or a name)
-LISTEN_PATTERN = r"^$|^[0-9A-Za-z.\-]{1,253}:[0-9]{1,5}$"
+#: a LAN listen address as a counter reports it: ``HOST:PORT`` (an IPv4 or IPv6 address, or a name)
+LISTEN_PATTERN = r"^$|^[0-9A-Za-z.\-:\[\]]{1,253}:[0-9]{1,5}$"
 
 Hex64 = Field(pattern=r"^[0-9a-f]{64}$")
 

@@ -155,3 +155,86 @@ def test_the_peer_package_is_qt_free_and_below_the_front_ends() -> None:
     forbidden = ("PySide6", "kiosk.ui", "kiosk.commands", "kiosk.cli")
     assert offenders(("kiosk.peers",), forbidden) == []
     assert offenders(("kiosk.engine",), ("kiosk.peers",)) == []  # the engine knows the hook only
+
+
+def test_the_peers_feed_names_a_revoked_counter_and_the_listen_address(
+    tmp_path: Path, issuer_key: PrivateKey
+) -> None:
+    from syncsupport import setup_central
+
+    from sync import protocol as P
+    from sync.office.devices import device_code, revoke_device
+    from sync.server.db import migrate, session_scope
+    from sync.server.enrolment import enrol, note_contact
+    from sync.server.feeds import peers_snapshot
+
+    engine = migrate(f"sqlite:///{tmp_path / 'c.db'}")
+    setup_central(engine, issuer_key, tmp_path / "keys")
+    keys = [PrivateKey.generate() for _ in range(3)]
+    with session_scope(engine) as s:
+        ids = [
+            enrol(s, device_code(s, cinema), k.public.raw, f"{i + 1}号窗口")[0].id
+            for i, (k, cinema) in enumerate(zip(keys, ["CIN-A", "CIN-A", "CIN-B"], strict=True))
+        ]
+        note_contact(s, ids[0], P.Health(listen="192.168.1.21:8711"))
+        revoke_device(s, ids[1])
+    with session_scope(engine) as s:
+        entries, _cursor = peers_snapshot(s, "CIN-A")
+    got = {e["device"]: P.PeerOut.model_validate(e) for e in entries}
+    assert set(got) == set(ids[:2])  # not CIN-B's counter
+    assert got[ids[0]].address == "192.168.1.21:8711" and got[ids[0]].status == "active"
+    assert got[ids[0]].public_key == keys[0].public.raw.hex() and got[ids[0]].name == "1号窗口"
+    assert got[ids[1]].status == "revoked" and got[ids[1]].address == ""
+    engine.dispose()
+
+
+def test_a_garbled_listen_meta_never_breaks_the_health_report() -> None:
+    from kiosk.engine.peerstore import reportable_listen
+
+    assert reportable_listen("127.0.0.1:8711") == "127.0.0.1:8711"
+    assert reportable_listen("[fe80::1]:8711") == "[fe80::1]:8711"
+    assert reportable_listen("not an address") == reportable_listen(None) == ""
+
+
+def test_serve_and_redeem_refuse_a_bad_address(
+    tmp_path: Path, issuer_key: PrivateKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiosk.cli import main
+
+    make_counters(tmp_path, issuer_key, ["1"])[0].close()
+    home = str(tmp_path / "1")
+    assert main(["serve", "--home", home, "--listen", "nowhere"]) == 2
+    assert main(["redeem", "--home", home, "--peer", "x:y", voucher_token(issuer_key)]) == 2
+    assert "HOST:PORT" in capsys.readouterr().err
+
+
+def test_the_window_starts_the_peer_service_of_an_enrolled_counter(
+    tmp_path: Path, issuer_key: PrivateKey
+) -> None:
+    from types import SimpleNamespace
+
+    from kiosk.engine.peerstore import LISTEN_META
+    from kiosk.peers.client import split_address
+    from kiosk.ui.peers_link import start_peers
+
+    a, b = make_counters(tmp_path, issuer_key, ["1", "2"])
+    (tmp_path / "1" / "config.json").write_text(
+        (tmp_path / "1" / "config.json")
+        .read_text()
+        .replace("{", '{"peer_listen": "127.0.0.1:0",', 1)
+    )
+    keep: list[object] = []
+    start_peers(SimpleNamespace(bridge=SimpleNamespace(service=a)), keep)
+    assert len(keep) == 1 and a.peers is not None  # listening, and scans run the round
+    address = a.store.get_meta(LISTEN_META) or ""
+    assert split_address(address)[1] > 0
+    answers = Peers(b, [address]).ask("heads", {})
+    assert [m.sender for m in answers] == ["dev-1"]
+    keep[0].stop()  # type: ignore[attr-defined]
+    assert a.store.get_meta(LISTEN_META) == ""
+    standalone: list[object] = []
+    b.config.device_id = ""
+    start_peers(SimpleNamespace(bridge=SimpleNamespace(service=b)), standalone)
+    assert standalone == []  # never enrolled: nothing to be listed under
+    for s in (a, b):
+        s.close()

@@ -25,12 +25,14 @@ if TYPE_CHECKING:
     from kiosk.engine.service import KioskService
 
 
-def _check_addresses(values: list[str]) -> list[str]:
+def _check_addresses(values: list[str], *, listen: str | None = None) -> list[str]:
+    """``values`` (peers) if each is HOST:PORT, and ``listen`` too (where port 0 is fine)."""
     from kiosk.peers.client import split_address
 
-    for a in values:
+    checks = [(a, False) for a in values] + ([(listen, True)] if listen is not None else [])
+    for a, is_listen in checks:
         try:
-            split_address(a)
+            split_address(a, listen=is_listen)
         except ValueError as exc:
             raise UsageError(
                 "bad_address", f"--peer/--listen must be HOST:PORT, not {a!r}"
@@ -53,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from kiosk.peers.serve import DEFAULT_LISTEN, start
 
     listen = args.listen or DEFAULT_LISTEN
-    _check_addresses([listen, *(args.peer or [])])
+    _check_addresses(list(args.peer or []), listen=listen)
     if args.interval <= 0:
         raise UsageError("bad_argument", "--interval must be a positive number of seconds")
     stop = threading.Event()

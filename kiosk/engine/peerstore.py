@@ -157,6 +157,19 @@ class PeerStore(Database):
 LISTEN_META = "peer_listen"
 
 
+def reportable_listen(value: str | None) -> str:
+    """The listen address for the health report: "" unless it is a valid ``HOST:PORT``.
+
+    A garbled meta value must not make the whole health report (and the sync) fail.
+    """
+    import re
+
+    from sync.protocol import LISTEN_PATTERN
+
+    text = value or ""
+    return text if len(text) <= 260 and re.fullmatch(LISTEN_PATTERN, text) else ""
+
+
 def peers_from_feed(entries: Sequence[dict[str, object]]) -> list[PeerEntry]:
     """The ``peers`` feed's entries (``sync.protocol.PeerOut``, validated) as store rows."""
     from sync.protocol import PeerOut

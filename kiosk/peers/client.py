@@ -32,9 +32,10 @@ class Identity:
     cinema: str
 
 
-def split_address(address: str) -> tuple[str, int]:
+def split_address(address: str, *, listen: bool = False) -> tuple[str, int]:
+    """``(host, port)`` of ``HOST:PORT``; a listen address may say port 0 (any free one)."""
     host, _, port = address.strip().rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not port.isdigit() or not (0 if listen else 1) <= int(port) < 65536:
         raise ValueError(f"not HOST:PORT: {address!r}")
     return host, int(port)
 

@@ -69,7 +69,7 @@ def start(
     interval: float = EXCHANGE_INTERVAL_S,
 ) -> Running:
     """Listen, attach the claim round to ``svc``, and exchange with peers in the background."""
-    host, port = split_address(listen)
+    host, port = split_address(listen, listen=True)
     peers = Peers(svc, extra)
     server = PeerServer(peers, host, port).start()
     address = reported_address(server.address)

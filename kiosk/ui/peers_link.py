@@ -27,7 +27,7 @@ def start_peers(window: Any, keep: list[Any]) -> None:
 
     try:
         running = start(svc, settings_listen(svc.paths.home) or DEFAULT_LISTEN)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # the port is taken, or peer_listen is no HOST:PORT
         log.warning("LAN peers not started: %s", exc)
         return
     log.info("LAN peers listening on %s", running.address)
