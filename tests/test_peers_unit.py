@@ -96,7 +96,7 @@ def test_only_listed_counters_are_believed(tmp_path: Path, issuer_key: PrivateKe
     with pytest.raises(PeerError, match="cinema|listed"):
         open_envelope(ok, keys, cinema="OTHER", me="dev-2", now_ms=5)
     with pytest.raises(PeerError, match="too far"):
-        open_envelope(ok, keys, cinema=CINEMA, me="dev-2", now_ms=5 + 60_000)
+        open_envelope(ok, keys, cinema=CINEMA, me="dev-2", now_ms=5 + 6 * 60_000)
     b.store.set_peers([p for p in b.store.peers() if p.device != "dev-1"])  # revoked: unlisted
     with pytest.raises(PeerError, match="listed"):
         open_envelope(ok, Peers(b).keys(), cinema=CINEMA, me="dev-2", now_ms=5)

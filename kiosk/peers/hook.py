@@ -23,8 +23,9 @@ from kiosk.engine.verify import Checked, check
 from kiosk.peers import claims
 from kiosk.peers.client import BUDGET_S
 from kiosk.peers.node import Peers
-from kiosk.peers.wire import new_nonce
+from kiosk.peers.wire import Message, new_nonce
 from sync.records import Record
+from sync.voucher.codec import Voucher
 
 log = logging.getLogger("cinepass.peers")
 
@@ -84,6 +85,18 @@ class Ticket:
             self.peers.push(record)
 
 
+def _blocker(a: Message) -> claims.Blocker:
+    """The blocker a peer's ``used`` / ``claimed`` answer names (the peer itself if unclear)."""
+    b = a.body
+    try:
+        at = int(b.get("at") or 0)
+    except (TypeError, ValueError):
+        at = 0
+    return claims.Blocker(
+        str(b["answer"]), str(b.get("device") or a.sender), at, str(b.get("staff") or "")
+    )
+
+
 class PeerHook:
     """What :class:`KioskService` calls around a redemption when its counter has peers."""
 
@@ -91,15 +104,24 @@ class PeerHook:
         self.peers = peers
 
     def claim(self, text: str, *, fmt: str, now_ms: int, behind: bool) -> Ticket | None:
-        """Run the round for a voucher that would be accepted here; None when none is needed."""
+        """Run the round for a voucher that would be accepted here; None when none is needed.
+
+        A claims file that cannot be read or written skips the round (logged):
+        the counter keeps scanning on its own, as it would with no peer reachable.
+        """
         started = time.monotonic()
-        svc = self.peers.svc
         if not self.peers.enabled:
             return None
-        checked = check(text, svc.state(), fmt=fmt, now_ms=now_ms, clock_behind=behind)
+        checked = check(text, self.peers.svc.state(), fmt=fmt, now_ms=now_ms, clock_behind=behind)
         if not checked.verdict.accepted or checked.voucher is None:
             return None
-        v = checked.voucher
+        try:
+            return self._round(checked.voucher, now_ms, started)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("claim round skipped: %s", type(exc).__name__)
+            return None
+
+    def _round(self, v: Voucher, now_ms: int, started: float) -> Ticket:
         c = claims.Claim(v.cti, self.peers.me.device, new_nonce(), now_ms)
         blocker = claims.begin(self.peers.book, c, wall_ms())
         if blocker is not None:
@@ -108,18 +130,11 @@ class PeerHook:
         # the whole round, our own transactions included, stays within the budget
         spent = time.monotonic() - started
         answers = self.peers.ask("claim", body, max(0.02, BUDGET_S - spent - SETTLE_RESERVE_S))
+        senders = [x.sender for x in answers]
         for a in answers:
             if a.body.get("answer") in ("used", "claimed"):
-                b = claims.Blocker(
-                    str(a.body["answer"]),
-                    str(a.body.get("device") or a.sender),
-                    int(a.body.get("at") or 0),
-                    str(a.body.get("staff") or ""),
-                )
-                return Ticket(
-                    self.peers, c, b, str(a.body.get("counter") or ""), [x.sender for x in answers]
-                )
-        return Ticket(self.peers, c, None, answered=[x.sender for x in answers])
+                return Ticket(self.peers, c, _blocker(a), str(a.body.get("counter") or ""), senders)
+        return Ticket(self.peers, c, None, answered=senders)
 
     def annotate(self, v: Verdict) -> Verdict:
         """A use another counter of this cinema told us of reads "used at counter X"."""

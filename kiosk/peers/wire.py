@@ -24,8 +24,10 @@ from sync.voucher.keys import PrivateKey, PublicKey
 
 PATH = "/cinepass/peer/v1"
 VERSION = 1
-#: how far a message's time may be from ours before it is refused as stale or replayed
-MAX_SKEW_MS = 30_000
+#: how far a message's time may be from ours before it is refused as stale or replayed: the
+#: clock guard's tolerance (kiosk.engine.clock.Clock.TOLERANCE_MS), so counters whose clocks
+#: the guard accepts always hear each other
+MAX_SKEW_MS = 5 * 60_000
 MAX_MESSAGE = 256 * 1024
 TYPES = ("claim", "use", "heads", "pull", "reply")
 
