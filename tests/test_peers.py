@@ -209,7 +209,6 @@ def test_fifty_scans_at_two_counters_at_once_admit_exactly_one(cinema: Cinema) -
         assert p.returncode == 0, err
         results += json.loads(out)
     reasons = [r[0] for r in results]
-    print(sorted(set((r, reasons.count(r)) for r in reasons)))
     assert len(reasons) == 50
     assert reasons.count("accepted") == 1, reasons
     assert set(reasons) <= {"accepted", "used_at_counter", "already_redeemed"}
