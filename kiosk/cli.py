@@ -24,6 +24,7 @@ from sync.cliparse import Parser, run
 
 from .commands import engine as engine_commands
 from .commands import ops as ops_commands
+from .commands import peers as peers_commands
 from .commands import sync as sync_commands
 
 PROG = "cinepass-kiosk"
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--decoder", choices=("zxing", "pyzbar"), help="QR decoder")
     parser.add_argument("--self-test", action="store_true", help="check this installation")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
-    for module in (engine_commands, sync_commands, ops_commands):
+    for module in (engine_commands, sync_commands, ops_commands, peers_commands):
         module.register(sub)
     return parser
 

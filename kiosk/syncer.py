@@ -57,6 +57,7 @@ from .engine.clock import Clock
 from .engine.db import int_or_none
 from .engine.facts import FeedEntries, TrustedKey
 from .engine.feeds import CURSOR_OF, Feed
+from .engine.peerstore import LISTEN_META, peers_from_feed, reportable_listen
 from .engine.service import KioskService
 from .engine.store import Store
 from .engine.tally import business_day_metas
@@ -300,6 +301,7 @@ class SyncEngine:
             log.exception("health report failed")
             report = {"version": __version__}
         report.update(pending=pending, clock_offset_ms=offset, quarantined=counts["quarantined"])
+        report["listen"] = reportable_listen(self._meta(LISTEN_META))  # the LAN peer service
         report["last_error"] = report.get("last_error") or ""
         return P.Health.model_validate(report).model_dump()
 
@@ -375,6 +377,7 @@ class SyncEngine:
 
     def _pull(self, client: HttpClient, result: SyncResult) -> None:
         self._pull_keys(client)
+        self._pull_peers(client)
         result.revocations += self._pull_feed(client, "revocation")
         result.roster += self._pull_feed(client, "roster")
         result.status_updates += self._pull_status(client)
@@ -399,6 +402,19 @@ class SyncEngine:
             self.store.set_trusted_keys(
                 local + [TrustedKey(raw=r, issuer=i) for r, i in sorted(wanted)]
             )
+
+    def _pull_peers(self, client: HttpClient) -> None:
+        """The counters of this cinema (docs/lan-peers.md); an older server has no such feed."""
+        try:
+            page = self._page(client, f"{P.API_PREFIX}/feeds/{P.PEERS_FEED}/snapshot", None)
+        except SyncError as exc:
+            if exc.status == 404:
+                return
+            raise
+        try:
+            self.store.set_peers(peers_from_feed(page.entries))
+        except ValidationError as exc:
+            raise bad_answer(str(exc.errors()[0]["msg"])) from None
 
     def _pull_feed(self, client: HttpClient, feed: Feed) -> int:
         cursor = self.store.get_cursor(CURSOR_OF[feed])

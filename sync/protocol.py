@@ -22,6 +22,8 @@ Endpoints (all JSON; device endpoints need ``Authorization: Bearer <token>``)::
     GET  /api/v1/feeds/{feed}?since=&limit=  FeedPage of events after the cursor
                                              (revocation, roster, keys, status)
     GET  /api/v1/feeds/{feed}/snapshot       FeedPage with the whole current state
+    GET  /api/v1/feeds/peers/snapshot        FeedPage of PeerOut: the counters of the
+                                             caller's cinema (docs/lan-peers.md)
     GET  /api/v1/openapi.json                the schema
 
 Errors are ``{"error": {"code", "message"}}``: 400 bad_json (not JSON, or
@@ -51,6 +53,10 @@ API_PREFIX = "/api/v1"
 MAX_BATCH = 1000
 MAX_BODY = 2 * 1024 * 1024
 FEED_NAMES = ("revocation", "roster", "keys", "status")
+#: the counters of the caller's own cinema (snapshot only: a handful of rows)
+PEERS_FEED = "peers"
+#: a LAN listen address as a counter reports it: ``HOST:PORT`` (an IPv4 or IPv6 address, or a name)
+LISTEN_PATTERN = r"^$|^[0-9A-Za-z.\-:\[\]]{1,253}:[0-9]{1,5}$"
 
 Hex64 = Field(pattern=r"^[0-9a-f]{64}$")
 
@@ -113,7 +119,9 @@ class Health(_Model):
     free disk, newest backup: see kiosk.ops.health) are kept as they come,
     bounded by the request size limit. ``quarantined`` (optional, added for
     issue 10) counts this counter's records the server answered ``rejected``:
-    kept on the kiosk, never resent.
+    kept on the kiosk, never resent. ``listen`` (optional, issue 15) is the
+    ``HOST:PORT`` its LAN peer service listens on ("" when none runs): the
+    server passes it on in the ``peers`` feed.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -123,6 +131,21 @@ class Health(_Model):
     clock_offset_ms: int = Field(default=0, ge=-(10**12), le=10**12)
     last_error: str = Field(default="", max_length=500)
     quarantined: int = Field(default=0, ge=0, le=10**9)
+    listen: str = Field(default="", max_length=260, pattern=LISTEN_PATTERN)
+
+
+class PeerOut(_Model):
+    """One counter of the caller's cinema in the ``peers`` feed (the caller itself included).
+
+    The kiosk trusts LAN messages only from the keys listed here (and not
+    ``revoked``); ``address`` is the last ``listen`` the counter reported.
+    """
+
+    device: str = Field(min_length=1, max_length=64)
+    name: str = Field(default="", max_length=200)
+    public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
+    address: str = Field(default="", max_length=260, pattern=LISTEN_PATTERN)
+    status: Literal["active", "revoked"] = "active"
 
 
 class TrustedKeyOut(_Model):

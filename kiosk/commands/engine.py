@@ -163,6 +163,8 @@ def cmd_redeem(args: argparse.Namespace) -> int:
 
         source = "typed" if looks_like_short_code(text) else "scanner"
     with _open(args) as svc:
+        for attach in getattr(args, "attach", ()):  # e.g. the LAN peers (kiosk.commands.peers)
+            attach(svc, args)
         v = svc.redeem(text, fmt=args.format, staff=args.staff, source=source)
         return _show_verdict(args, v, svc.config.language)
 

@@ -106,3 +106,29 @@ conflicts_t = sa.Table(
     sa.Column("at", sa.BigInteger, nullable=False),
     sa.Column("received_at", sa.BigInteger, nullable=False),
 )
+# the LAN peers (0004_lan_peers, kiosk.engine.peerstore; docs/lan-peers.md)
+peers_t = sa.Table(
+    "peers",
+    metadata,
+    sa.Column("device", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("public_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("address", sa.String(260), nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),
+)
+peer_uses = sa.Table(
+    "peer_uses",
+    metadata,
+    sa.Column("uuid", sa.String(36), primary_key=True),
+    sa.Column("device", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("voucher", sa.LargeBinary(10), nullable=False, index=True),
+    sa.Column("cinema", sa.String(64), nullable=False),
+    sa.Column("staff", sa.String(64), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("voids", sa.String(36), nullable=False),
+    sa.Column("sig", sa.LargeBinary(64), nullable=False),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("device", "seq", name="uq_peer_uses_device_seq"),
+)

@@ -31,14 +31,14 @@ import sqlite3
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from kiosk.config import KioskConfig, load_config, save_config
 from kiosk.engine.clock import Clock
 from kiosk.engine.db import StoreError
 from kiosk.engine.facts import TrustedKey
 from kiosk.engine.refusals import counter_refusal, text_hash
-from kiosk.engine.store import Store
+from kiosk.engine.store import Store, Writer
 from kiosk.engine.tally import BUSINESS_START_META, BUSINESS_TZ_META, Tally
 from kiosk.engine.verdict import Verdict
 from kiosk.engine.verify import FORMATS, Checked, StoreState, check, info_of
@@ -46,6 +46,7 @@ from kiosk.engine.voids import VOID_WINDOW_MS, VoidResult
 from kiosk.errors import ConfigError, UsageError
 from kiosk.paths import KioskPaths
 from sync.businessday import BusinessDay, BusinessDayError
+from sync.records import Record
 from sync.voucher.codec import decode_voucher
 from sync.voucher.errors import KeyFileError, VoucherError
 from sync.voucher.keys import PrivateKey, PublicKey, load_private_key, save_private_key
@@ -54,6 +55,25 @@ log = logging.getLogger(__name__)
 
 Source = Literal["camera", "scanner", "typed"]
 SOURCES = ("camera", "scanner", "typed")
+
+
+class ClaimTicket(Protocol):
+    """One claim round's outcome (kiosk.peers.hook.Ticket), settled with the record."""
+
+    def settle(self, w: Writer, checked: Checked) -> Verdict | None: ...
+
+    def done(self, record: Record | None) -> None: ...
+
+
+class ClaimHook(Protocol):
+    """The LAN peers of this counter (kiosk.peers.hook.PeerHook; docs/lan-peers.md).
+
+    The engine knows only this shape: the peer package sits above it.
+    """
+
+    def claim(self, text: str, *, fmt: str, now_ms: int, behind: bool) -> ClaimTicket | None: ...
+
+    def annotate(self, v: Verdict) -> Verdict: ...
 
 
 def _load_device_key(paths: KioskPaths) -> PrivateKey:
@@ -112,6 +132,8 @@ class KioskService:
         self.store = store
         self.device_key = device_key
         self.clock = clock
+        #: the claim round with this cinema's other counters, when they are wired (kiosk.peers)
+        self.peers: ClaimHook | None = None
         self.clock.attach(store.newest_time_ms(), self._persist_clock_mark)
 
     @classmethod
@@ -172,7 +194,7 @@ class KioskService:
         """Name this counter in an "already used here" verdict (the store knows only ids)."""
         if v.reason == "already_redeemed" and v.detail.get("where") == "here":
             v.detail.setdefault("counter", self.config.counter)
-        return v
+        return v if self.peers is None else self.peers.annotate(v)
 
     def _persist_clock_mark(self, ms: int) -> None:
         self.store.set_meta("newest_seen_ms", str(ms))
@@ -212,10 +234,18 @@ class KioskService:
         behind = self.clock_behind()
         checked: Checked | None = None
         v: Verdict | None = None
+        rec: Record | None = None
+        ticket = (
+            None
+            if self.peers is None
+            else self.peers.claim(text, fmt=fmt, now_ms=now, behind=behind)
+        )
         try:
             with self.store.transaction() as w:
                 checked = check(text, self.state(), fmt=fmt, now_ms=now, clock_behind=behind)
                 v = self._gate(checked.verdict, behind) or checked.verdict
+                if v.accepted and ticket is not None:  # the peers' answer, with the record
+                    v = ticket.settle(w, checked) or v
                 uuid: str | None = None
                 if v.accepted:
                     assert checked.voucher is not None and checked.token is not None
@@ -243,6 +273,7 @@ class KioskService:
                 )
         except (StoreError, sqlite3.Error, OSError) as exc:
             log.error("redemption not recorded: %s", type(exc).__name__)
+            rec = None
             if v is not None and not v.accepted:
                 return self._annotate(v)  # a rejection stands, log or not
             return Verdict(
@@ -253,6 +284,9 @@ class KioskService:
                 detail={"error": type(exc).__name__},
                 clock_warning=behind,
             )
+        finally:
+            if ticket is not None:
+                ticket.done(rec)
         assert v is not None
         if uuid is not None:
             self.clock.observe(now, persist=False)  # the record itself keeps this time

@@ -44,6 +44,7 @@ from kiosk.engine.facts import (
     VoucherFacts,
 )
 from kiosk.engine.feeds import FeedStore
+from kiosk.engine.peerstore import PeerStore
 from kiosk.engine.refusals import RefusalStore
 
 __all__ = [
@@ -68,18 +69,22 @@ __all__ = [
     "record_from_row",
 ]
 
-# one round trip per scan: the revocation (tag 0), local non-voided uses (1), remote ones (2)
+# one round trip per scan: the revocation (tag 0), local non-voided uses (1), remote ones (2),
+# non-voided uses other counters of this cinema told us over the LAN (3, kiosk.engine.peerstore)
 _FACTS_SQL = (
     "SELECT 0, 0, at, cinema, device, staff, reason FROM revocations WHERE cti = ?1 "
     "UNION ALL SELECT 1, seq, at, cinema, device, staff, uuid FROM records r "
     "WHERE voucher = ?1 AND kind = 'redeem' AND NOT EXISTS "
     "(SELECT 1 FROM records v WHERE v.kind = 'void' AND v.voids = r.uuid) "
     "UNION ALL SELECT 2, at, at, cinema, device, staff, '' FROM remote_redemptions "
-    "WHERE cti = ?1 AND device != ?2 ORDER BY 1, 2"
+    "WHERE cti = ?1 AND device != ?2 "
+    "UNION ALL SELECT 3, at, at, cinema, device, staff, uuid FROM peer_uses p "
+    "WHERE voucher = ?1 AND kind = 'redeem' AND device != ?2 AND NOT EXISTS "
+    "(SELECT 1 FROM peer_uses q WHERE q.kind = 'void' AND q.voids = p.uuid) ORDER BY 1, 2"
 )
 
 
-class Store(ChainStore, FeedStore, RefusalStore):
+class Store(ChainStore, FeedStore, RefusalStore, PeerStore):
     """The kiosk's SQLite store; safe to share between the UI and sync threads."""
 
     # -- the verifier's lookups (hot path) -----------------------------------
@@ -88,15 +93,19 @@ class Store(ChainStore, FeedStore, RefusalStore):
         """What the verifier needs about ``cti``, in one round trip (the verdict's hot path).
 
         Feed entries from this very device are skipped: our own records are
-        authoritative and would otherwise be counted twice once synced.
+        authoritative and would otherwise be counted twice once synced. A use
+        both the server and a peer told us of (same device and time) counts
+        once, as the peer's (it names the record).
         """
         rev: Revocation | None = None
         uses: list[Use] = []
-        for r in self.read(_FACTS_SQL, (cti, own_device)):
+        rows = self.read(_FACTS_SQL, (cti, own_device))
+        lan = {(r[4], r[2]) for r in rows if r[0] == 3}
+        for r in rows:
             if r[0] == 0:
                 rev = Revocation(reason=r[6], at_ms=r[2], cinema=r[3], device=r[4], staff=r[5])
-            else:
-                uses.append(Use(r[2], r[3], r[4], r[5], remote=r[0] == 2, record_uuid=r[6]))
+            elif r[0] != 2 or (r[4], r[2]) not in lan:
+                uses.append(Use(r[2], r[3], r[4], r[5], remote=r[0] >= 2, record_uuid=r[6]))
         return VoucherFacts(revocation=rev, uses=tuple(uses))
 
     def revocation(self, cti: bytes) -> Revocation | None:

@@ -30,6 +30,7 @@ Reason = Literal[
     "not_recorded",
     "device_revoked",
     "clock_behind",
+    "used_at_counter",
 ]
 
 REASONS: tuple[str, ...] = get_args(Reason)  # the closed set, in this order
@@ -38,6 +39,9 @@ REASONS: tuple[str, ...] = get_args(Reason)  # the closed set, in this order
 #: they hold (a revoked counter's records can never be uploaded; a clock that
 #: runs behind would admit expired vouchers and backdate records)
 COUNTER_REASONS = ("device_revoked", "clock_behind")
+
+#: reasons only a counter with LAN peers gives (kiosk.peers, docs/lan-peers.md)
+PEER_REASONS = ("used_at_counter",)
 
 # reason -> language -> (message, what to do next)
 MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
@@ -114,7 +118,34 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
             "Do not admit; IT must correct this PC's date and time, then sync once.",
         ),
     },
+    # another counter of this cinema used (or is using) it, learned over the LAN (issue 15)
+    "used_at_counter": {
+        "zh_CN": ("此券已在其他窗口使用", "请勿放行；如观众有疑问，请联系经理核查使用记录。"),
+        "en": (
+            "Already used at another counter",
+            "Do not admit; ask the manager to check the earlier use.",
+        ),
+    },
 }
+
+#: ``used_at_counter`` naming the counter (``detail.counter``, its name without a trailing
+#: 号窗口): 此券已在 X 号窗口使用 / Already used at counter X. The table above keeps the
+#: words without a name (the manager's per-reason counts, the Qt catalogue).
+NAMED_COUNTER_MESSAGES: dict[str, str] = {
+    "zh_CN": "此券已在 {0} 号窗口使用",
+    "en": "Already used at counter {0}",
+}
+
+
+def counter_label(name: str) -> str:
+    """A counter's name as the named message wants it: "1号窗口" -> "1" (never empty)."""
+    label = name.strip()
+    for suffix in ("号窗口", "窗口"):
+        if label.endswith(suffix) and len(label) > len(suffix):
+            label = label[: -len(suffix)].strip()
+            break
+    return label or "?"
+
 
 #: The words for a check that records nothing (``cinepass-kiosk verify``): an
 #: accepted check must not read 核销成功 / Accepted, or a clerk would admit a
@@ -208,6 +239,10 @@ class Verdict:
         return replace(self, check_only=True)
 
     def message(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        name = self.detail.get("counter") if self.reason == "used_at_counter" else None
+        if isinstance(name, str) and name:
+            template = NAMED_COUNTER_MESSAGES.get(lang) or NAMED_COUNTER_MESSAGES[DEFAULT_LANGUAGE]
+            return template.format(counter_label(name))
         return message_for(self.reason, lang, check_only=self.check_only)[0]
 
     def next_step(self, lang: str = DEFAULT_LANGUAGE) -> str:

@@ -26,6 +26,7 @@ from .app import run_window_for
 from .crash_dialog import qt_dialog, qt_dialog_anyway
 from .instance_server import InstanceServer, bring_to_front, signal_running_instance
 from .options import WindowOptions
+from .peers_link import start_peers
 
 BACKUP_CHECK_MS = 60 * 60 * 1000
 WATCHDOG_MS = 5000
@@ -86,6 +87,7 @@ def run_window_with_startup(args: argparse.Namespace) -> int:
     def wire(window: Any) -> None:
         attach(window, started)
         watch_window(window, started)
+        window.ready.connect(lambda: start_peers(window, started.keep))  # docs/lan-peers.md
 
     try:
         return run_window_for(paths.home, WindowOptions.from_args(args), on_window=wire)

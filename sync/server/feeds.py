@@ -25,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
-from .models import FeedEvent, FeedHead, IssuerKey, Redemption, Voucher, now_ms
+from .models import Device, FeedEvent, FeedHead, IssuerKey, Redemption, Voucher, now_ms
 
 MAX_PAGE = 5000
 
@@ -223,3 +223,27 @@ def count_events(session: Session, feed: str) -> int:
             select(func.count()).select_from(FeedEvent).where(FeedEvent.feed == feed)
         ).scalar_one()
     )
+
+
+def peers_snapshot(session: Session, cinema: str) -> tuple[list[dict[str, Any]], int]:
+    """The counters of ``cinema`` (issue 15, docs/lan-peers.md): id, name, key, LAN address.
+
+    Read from the device table, not the event log: a cinema has a handful of
+    counters and the list is fetched whole each sync. ``address`` is the
+    ``listen`` of the counter's newest health report; a revoked counter is
+    listed as ``revoked`` so its peers drop it.
+    """
+    rows = session.scalars(select(Device).where(Device.cinema == cinema).order_by(Device.id)).all()
+    entries = []
+    for d in rows:
+        listen = (d.health or {}).get("listen") if isinstance(d.health, dict) else None
+        entries.append(
+            {
+                "device": d.id,
+                "name": d.name or "",
+                "public_key": d.public_raw.hex(),
+                "address": listen if isinstance(listen, str) else "",
+                "status": "revoked" if d.status == "revoked" else "active",
+            }
+        )
+    return entries, head(session)

@@ -45,6 +45,11 @@ def feed(
 
 @router.get("/feeds/{feed}/snapshot", response_model=P.FeedPage)
 def snapshot(feed: str, device: CurrentDevice, session: SessionDep) -> JSONResponse:
+    if feed == P.PEERS_FEED:  # the caller's own cinema only (docs/lan-peers.md)
+        entries, cursor = feeds.peers_snapshot(session, device.cinema)
+        return JSONResponse(
+            {"feed": feed, "cursor": cursor, "more": False, "snapshot": True, "entries": entries}
+        )
     fn = _SNAPSHOTS.get(feed)
     if fn is None:
         raise ServerError("unknown_feed", f"snapshots exist for {', '.join(_SNAPSHOTS)}", 404)
