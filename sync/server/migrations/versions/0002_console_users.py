@@ -1,0 +1,73 @@
+"""console accounts and sessions (and the audit_log stub)
+
+Revision ID: 0002_console_users
+Revises: 0001
+Create Date: 2026-12-03 06:10:00
+
+The union office's web console (sync/console): console_user (argon2 hash,
+lockout, optional TOTP, role, cinema) and console_session (cookie hash, CSRF
+token, last use). Another branch may add a 0002 too: the integrator re-chains
+``down_revision`` at merge.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0002_console_users'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('console_user',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('cinema', sa.String(length=64), nullable=True),
+    sa.Column('password_hash', sa.String(length=255), nullable=False),
+    sa.Column('totp_secret', sa.String(length=64), nullable=True),
+    sa.Column('disabled', sa.Boolean(), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('locked_until', sa.BigInteger(), nullable=True),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('last_login', sa.BigInteger(), nullable=True),
+    sa.PrimaryKeyConstraint('name')
+    )
+    op.create_table('console_session',
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('user', sa.String(length=64), nullable=False),
+    sa.Column('csrf', sa.String(length=64), nullable=False),
+    sa.Column('address', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('last_seen', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('token_hash')
+    )
+    with op.batch_alter_table('console_session', schema=None) as batch_op:
+        batch_op.create_index('ix_console_session_user', ['user'], unique=False)
+
+    # integrator: replaced by trust's audit module/table at merge
+    op.create_table('audit_log',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('at', sa.BigInteger(), nullable=False),
+    sa.Column('actor', sa.String(length=128), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('before', sa.JSON(), nullable=True),
+    sa.Column('after', sa.JSON(), nullable=True),
+    sa.Column('address', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_log_at', ['at'], unique=False)
+        batch_op.create_index('ix_audit_log_subject', ['subject'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_log_subject')
+        batch_op.drop_index('ix_audit_log_at')
+    op.drop_table('audit_log')  # integrator: replaced by trust's audit module/table at merge
+    with op.batch_alter_table('console_session', schema=None) as batch_op:
+        batch_op.drop_index('ix_console_session_user')
+    op.drop_table('console_session')
+    op.drop_table('console_user')
