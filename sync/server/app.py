@@ -164,8 +164,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal", "unexpected server error (logged)")
 
 
-def create_app(engine: Engine) -> BodyLimit:
-    """Build the ASGI app for one database (the server, tests and bench all use this)."""
+def create_app(engine: Engine, *, console: bool = True) -> BodyLimit:
+    """Build the ASGI app for one database (the server, tests and bench all use this).
+
+    ``console``: also serve the union office's web console under ``/console/``.
+    """
     app = FastAPI(
         title="CinePass central server",
         version=VERSION,
@@ -185,6 +188,10 @@ def create_app(engine: Engine) -> BodyLimit:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    if console:
+        from sync.console import mount  # the console sits above the server: imported late
+
+        mount(app)
     wrapped = BodyLimit(app)
     wrapped.fastapi = app
     return wrapped

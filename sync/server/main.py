@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--ssl-certfile", default=None, help="serve HTTPS with this certificate")
     p.add_argument("--ssl-keyfile", default=None)
+    p.add_argument("--no-console", action="store_true", help="do not serve the web console")
     return p
 
 
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         uvicorn.run(
-            create_app(engine),
+            create_app(engine, console=not args.no_console),
             host=args.host,
             port=args.port,
             log_level=args.log_level,

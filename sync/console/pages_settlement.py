@@ -1,0 +1,67 @@
+"""结算 Settlement: one month per cinema, each cinema's lines, CSV download.
+
+Numbers come from :func:`sync.office.reports.monthly` (the same report as
+``cinepass-admin report``). A ``cinema`` account sees only its own cinema;
+another cinema's page is a 403 page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from sync.issuing import DISPLAY_TZ
+from sync.office import reports
+from sync.server.deps import SessionDep
+
+from .web import Forbidden, Viewer, ViewerDep, base_of, render
+
+router = APIRouter()
+
+
+def month_of(request: Request) -> str:
+    m = request.query_params.get("month", "").strip()
+    return m if reports.MONTH_RE.match(m) else datetime.now(DISPLAY_TZ).strftime("%Y-%m")
+
+
+def own(viewer: Viewer, cinema: str) -> None:
+    if viewer.role == "cinema" and viewer.cinema != cinema:
+        raise Forbidden(viewer=viewer)
+
+
+@router.get("/settlement")
+def settlement_page(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    month = month_of(request)
+    if viewer.role == "cinema" and viewer.cinema:
+        return RedirectResponse(f"{base_of(request)}/settlement/{viewer.cinema}?month={month}", 303)
+    data = reports.monthly(session, month)
+    return render(request, "settlement.html", viewer, active="settlement", month=month, data=data)
+
+
+@router.get("/settlement/{cinema}")
+def cinema_page(request: Request, session: SessionDep, viewer: ViewerDep, cinema: str) -> Response:
+    own(viewer, cinema)
+    month = month_of(request)
+    data = reports.monthly(session, month, cinema)
+    return render(
+        request,
+        "settlement_cinema.html",
+        viewer,
+        active="settlement",
+        month=month,
+        c=data["cinemas"][0],
+    )
+
+
+@router.get("/settlement/{cinema}/csv")
+def cinema_csv(request: Request, session: SessionDep, viewer: ViewerDep, cinema: str) -> Response:
+    own(viewer, cinema)
+    month = month_of(request)
+    text = reports.to_csv(reports.monthly(session, month, cinema))
+    return Response(
+        "\ufeff" + text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="cinepass-{cinema}-{month}.csv"'},
+    )

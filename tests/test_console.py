@@ -1,0 +1,289 @@
+"""The web console over HTTP against the real server on loopback (no browser).
+
+Login and lockout, cookie flags, CSRF, roles (403 pages), the idle timeout,
+freeze/unfreeze with their audit rows, every page in both languages, and
+``--no-console``. The browser tests are in test_console_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+from sqlalchemy import select, update
+from syncsupport import Central
+
+from sync.office import users
+from sync.office.audit import AuditLog
+from sync.server.embedded import EmbeddedServer
+from sync.server.models import Redemption, Voucher, now_ms
+from sync.voucher import decode_voucher
+
+pytestmark = pytest.mark.timeout(180)
+PW = "office pass 1"
+
+
+def make_user(central: Central, name: str, role: str, cinema: str | None = None) -> None:
+    with central.session() as s:
+        users.add_user(s, name, role, PW, cinema=cinema, actor="test")
+
+
+def hidden(html: str, name: str = "csrf") -> str:
+    m = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert m, f"no hidden {name} in page"
+    return m.group(1)
+
+
+def login(base: str, name: str, password: str = PW) -> tuple[requests.Session, requests.Response]:
+    s = requests.Session()
+    page = s.get(f"{base}/console/login", timeout=10)
+    r = s.post(
+        f"{base}/console/login",
+        data={"username": name, "password": password, "csrf": hidden(page.text)},
+        timeout=10,
+        allow_redirects=False,
+    )
+    return s, r
+
+
+def logged_in(base: str, name: str) -> requests.Session:
+    s, r = login(base, name)
+    assert r.status_code == 303, r.text[:500]
+    return s
+
+
+def redeem_row(central: Central, token: str, cinema: str = "CIN-A", status: str = "valid") -> None:
+    """A stored redemption as ingest leaves it (the overview and trace read these rows)."""
+    cti = decode_voucher(token).voucher.cti.hex()
+    with central.session() as s:
+        s.add(
+            Redemption(
+                uuid=str(uuid.uuid4()),
+                v=1,
+                device="dev-test",
+                seq=1,
+                kind="redeem",
+                voucher=cti,
+                token=token,
+                cinema=cinema,
+                format="2D",
+                staff="小王",
+                at=now_ms(),
+                voids="",
+                prev="0" * 64,
+                hash="0" * 64,
+                sig="0" * 128,
+                status=status,
+                received_at=now_ms(),
+            )
+        )
+
+
+@pytest.fixture
+def office(central: Central) -> Iterator[Central]:
+    make_user(central, "op", "operator")
+    make_user(central, "boss", "admin")
+    make_user(central, "aud", "auditor")
+    make_user(central, "cina", "cinema", "CIN-A")
+    yield central
+
+
+def test_login_page_labels_and_cookie_flags(office: Central) -> None:
+    base = office.url
+    page = requests.get(f"{base}/console/login", timeout=10)
+    assert page.status_code == 200
+    for label in ("用户名", "密码", "登录"):
+        assert label in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    s = requests.Session()
+    s.cookies.set("cp_lang", "en")
+    en = s.get(f"{base}/console/login", timeout=10).text
+    for label in ("Username", "Password", "Log in"):
+        assert label in en
+    _s, r = login(base, "op")
+    assert r.status_code == 303 and r.headers["location"].endswith("/console/overview")
+    cookie = r.headers["set-cookie"]
+    assert "cp_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Path=/console" in cookie and "Secure" not in cookie  # plain HTTP here
+    with office.session() as db:
+        assert db.scalar(select(AuditLog.action).where(AuditLog.action == "login")) == "login"
+
+
+def test_not_logged_in_redirects_to_login(office: Central) -> None:
+    r = requests.get(f"{office.url}/console/vouchers?q=x", timeout=10, allow_redirects=False)
+    assert r.status_code == 303 and "/console/login?next=" in r.headers["location"]
+
+
+def test_five_wrong_passwords_lock_the_account(office: Central) -> None:
+    for _ in range(4):
+        _s, r = login(office.url, "op", "wrong password")
+        assert r.status_code == 401 and "用户名或密码错误" in r.text
+    _s, r = login(office.url, "op", "wrong password")
+    assert r.status_code == 429 and "锁定 15 分钟" in r.text
+    _s, r = login(office.url, "op")  # the right password, but locked
+    assert r.status_code == 429
+    _s, r = login(office.url, "nobody", "wrong password")
+    assert r.status_code == 401  # the same words as a wrong password: no user enumeration
+    with office.session() as db:
+        users.set_password(db, "op", PW, actor="test")
+    assert login(office.url, "op")[1].status_code == 303
+
+
+def test_posts_without_csrf_are_refused(office: Central) -> None:
+    [token] = office.issue(1)
+    cti = decode_voucher(token).voucher.cti.hex()
+    s = logged_in(office.url, "op")
+    for data in ({"reason": "lost"}, {"reason": "lost", "csrf": "forged"}):
+        r = s.post(f"{office.url}/console/vouchers/{cti}/freeze", data=data, timeout=10)
+        assert r.status_code == 403 and "CSRF" in r.text
+    r = requests.post(  # the login form too (no double-submit cookie)
+        f"{office.url}/console/login", data={"username": "op", "password": PW}, timeout=10
+    )
+    assert r.status_code == 403
+    with office.session() as db:
+        assert db.get(Voucher, cti).status == "active"
+
+
+def test_freeze_unfreeze_audited_and_trace(office: Central) -> None:
+    [token] = office.issue(1, holder="张三")
+    v = decode_voucher(token).voucher
+    with office.session() as db:  # the member ref comes from the members CSV at issue
+        db.get(Voucher, v.cti.hex()).member_ref = "M-001"
+    redeem_row(office, token)
+    s = logged_in(office.url, "op")
+    sloppy = v.short_code.lower().replace("-", " ").replace("1", "l").replace("0", "o")
+    page = s.get(f"{office.url}/console/vouchers", params={"q": sloppy}, timeout=10)
+    assert page.status_code == 200 and v.short_code in page.text and "已核销" in page.text
+    assert "原因" in page.text and "确认冻结" in page.text and "小王" in page.text
+    r = s.post(
+        f"{office.url}/console/vouchers/{v.cti.hex()}/freeze",
+        data={"reason": "stolen", "note": "热线来电", "csrf": hidden(page.text)},
+        timeout=10,
+    )
+    assert r.status_code == 200 and "已冻结" in r.text and "热线来电" in r.text
+    again = s.post(
+        f"{office.url}/console/vouchers/{v.cti.hex()}/freeze",
+        data={"reason": "lost", "csrf": hidden(page.text)},
+        timeout=10,
+    )
+    assert again.status_code == 400 and "already frozen" in again.text
+    r = s.post(
+        f"{office.url}/console/vouchers/{v.cti.hex()}/unfreeze",
+        data={"csrf": hidden(page.text)},
+        timeout=10,
+    )
+    assert r.status_code == 200 and "已冻结" not in r.text.split("<h2>")[0]
+    with office.session() as db:
+        log = [
+            (a.actor, a.action, a.subject, a.address)
+            for a in db.scalars(
+                select(AuditLog).where(AuditLog.action.like("voucher.%")).order_by(AuditLog.id)
+            )
+        ]
+        assert db.get(Voucher, v.cti.hex()).status == "active"
+    assert log == [
+        ("op", "voucher.freeze", v.short_code, "127.0.0.1"),
+        ("op", "voucher.unfreeze", v.short_code, "127.0.0.1"),
+    ]
+    for q, expect in (("M-001", v.short_code), ("张", v.short_code), ("nobody-here", "没有找到")):
+        assert expect in s.get(f"{office.url}/console/vouchers", params={"q": q}, timeout=10).text
+
+
+def test_roles_get_403_pages(office: Central) -> None:
+    [token] = office.issue(1)
+    cti = decode_voucher(token).voucher.cti.hex()
+    aud = logged_in(office.url, "aud")
+    r = aud.get(f"{office.url}/console/vouchers/{cti}", timeout=10)
+    assert r.status_code == 200 and "确认冻结" not in r.text  # reads, cannot change
+    r = aud.post(
+        f"{office.url}/console/vouchers/{cti}/freeze",
+        data={"reason": "lost", "csrf": hidden(r.text)},
+        timeout=10,
+    )
+    assert r.status_code == 403 and "无权访问" in r.text
+    cin = logged_in(office.url, "cina")
+    for path in (
+        "/console/settlement/CIN-B",
+        f"/console/vouchers/{cti}",
+        "/console/audit",
+        "/console/settlement/CIN-B/csv",
+        "/console/audit.csv",
+    ):
+        r = cin.get(f"{office.url}{path}", timeout=10)
+        assert r.status_code == 403 and "无权访问" in r.text, path
+    r = cin.get(f"{office.url}/console/settlement", timeout=10)
+    assert r.status_code == 200 and r.url.split("?")[0].endswith("/settlement/CIN-A")
+    op = logged_in(office.url, "op")
+    assert op.get(f"{office.url}/console/audit", timeout=10).status_code == 403
+
+
+def test_idle_session_expires(office: Central) -> None:
+    s = logged_in(office.url, "op")
+    assert s.get(f"{office.url}/console/overview", timeout=10).status_code == 200
+    with office.session() as db:
+        db.execute(
+            update(users.ConsoleSession).values(last_seen=now_ms() - users.IDLE_S * 1000 - 1000)
+        )
+    r = s.get(f"{office.url}/console/overview", timeout=10, allow_redirects=False)
+    assert r.status_code == 303 and "expired=1" in r.headers["location"]
+    assert "长时间未操作" in s.get(f"{office.url}{r.headers['location']}", timeout=10).text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_renders(office: Central, lang: str) -> None:
+    [token] = office.issue(1, holder="李四")
+    v = decode_voucher(token).voucher
+    redeem_row(office, token)
+    s = logged_in(office.url, "boss")
+    s.cookies.set("cp_lang", lang, path="/")
+    month = time.strftime("%Y-%m")
+    for path in (
+        "/console/overview",
+        "/console/overview/live",
+        "/console/vouchers",
+        f"/console/vouchers?q={v.short_code}",
+        "/console/audit",
+        "/console/audit?actor=boss",
+        f"/console/settlement?month={month}",
+        f"/console/settlement/CIN-A?month={month}",
+    ):
+        r = s.get(f"{office.url}{path}", timeout=10)
+        assert r.status_code == 200, (path, r.text[:800])
+    live = s.get(f"{office.url}/console/overview/live", timeout=10).text
+    assert 'id="live-body"' in live and "CIN-A" in live
+    csv_text = s.get(f"{office.url}/console/audit.csv", timeout=10).text
+    assert csv_text.startswith("\ufefftime,actor,action") and "login" in csv_text
+    assert (
+        "valid"
+        in s.get(f"{office.url}/console/settlement/CIN-A/csv?month={month}", timeout=10).text
+    )
+    assert s.get(f"{office.url}/console/nothing", timeout=10).status_code == 404
+    assert s.get(f"{office.url}/console/static/console.css", timeout=10).status_code == 200
+    csrf = hidden(s.get(f"{office.url}/console/overview", timeout=10).text)
+    r = s.post(
+        f"{office.url}/console/logout", data={"csrf": csrf}, timeout=10, allow_redirects=False
+    )
+    assert r.status_code == 303
+    assert (
+        s.get(f"{office.url}/console/overview", timeout=10, allow_redirects=False).status_code
+        == 303
+    )
+
+
+def test_no_console_leaves_it_out(central_db: Central) -> None:
+    from sync.server.app import create_app
+    from sync.server.main import build_parser
+
+    assert build_parser().parse_args(["--no-console"]).no_console is True
+    app = create_app(central_db.engine, console=False)
+    assert app.fastapi is not None
+    assert not any(getattr(r, "path", "") == "/console" for r in app.fastapi.routes)
+    srv = EmbeddedServer(central_db.engine).start()
+    try:
+        assert requests.get(f"{srv.url}/console/login", timeout=10).status_code == 200
+    finally:
+        srv.stop()
