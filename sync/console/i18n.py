@@ -150,6 +150,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "filter": ("筛选", "Filter"),
     "export_csv": ("导出 CSV", "Export CSV"),
     "no_rows": ("没有记录", "No rows"),
+    "act_login": ("登录", "logged in"),
+    "act_user.add": ("新建账户", "user added"),
+    "act_user.passwd": ("修改密码", "password changed"),
+    "act_user.disable": ("停用账户", "user disabled"),
+    "act_user.totp": ("设置动态验证码", "second factor changed"),
+    "act_user.locked": ("账户锁定", "account locked"),
+    "act_voucher.freeze": ("冻结券", "voucher frozen"),
+    "act_voucher.unfreeze": ("解除冻结", "voucher unfrozen"),
     "shown_max": ("最多显示 500 条，完整内容请导出", "At most 500 rows shown; export for all"),
     # settlement
     "settlement_title": ("月度结算", "Monthly settlement"),
@@ -165,6 +173,17 @@ LABELS: dict[str, tuple[str, str]] = {
     "format": ("格式", "Format"),
     "timezone_note": ("日期按北京时间", "Days in China Standard Time"),
 }
+
+
+def translator_or(lang: str) -> Callable[[str, str], str]:
+    """``t_or(key, fallback)``: for codes that may have no label yet (audit actions of
+    other modules), shown as the code itself rather than failing the page."""
+    index = 1 if lang == "en" else 0
+
+    def t_or(key: str, fallback: str) -> str:
+        return LABELS[key][index] if key in LABELS else fallback
+
+    return t_or
 
 
 def translator(lang: str) -> Callable[[str], str]:

@@ -32,7 +32,7 @@ from sync.office import users
 from sync.office.reports import local_time
 from sync.server.deps import SessionDep, client_addr
 
-from .i18n import DEFAULT_LANG, LANGS, translator
+from .i18n import DEFAULT_LANG, LANGS, translator, translator_or
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "cp_session"
@@ -159,6 +159,7 @@ def render(
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     html = env.get_template(template).render(
         t=translator(lang),
+        t_or=translator_or(lang),
         lang=lang,
         base=base,
         viewer=viewer,
@@ -172,4 +173,6 @@ def render(
 def error_page(
     request: Request, status: int, title_key: str, text: str, viewer: Viewer | None = None
 ) -> Response:
-    return render(request, "error.html", viewer, status=status, title_key=title_key, text=text)
+    return render(
+        request, "error.html", viewer, status=status, title_key=title_key, text=text, code=status
+    )
