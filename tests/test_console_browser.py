@@ -95,7 +95,7 @@ def test_search_freeze_audit_in_a_browser(central: Central, browser: object, sho
     page.get_by_label("原因").select_option("lost")
     page.get_by_label("备注").fill("会员来电挂失")
     page.get_by_role("button", name="确认冻结").click()
-    page.wait_for_url("**?done=frozen")
+    page.wait_for_url("**?done=freeze")
     assert page.locator("#state").inner_text() == "已冻结"
     assert "会员来电挂失" in page.locator("ol.timeline").inner_text()
     page.screenshot(path=str(shots / "console-voucher-frozen.png"), full_page=True)

@@ -108,11 +108,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "note": ("备注", "Note"),
     "confirm_freeze": ("确认冻结", "确认冻结 Freeze"),
     "unfreeze": ("解除冻结", "Unfreeze"),
-    "done_frozen": (
+    "done_freeze": (
         "已冻结：各柜台下次同步后拒收此券",
         "Frozen: every counter refuses it after its next sync",
     ),
-    "done_unfrozen": ("已解除冻结", "Unfrozen"),
+    "done_unfreeze": ("已解除冻结", "Unfrozen"),
     "reason_lost": ("遗失", "lost"),
     "reason_stolen": ("被盗", "stolen"),
     "reason_fraud": ("欺诈", "fraud"),

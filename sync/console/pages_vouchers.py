@@ -8,10 +8,12 @@ only with the session's CSRF token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from sync.office import audit
@@ -20,7 +22,16 @@ from sync.server.deps import SessionDep
 from sync.server.models import FREEZE_REASONS, Voucher
 
 from . import queries
-from .web import CHANGE_VOUCHERS, READ_VOUCHERS, ViewerDep, base_of, check_csrf, render, require
+from .web import (
+    CHANGE_VOUCHERS,
+    READ_VOUCHERS,
+    Viewer,
+    ViewerDep,
+    base_of,
+    check_csrf,
+    render,
+    require,
+)
 
 router = APIRouter()
 NOTE_MAX = 500
@@ -36,7 +47,7 @@ def search_page(request: Request, session: SessionDep, viewer: ViewerDep, q: str
     return render(request, "vouchers.html", viewer, active="vouchers", q=q, rows=rows)
 
 
-def load(session: SessionDep, cti: str) -> Voucher:
+def load(session: Session, cti: str) -> Voucher:
     v = session.get(Voucher, cti.lower()) if len(cti) <= 20 else None
     if v is None:
         raise HTTPException(404, "no such voucher")
@@ -61,6 +72,38 @@ def voucher_page(request: Request, session: SessionDep, viewer: ViewerDep, cti: 
     )
 
 
+def change(
+    request: Request,
+    session: Session,
+    viewer: Viewer,
+    cti: str,
+    csrf: str,
+    note: str,
+    action: str,
+    apply: Callable[[Voucher], None],
+) -> Response:
+    """Check the form, apply one office change and audit it (before/after) in one transaction."""
+    check_csrf(viewer.csrf, csrf, viewer)
+    require(viewer, CHANGE_VOUCHERS)
+    v = load(session, cti)
+    before = {"status": v.status, "freeze_reason": v.freeze_reason}
+    apply(v)
+    audit.record(
+        session,
+        actor=viewer.name,
+        action=f"voucher.{action}",
+        subject=v.short_code,
+        before=before,
+        after={
+            "status": v.status,
+            "freeze_reason": v.freeze_reason,
+            "note": note.strip()[:NOTE_MAX],
+        },
+        address=viewer.address,
+    )
+    return RedirectResponse(f"{base_of(request)}/vouchers/{v.cti}?done={action}", 303)
+
+
 @router.post("/vouchers/{cti}/freeze")
 def freeze_voucher(
     request: Request,
@@ -71,21 +114,9 @@ def freeze_voucher(
     note: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(viewer.csrf, csrf, viewer)
-    require(viewer, CHANGE_VOUCHERS)
-    v = load(session, cti)
-    before = {"status": v.status, "freeze_reason": v.freeze_reason}
-    freeze(session, v, reason)
-    audit.record(
-        session,
-        actor=viewer.name,
-        action="voucher.freeze",
-        subject=v.short_code,
-        before=before,
-        after={"status": v.status, "freeze_reason": reason, "note": note.strip()[:NOTE_MAX]},
-        address=viewer.address,
+    return change(
+        request, session, viewer, cti, csrf, note, "freeze", lambda v: freeze(session, v, reason)
     )
-    return RedirectResponse(f"{base_of(request)}/vouchers/{v.cti}?done=frozen", 303)
 
 
 @router.post("/vouchers/{cti}/unfreeze")
@@ -97,18 +128,6 @@ def unfreeze_voucher(
     note: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(viewer.csrf, csrf, viewer)
-    require(viewer, CHANGE_VOUCHERS)
-    v = load(session, cti)
-    before = {"status": v.status, "freeze_reason": v.freeze_reason}
-    unfreeze(session, v)
-    audit.record(
-        session,
-        actor=viewer.name,
-        action="voucher.unfreeze",
-        subject=v.short_code,
-        before=before,
-        after={"status": v.status, "freeze_reason": None, "note": note.strip()[:NOTE_MAX]},
-        address=viewer.address,
+    return change(
+        request, session, viewer, cti, csrf, note, "unfreeze", lambda v: unfreeze(session, v)
     )
-    return RedirectResponse(f"{base_of(request)}/vouchers/{v.cti}?done=unfrozen", 303)
