@@ -76,7 +76,7 @@ class ConsoleSession(Base):
 
     __tablename__ = "console_session"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
+    user_name: Mapped[str] = mapped_column(String(NAME_MAX), index=True)
     csrf: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
@@ -160,7 +160,7 @@ def set_password(
     _check_password(password)
     user.password_hash = _hasher.hash(password)
     user.failures, user.locked_until = 0, None
-    session.execute(delete(ConsoleSession).where(ConsoleSession.user == user.name))
+    session.execute(delete(ConsoleSession).where(ConsoleSession.user_name == user.name))
     audit.record(session, actor=actor, action="user.passwd", subject=user.name, address=address)
 
 
@@ -171,7 +171,7 @@ def disable_user(session: Session, name: str, *, actor: str, address: str = "") 
         raise OfficeError("already_disabled", f"console user {user.name} is already disabled")
     before = _public(user)
     user.disabled = True
-    session.execute(delete(ConsoleSession).where(ConsoleSession.user == user.name))
+    session.execute(delete(ConsoleSession).where(ConsoleSession.user_name == user.name))
     audit.record(
         session,
         actor=actor,
@@ -282,7 +282,7 @@ def open_session(session: Session, user: ConsoleUser, address: str = "") -> tupl
     session.add(
         ConsoleSession(
             token_hash=_hash_token(token),
-            user=user.name,
+            user_name=user.name,
             csrf=csrf,
             address=address[:64],
             created_at=t,
@@ -302,7 +302,7 @@ def resume_session(
     row = session.get(ConsoleSession, _hash_token(token))
     if row is None:
         return None
-    user = session.get(ConsoleUser, row.user)
+    user = session.get(ConsoleUser, row.user_name)
     if user is None or user.disabled or now - row.last_seen > IDLE_S * 1000:
         session.delete(row)
         return None

@@ -35,7 +35,7 @@ def upgrade() -> None:
     )
     op.create_table('console_session',
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('user', sa.String(length=64), nullable=False),
+    sa.Column('user_name', sa.String(length=64), nullable=False),
     sa.Column('csrf', sa.String(length=64), nullable=False),
     sa.Column('address', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
@@ -43,7 +43,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('token_hash')
     )
     with op.batch_alter_table('console_session', schema=None) as batch_op:
-        batch_op.create_index('ix_console_session_user', ['user'], unique=False)
+        batch_op.create_index('ix_console_session_user_name', ['user_name'], unique=False)
 
     # integrator: replaced by trust's audit module/table at merge
     op.create_table('audit_log',
@@ -68,6 +68,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_audit_log_at')
     op.drop_table('audit_log')  # integrator: replaced by trust's audit module/table at merge
     with op.batch_alter_table('console_session', schema=None) as batch_op:
-        batch_op.drop_index('ix_console_session_user')
+        batch_op.drop_index('ix_console_session_user_name')
     op.drop_table('console_session')
     op.drop_table('console_user')
