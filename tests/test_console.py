@@ -287,3 +287,41 @@ def test_no_console_leaves_it_out(central_db: Central) -> None:
         assert requests.get(f"{srv.url}/console/login", timeout=10).status_code == 200
     finally:
         srv.stop()
+
+
+def test_totp_login(office: Central) -> None:
+    import pyotp
+
+    with office.session() as db:
+        secret = users.set_totp(db, "boss", True, actor="test")
+    assert secret
+    s, r = login(office.url, "boss")
+    assert r.status_code == 401 and "请输入动态验证码" in r.text
+    page = s.get(f"{office.url}/console/login", timeout=10)
+    r = s.post(
+        f"{office.url}/console/login",
+        data={
+            "username": "boss",
+            "password": PW,
+            "totp": pyotp.TOTP(secret).now(),
+            "csrf": hidden(page.text),
+            "next": "/console/audit",
+        },
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/console/audit"
+    s2 = requests.Session()
+    page = s2.get(f"{office.url}/console/login", timeout=10)
+    r = s2.post(  # a "next" outside the console is ignored (no open redirect)
+        f"{office.url}/console/login",
+        data={
+            "username": "op",
+            "password": PW,
+            "csrf": hidden(page.text),
+            "next": "//evil.example/x",
+        },
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/console/overview"

@@ -18,13 +18,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from syncsupport import ROOT, Central
+from sqlalchemy import select, update
+from syncsupport import ROOT, Central, enrolled_kiosk
 from test_console import PW, make_user, redeem_row
 from waitfor import wait_for
 
+from kiosk.engine.service import KioskService
+from kiosk.syncer import SyncEngine
 from sync.office.audit import AuditLog
-from sync.server.models import Voucher
+from sync.server.models import Device, Voucher, now_ms
 from sync.voucher import decode_voucher
 
 CHROMIUM = "/usr/bin/chromium"
@@ -58,8 +60,25 @@ def log_in(page: object, base: str, name: str) -> None:
     page.wait_for_url("**/console/overview")
 
 
+def counter_redeems(home: Path, token: str) -> None:
+    """A real counter: redeem (signed, chained record) and sync it to the server."""
+    with KioskService.open(home) as svc:
+        assert svc.redeem(token, fmt="2D", staff="小王").accepted
+    sync(home)
+
+
+def sync(home: Path) -> None:
+    engine = SyncEngine(home)
+    try:
+        assert engine.sync_now().to_json()["ok"]
+    finally:
+        engine.stop()
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_search_freeze_audit_in_a_browser(central: Central, browser: object, shots: Path) -> None:
+def test_search_freeze_audit_in_a_browser(
+    central: Central, browser: object, shots: Path, tmp_path: Path
+) -> None:
     base = central.url
     make_user(central, "op", "admin")
     make_user(central, "cina", "cinema", "CIN-A")
@@ -67,7 +86,15 @@ def test_search_freeze_audit_in_a_browser(central: Central, browser: object, sho
     with central.session() as s:
         for i, tok in enumerate(tokens):
             s.get(Voucher, decode_voucher(tok).voucher.cti.hex()).member_ref = f"M-{i:03d}"
-    redeem_row(central, tokens[1], "CIN-A")
+    kiosk = enrolled_kiosk(central, tmp_path / "kiosk-a", "CIN-A")
+    enrolled_kiosk(central, tmp_path / "kiosk-b", "CIN-B")
+    with central.session() as s:  # counter b has been silent for two hours
+        s.execute(
+            update(Device)
+            .where(Device.cinema == "CIN-B")
+            .values(last_contact=now_ms() - 2 * 3600 * 1000)
+        )
+    counter_redeems(kiosk, tokens[1])
     redeem_row(central, tokens[2], "CIN-B")
     v = decode_voucher(tokens[0]).voucher
     ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
@@ -77,7 +104,7 @@ def test_search_freeze_audit_in_a_browser(central: Central, browser: object, sho
     page.screenshot(path=str(shots / "console-login.png"))
     log_in(page, base, "op")
     assert page.locator("#today-total").inner_text() == "2"
-    redeem_row(central, tokens[0], "CIN-A")  # a counter syncs: the overview shows it by itself
+    counter_redeems(kiosk, tokens[0])  # a counter syncs: the overview shows it by itself
     wait_for(lambda: page.locator("#today-total").inner_text() == "3", timeout=10, step=0.1)
     page.screenshot(path=str(shots / "console-overview.png"))
 
@@ -89,7 +116,8 @@ def test_search_freeze_audit_in_a_browser(central: Central, browser: object, sho
     assert page.locator("#state").inner_text() == "已核销"
     assert "核销" in page.locator("ol.timeline").inner_text()
     page.screenshot(path=str(shots / "console-voucher.png"), full_page=True)
-    redeem_free = decode_voucher(central.issue(1, holder="李四")[0]).voucher
+    [redeem_free_token] = central.issue(1, holder="李四")
+    redeem_free = decode_voucher(redeem_free_token).voucher
     page.goto(f"{base}/console/vouchers/{redeem_free.cti.hex()}")
     assert page.locator("#state").inner_text() == "有效"
     page.get_by_label("原因").select_option("lost")
@@ -101,6 +129,10 @@ def test_search_freeze_audit_in_a_browser(central: Central, browser: object, sho
     page.screenshot(path=str(shots / "console-voucher-frozen.png"), full_page=True)
     with central.session() as s:
         assert s.get(Voucher, redeem_free.cti.hex()).status == "frozen"
+    sync(kiosk)  # the counter learns the freeze on its next sync and refuses the voucher
+    with KioskService.open(kiosk) as svc:
+        verdict = svc.check(redeem_free_token, fmt="2D")
+        assert not verdict.accepted and verdict.reason == "revoked"
 
     page.goto(f"{base}/console/vouchers?q=张三丰")
     page.screenshot(path=str(shots / "console-vouchers.png"))
