@@ -20,7 +20,7 @@ from syncsupport import Central
 from sync.office import users
 from sync.office.audit import AuditLog
 from sync.server.embedded import EmbeddedServer
-from sync.server.models import Redemption, Voucher, now_ms
+from sync.server.models import Device, Redemption, Voucher, now_ms
 from sync.voucher import decode_voucher
 
 pytestmark = pytest.mark.timeout(180)
@@ -248,6 +248,7 @@ def test_every_page_renders(office: Central, lang: str) -> None:
         f"/console/vouchers?q={v.short_code}",
         "/console/audit",
         "/console/audit?actor=boss",
+        "/console/counters",
         f"/console/settlement?month={month}",
         f"/console/settlement/CIN-A?month={month}",
     ):
@@ -325,3 +326,51 @@ def test_totp_login(office: Central) -> None:
         allow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/console/overview"
+
+
+def test_cinemas_and_counters(office: Central, tmp_path) -> None:
+    from kiosk.enrollment import enroll
+
+    s = logged_in(office.url, "op")
+    page = s.get(f"{office.url}/console/counters", timeout=10)
+    assert page.status_code == 200 and "影院与柜台" in page.text and "CIN-B" in page.text
+    r = s.post(
+        f"{office.url}/console/counters/cinema",
+        data={"code": "SH-09", "name": "上海九号", "csrf": hidden(page.text)},
+        timeout=10,
+    )
+    assert r.status_code == 200 and "SH-09" in r.text and "影院已添加" in r.text
+    r = s.post(
+        f"{office.url}/console/counters/code",
+        data={"cinema": "SH-09", "csrf": hidden(page.text)},
+        timeout=10,
+    )
+    code = re.search(r'id="enrol-code">([^<]+)<', r.text).group(1)
+    assert r.status_code == 200 and len(code) == 14
+    enroll(tmp_path / "k", office.url, code)  # the code shown works at a counter
+    page = s.get(f"{office.url}/console/counters", timeout=10)
+    with office.session() as db:
+        [device] = db.scalars(select(Device).where(Device.cinema == "SH-09")).all()
+        assert code not in str([(a.before, a.after) for a in db.scalars(select(AuditLog))])
+    assert device.id in page.text
+    r = s.post(
+        f"{office.url}/console/counters/{device.id}/revoke",
+        data={"csrf": hidden(page.text)},
+        timeout=10,
+    )
+    assert r.status_code == 200 and "柜台已停用" in r.text
+    with office.session() as db:
+        assert db.get(Device, device.id).status == "revoked"
+        actions = [a.action for a in db.scalars(select(AuditLog).where(AuditLog.actor == "op"))]
+    assert actions == ["login", "cinema.add", "device.code", "device.revoke"]
+    aud = logged_in(office.url, "aud")
+    page = aud.get(f"{office.url}/console/counters", timeout=10)
+    assert page.status_code == 200 and "生成注册码" not in page.text
+    r = aud.post(
+        f"{office.url}/console/counters/code",
+        data={"cinema": "SH-09", "csrf": hidden(page.text)},
+        timeout=10,
+    )
+    assert r.status_code == 403
+    cin = logged_in(office.url, "cina")
+    assert cin.get(f"{office.url}/console/counters", timeout=10).status_code == 403

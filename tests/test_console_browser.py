@@ -140,6 +140,12 @@ def test_search_freeze_audit_in_a_browser(
     row = page.locator("table.audit tbody tr").first
     assert "voucher.freeze" in row.inner_text() and redeem_free.short_code in row.inner_text()
     page.screenshot(path=str(shots / "console-audit.png"))
+    page.get_by_role("link", name="影院与柜台", exact=True).click()
+    assert "CIN-B" in page.locator("main").inner_text()
+    page.screenshot(path=str(shots / "console-counters.png"), full_page=True)
+    page.get_by_role("button", name="生成注册码").first.click()
+    assert len(page.locator("#enrol-code").inner_text()) == 14
+    page.screenshot(path=str(shots / "console-enrolment-code.png"))
     page.goto(f"{base}/console/settlement?month={time.strftime('%Y-%m')}")
     page.screenshot(path=str(shots / "console-settlement.png"))
     page.get_by_role("link", name="明细").first.click()

@@ -22,7 +22,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync.errors import CinePassError
 
-from . import pages_audit, pages_auth, pages_overview, pages_settlement, pages_vouchers
+from . import (
+    pages_audit,
+    pages_auth,
+    pages_counters,
+    pages_overview,
+    pages_settlement,
+    pages_vouchers,
+)
 from .i18n import translator
 from .web import HERE, Forbidden, LoginRequired, base_of, error_page, lang_of
 
@@ -45,7 +52,14 @@ def create_console(sessions: object) -> FastAPI:
     """The console app on the server's sessionmaker (mounted by :func:`mount`)."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sessions = sessions
-    for module in (pages_auth, pages_overview, pages_vouchers, pages_settlement, pages_audit):
+    for module in (
+        pages_auth,
+        pages_overview,
+        pages_vouchers,
+        pages_counters,
+        pages_settlement,
+        pages_audit,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
