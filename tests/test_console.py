@@ -374,3 +374,41 @@ def test_cinemas_and_counters(office: Central, tmp_path) -> None:
     assert r.status_code == 403
     cin = logged_in(office.url, "cina")
     assert cin.get(f"{office.url}/console/counters", timeout=10).status_code == 403
+
+
+def test_reissue_and_card_downloads(office: Central) -> None:
+    import cv2
+    import numpy as np
+    import zxingcpp
+
+    [token] = office.issue(1, holder="王*")
+    old = decode_voucher(token).voucher
+    s = logged_in(office.url, "op")
+    page = s.get(f"{office.url}/console/vouchers/{old.cti.hex()}", timeout=10)
+    png = s.get(f"{office.url}/console/vouchers/{old.cti.hex()}/qr.png", timeout=10)
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    img = cv2.imdecode(np.frombuffer(png.content, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert [b.text for b in zxingcpp.read_barcodes(img)] == [token]
+    r = s.post(
+        f"{office.url}/console/vouchers/{old.cti.hex()}/reissue",
+        data={"note": "卡片遗失", "csrf": hidden(page.text)},
+        timeout=10,
+    )
+    assert r.status_code == 200 and "已换发" in r.text and "有效" in r.text
+    new_cti = r.url.split("/vouchers/")[1].split("?")[0]
+    assert new_cti != old.cti.hex()
+    with office.session() as db:
+        assert db.get(Voucher, old.cti.hex()).replaced_by == new_cti
+        new_short = db.get(Voucher, new_cti).short_code
+        row = db.scalar(select(AuditLog).where(AuditLog.action == "voucher.reissue"))
+        assert row.subject == old.short_code and row.after["replaced_by"] == new_short
+    assert old.short_code in r.text  # the trace links back to the card it replaces
+    pdf = s.get(f"{office.url}/console/vouchers/{new_cti}/card.pdf", timeout=30)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    r = s.get(f"{office.url}/console/vouchers/{old.cti.hex()}/card.pdf", timeout=10)
+    assert r.status_code == 400 and "frozen" in r.text  # no card for the replaced voucher
+    aud = logged_in(office.url, "aud")
+    assert aud.get(f"{office.url}/console/vouchers/{new_cti}/qr.png", timeout=10).status_code == 403
+    with office.session() as db:
+        cards = list(db.scalars(select(AuditLog.after).where(AuditLog.action == "voucher.card")))
+    assert cards == [{"download": "png"}, {"download": "pdf"}]

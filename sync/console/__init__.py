@@ -25,6 +25,7 @@ from sync.errors import CinePassError
 from . import (
     pages_audit,
     pages_auth,
+    pages_cards,
     pages_counters,
     pages_overview,
     pages_settlement,
@@ -56,6 +57,7 @@ def create_console(sessions: object) -> FastAPI:
         pages_auth,
         pages_overview,
         pages_vouchers,
+        pages_cards,
         pages_counters,
         pages_settlement,
         pages_audit,

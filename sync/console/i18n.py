@@ -109,6 +109,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "note": ("备注", "Note"),
     "confirm_freeze": ("确认冻结", "确认冻结 Freeze"),
     "unfreeze": ("解除冻结", "Unfreeze"),
+    "reissue_title": ("换发新券", "Reissue"),
+    "reissue_text": (
+        "旧券将被冻结（已换发），同一会员获得一张新券，有效期不变。",
+        "The old voucher is frozen (replaced) and the same member gets a new one, same expiry.",
+    ),
+    "confirm_reissue": ("确认换发", "Reissue"),
+    "done_reissue": (
+        "已换发：这是新券，请下载交给会员",
+        "Reissued: this is the new voucher; download it for the member",
+    ),
+    "card_title": ("会员券面", "Member's card"),
+    "download_png": ("下载二维码 PNG", "Download QR (PNG)"),
+    "download_pdf": ("下载券面 PDF", "Download card (PDF)"),
+    "act_voucher.reissue": ("换发新券", "voucher reissued"),
+    "act_voucher.card": ("下载券面", "card downloaded"),
     "done_freeze": (
         "已冻结：各柜台下次同步后拒收此券",
         "Frozen: every counter refuses it after its next sync",

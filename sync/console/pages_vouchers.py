@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from sync.office import audit
-from sync.office.vouchers import freeze, unfreeze
+from sync.office.vouchers import freeze, reissue, unfreeze
 from sync.server.deps import SessionDep
 from sync.server.models import FREEZE_REASONS, Voucher
 
@@ -80,14 +80,18 @@ def change(
     csrf: str,
     note: str,
     action: str,
-    apply: Callable[[Voucher], None],
+    apply: Callable[[Voucher], Voucher | None],
 ) -> Response:
-    """Check the form, apply one office change and audit it (before/after) in one transaction."""
+    """Check the form, apply one office change and audit it (before/after) in one transaction.
+
+    ``apply`` may return another voucher (the replacement of a reissue): the
+    answer then goes to that voucher's page.
+    """
     check_csrf(viewer.csrf, csrf, viewer)
     require(viewer, CHANGE_VOUCHERS)
     v = load(session, cti)
     before = {"status": v.status, "freeze_reason": v.freeze_reason}
-    apply(v)
+    target = apply(v) or v
     audit.record(
         session,
         actor=viewer.name,
@@ -98,10 +102,11 @@ def change(
             "status": v.status,
             "freeze_reason": v.freeze_reason,
             "note": note.strip()[:NOTE_MAX],
+            **({"replaced_by": target.short_code} if target is not v else {}),
         },
         address=viewer.address,
     )
-    return RedirectResponse(f"{base_of(request)}/vouchers/{v.cti}?done={action}", 303)
+    return RedirectResponse(f"{base_of(request)}/vouchers/{target.cti}?done={action}", 303)
 
 
 @router.post("/vouchers/{cti}/freeze")
@@ -116,6 +121,21 @@ def freeze_voucher(
 ) -> Response:
     return change(
         request, session, viewer, cti, csrf, note, "freeze", lambda v: freeze(session, v, reason)
+    )
+
+
+@router.post("/vouchers/{cti}/reissue")
+def reissue_voucher(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    cti: str,
+    note: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Freeze (replaced) and issue a new card to the same member; show the new voucher."""
+    return change(
+        request, session, viewer, cti, csrf, note, "reissue", lambda v: reissue(session, v)
     )
 
 
