@@ -121,7 +121,7 @@ def test_search_freeze_audit_in_a_browser(
     page.goto(f"{base}/console/vouchers/{redeem_free.cti.hex()}")
     assert page.locator("#state").inner_text() == "有效"
     page.get_by_label("原因").select_option("lost")
-    page.get_by_label("备注").fill("会员来电挂失")
+    page.locator("#note").fill("会员来电挂失")
     page.get_by_role("button", name="确认冻结").click()
     page.wait_for_url("**?done=freeze")
     assert page.locator("#state").inner_text() == "已冻结"
