@@ -412,3 +412,18 @@ def test_reissue_and_card_downloads(office: Central) -> None:
     with office.session() as db:
         cards = list(db.scalars(select(AuditLog.after).where(AuditLog.action == "voucher.card")))
     assert cards == [{"download": "png"}, {"download": "pdf"}]
+
+
+def test_overview_counts_expiring_and_review(office: Central) -> None:
+    soon = office.issue(2, valid_days=10)
+    office.issue(1)  # a year: not expiring
+    redeem_row(office, soon[1])  # used: no longer a worry
+    redeem_row(office, office.issue(1)[0], status="review")
+    s = logged_in(office.url, "aud")
+    live = s.get(f"{office.url}/console/overview/live", timeout=10).text
+    assert re.search(r"30 天内到期未用</span><b>1</b>", live), live
+    assert re.search(r"待审核核销</span><b>1</b>", live)
+    assert re.search(r"今日核销</span><b[^>]*>1</b>", live)  # review is not (yet) a valid use
+    cin = logged_in(office.url, "cina")
+    live = cin.get(f"{office.url}/console/overview/live", timeout=10).text
+    assert "30 天内到期未用" not in live and "已发放" not in live  # the union's figures only

@@ -144,6 +144,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "issued": ("已发放", "Issued"),
     "redeemed": ("已核销", "Redeemed"),
     "utilisation": ("使用率", "Utilisation"),
+    "expiring": ("30 天内到期未用", "Unused, expiring within 30 days"),
+    "under_review": ("待审核核销", "Redemptions under review"),
     "by_cinema": ("按影院和格式", "By cinema and format"),
     "total": ("合计", "Total"),
     "hourly": ("按小时", "By hour"),

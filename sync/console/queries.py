@@ -25,6 +25,7 @@ from sync.voucher.shortcode import encode_short_code
 
 SEARCH_LIMIT = 50
 SILENT_MS = 3600 * 1000
+EXPIRING_S = 30 * 86400
 
 
 def search(session: Session, text: str) -> tuple[list[Voucher], Voucher | None]:
@@ -203,6 +204,28 @@ def overview(session: Session, cinema: str | None = None) -> dict[str, Any]:
         rq = rq.where(Redemption.cinema == cinema)
     issued = int(session.scalar(vq) or 0) if cinema is None else None
     redeemed = int(session.scalar(rq) or 0)
+    now_s = now_ms() // 1000
+    expiring = (
+        int(
+            session.scalar(
+                select(func.count())
+                .select_from(Voucher)
+                .where(
+                    Voucher.status == "active",
+                    Voucher.exp > now_s,
+                    Voucher.exp <= now_s + EXPIRING_S,
+                    ~Voucher.cti.in_(rq.with_only_columns(Redemption.voucher)),
+                )
+            )
+            or 0
+        )
+        if cinema is None
+        else None
+    )
+    review_q = select(func.count()).select_from(Redemption).where(Redemption.status == "review")
+    if cinema is not None:
+        review_q = review_q.where(Redemption.cinema == cinema)
+    review = int(session.scalar(review_q) or 0)
     dq = select(Device).where(Device.status == "active").order_by(Device.cinema, Device.id)
     if cinema is not None:
         dq = dq.where(Device.cinema == cinema)
@@ -245,4 +268,6 @@ def overview(session: Session, cinema: str | None = None) -> dict[str, Any]:
         "utilisation": (f"{100 * redeemed / issued:.1f}%" if issued else "—"),
         "silent": silent,
         "latest": latest,
+        "expiring": expiring,
+        "review": review,
     }
