@@ -211,6 +211,7 @@ def test_roles_get_403_pages(office: Central) -> None:
         f"/console/vouchers/{cti}",
         "/console/audit",
         "/console/settlement/CIN-B/csv",
+        "/console/settlement/CIN-B/xlsx",
         "/console/audit.csv",
     ):
         r = cin.get(f"{office.url}{path}", timeout=10)
@@ -262,6 +263,8 @@ def test_every_page_renders(office: Central, lang: str) -> None:
         "valid"
         in s.get(f"{office.url}/console/settlement/CIN-A/csv?month={month}", timeout=10).text
     )
+    xlsx = s.get(f"{office.url}/console/settlement/CIN-A/xlsx?month={month}", timeout=10)
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
     assert s.get(f"{office.url}/console/nothing", timeout=10).status_code == 404
     assert s.get(f"{office.url}/console/static/console.css", timeout=10).status_code == 200
     csrf = hidden(s.get(f"{office.url}/console/overview", timeout=10).text)
@@ -427,3 +430,27 @@ def test_overview_counts_expiring_and_review(office: Central) -> None:
     cin = logged_in(office.url, "cina")
     live = cin.get(f"{office.url}/console/overview/live", timeout=10).text
     assert "30 天内到期未用" not in live and "已发放" not in live  # the union's figures only
+
+
+def test_session_cookie_is_secure_under_https(central_db: Central, tmp_path) -> None:
+    from test_sync_https import make_ca_and_cert
+
+    ca, cert, key = make_ca_and_cert(tmp_path, ["localhost"])
+    make_user(central_db, "op", "operator")
+    srv = EmbeddedServer(central_db.engine, ssl=(str(cert), str(key))).start()
+    try:
+        s = requests.Session()
+        page = s.get(f"{srv.url}/console/login", timeout=10, verify=str(ca))
+        assert "Secure" in page.headers["set-cookie"]  # the login form's CSRF cookie
+        r = s.post(
+            f"{srv.url}/console/login",
+            data={"username": "op", "password": PW, "csrf": hidden(page.text)},
+            timeout=10,
+            allow_redirects=False,
+            verify=str(ca),
+        )
+        assert r.status_code == 303
+        cookie = r.headers["set-cookie"]
+        assert "cp_session=" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+    finally:
+        srv.stop()

@@ -216,6 +216,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "lines": ("明细", "Lines"),
     "record": ("记录", "Record"),
     "download_csv": ("下载 CSV", "Download CSV"),
+    "download_xlsx": ("下载 Excel", "Download Excel"),
     "format": ("格式", "Format"),
     "timezone_note": ("日期按北京时间", "Days in China Standard Time"),
 }

@@ -7,7 +7,9 @@ another cinema's page is a 403 page.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -52,6 +54,22 @@ def cinema_page(request: Request, session: SessionDep, viewer: ViewerDep, cinema
         active="settlement",
         month=month,
         c=data["cinemas"][0],
+    )
+
+
+@router.get("/settlement/{cinema}/xlsx")
+def cinema_xlsx(request: Request, session: SessionDep, viewer: ViewerDep, cinema: str) -> Response:
+    own(viewer, cinema)
+    month = month_of(request)
+    data = reports.monthly(session, month, cinema)
+    with tempfile.TemporaryDirectory(prefix="cinepass-report-") as tmp:
+        path = Path(tmp) / "report.xlsx"
+        reports.to_xlsx(data, path)
+        body = path.read_bytes()
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="cinepass-{cinema}-{month}.xlsx"'},
     )
 
 
