@@ -160,6 +160,9 @@ def test_search_freeze_audit_in_a_browser(
     p2.goto(f"{base}/console/vouchers/{redeem_free.cti.hex()}")
     assert p2.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
     p2.screenshot(path=str(shots / "console-voucher-phone.png"), full_page=True)
+    p2.goto(f"{base}/console/overview")
+    assert p2.evaluate("document.documentElement.scrollWidth") <= 375
+    p2.screenshot(path=str(shots / "console-overview-phone.png"), full_page=True)
     phone.close()
 
     cin = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
