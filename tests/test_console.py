@@ -454,3 +454,67 @@ def test_session_cookie_is_secure_under_https(central_db: Central, tmp_path) -> 
         assert "cp_session=" in cookie and "Secure" in cookie and "HttpOnly" in cookie
     finally:
         srv.stop()
+
+
+def test_issue_a_batch_from_an_upload(office: Central) -> None:
+    import csv
+    import io
+    import zipfile
+
+    s = logged_in(office.url, "op")
+    page = s.get(f"{office.url}/console/issue", timeout=10)
+    assert page.status_code == 200 and "会员名单 CSV" in page.text
+    bad = "会员编号,姓名\nM-1,张三\nM-1,李四\n".encode()
+    r = s.post(
+        f"{office.url}/console/issue",
+        data={"csrf": hidden(page.text), "valid_days": "365", "formats": ["2D", "3D"]},
+        files={"members": ("members.csv", bad, "text/csv")},
+        timeout=30,
+    )
+    assert r.status_code == 400 and "line 3" in r.text and "M-1" in r.text
+    with office.session() as db:
+        assert db.scalar(select(Voucher).where(Voucher.member_ref == "M-1")) is None
+    r = s.post(  # a validity under 12 months is refused before reading the file
+        f"{office.url}/console/issue",
+        data={"csrf": hidden(page.text), "valid_days": "30"},
+        files={"members": ("members.csv", bad, "text/csv")},
+        timeout=30,
+    )
+    assert r.status_code == 400 and "12 months" in r.text
+    good = "会员编号,姓名\nM-1,张三\nM-2,李四\nM-3,王五\n".encode("gb18030")
+    r = s.post(
+        f"{office.url}/console/issue",
+        data={
+            "csrf": hidden(page.text),
+            "encoding": "gb18030",
+            "valid_days": "400",
+            "formats": ["2D"],
+            "cinemas": "CIN-A",
+            "campaign": "2027春节",
+        },
+        files={"members": ("members.csv", good, "text/csv")},
+        timeout=60,
+    )
+    assert r.status_code == 200 and "已发券" in r.text
+    batch = re.search(r'id="issued">[^<]*<span class="code">([^<]+)<', r.text).group(1)
+    with office.session() as db:
+        rows = list(db.scalars(select(Voucher).where(Voucher.batch == batch)))
+        row = db.scalar(select(AuditLog).where(AuditLog.action == "batch.issue"))
+    assert sorted(v.member_ref for v in rows) == ["M-1", "M-2", "M-3"]
+    assert {tuple(v.formats) for v in rows} == {("2D",)} and rows[0].cinemas == ["CIN-A"]
+    assert rows[0].campaign == "2027春节" and rows[0].holder == "张*"
+    assert row.subject == batch and row.after["count"] == 3
+    text = s.get(f"{office.url}/console/batches/{batch}/vouchers.csv", timeout=10).text
+    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert lines[0][0] == "short_code" and len(lines) == 4
+    assert {line[5] for line in lines[1:]} == {v.token for v in rows}
+    pdf = s.get(f"{office.url}/console/batches/{batch}/cards.pdf", timeout=60)
+    assert pdf.content.startswith(b"%PDF")
+    z = zipfile.ZipFile(
+        io.BytesIO(s.get(f"{office.url}/console/batches/{batch}/qr.zip", timeout=30).content)
+    )
+    assert sorted(z.namelist()) == sorted(f"{v.short_code}.png" for v in rows)
+    aud = logged_in(office.url, "aud")
+    assert aud.get(f"{office.url}/console/issue", timeout=10).status_code == 200
+    assert aud.get(f"{office.url}/console/batches/{batch}/qr.zip", timeout=10).status_code == 403
+    assert s.get(f"{office.url}/console/batches/nope/qr.zip", timeout=10).status_code == 404

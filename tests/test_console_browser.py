@@ -140,6 +140,15 @@ def test_search_freeze_audit_in_a_browser(
     row = page.locator("table.audit tbody tr").first
     assert "voucher.freeze" in row.inner_text() and redeem_free.short_code in row.inner_text()
     page.screenshot(path=str(shots / "console-audit.png"))
+    page.get_by_role("link", name="发券", exact=True).click()
+    members = tmp_path / "members.csv"
+    members.write_text("会员编号,姓名\nM-101,赵六\nM-102,钱七\n", encoding="utf-8")
+    page.get_by_label("会员名单 CSV").set_input_files(str(members))
+    page.get_by_label("活动").fill("2027春节")
+    page.get_by_role("button", name="发券", exact=True).click()
+    page.wait_for_url("**/console/issue?done=*")
+    assert "已发券" in page.locator("#issued").inner_text()
+    page.screenshot(path=str(shots / "console-issue.png"))
     page.get_by_role("link", name="影院与柜台", exact=True).click()
     assert "CIN-B" in page.locator("main").inner_text()
     page.screenshot(path=str(shots / "console-counters.png"), full_page=True)

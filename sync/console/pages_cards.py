@@ -65,7 +65,20 @@ def qr_png(request: Request, session: SessionDep, viewer: ViewerDep, cti: str) -
 @router.get("/vouchers/{cti}/card.pdf")
 def card_pdf(request: Request, session: SessionDep, viewer: ViewerDep, cti: str) -> Response:
     v = handed_out(session, viewer, cti, "pdf")
-    card = cards.Card(
+    return attachment(cards_pdf(session, [v]), "application/pdf", f"{v.short_code}.pdf")
+
+
+def cards_pdf(session: Session, vouchers: list[Voucher]) -> bytes:
+    """The A4 sheet(s) of these vouchers' cards (fpdf writes a file: a private temp one)."""
+    with tempfile.TemporaryDirectory(prefix="cinepass-cards-") as tmp:
+        path = Path(tmp) / "cards.pdf"
+        cards.write_cards_pdf([card_of(session, v) for v in vouchers], path)
+        return path.read_bytes()
+
+
+def card_of(session: Session, v: Voucher) -> cards.Card:
+    """What the member's card prints, from the voucher's row."""
+    return cards.Card(
         token=v.token,
         short_code=v.short_code,
         holder=v.holder,
@@ -76,8 +89,3 @@ def card_pdf(request: Request, session: SessionDep, viewer: ViewerDep, cti: str)
         campaign=v.campaign,
         issuer=issuer_label(session, v.issuer_code),
     )
-    with tempfile.TemporaryDirectory(prefix="cinepass-card-") as tmp:
-        path = Path(tmp) / "card.pdf"
-        cards.write_cards_pdf([card], path)
-        data = path.read_bytes()
-    return attachment(data, "application/pdf", f"{v.short_code}.pdf")

@@ -48,6 +48,7 @@ EVERYONE = users.ROLES
 NAV = (
     ("overview", "nav_overview", EVERYONE),
     ("vouchers", "nav_vouchers", READ_VOUCHERS),
+    ("issue", "nav_issue", READ_VOUCHERS),
     ("counters", "nav_counters", READ_VOUCHERS),
     ("settlement", "nav_settlement", EVERYONE),
     ("audit", "nav_audit", READ_AUDIT),

@@ -1,7 +1,8 @@
 // CinePass console: the only script. No framework, no CDN (offices run on an intranet).
 // 1. [data-live]: fetch the server-rendered fragment every data-interval ms and swap it in.
 // 2. form[data-confirm]: ask before a change (freeze).
-// 3. [data-back]: go back in history instead of to the home page.
+// 3. form[data-busy]: a progress bar while a long POST runs.
+// 4. [data-back]: go back in history instead of to the home page.
 "use strict";
 (function () {
   function live(el) {
@@ -30,11 +31,20 @@
     }
     window.setInterval(tick, every);
   }
+  // form[data-busy]: while a long POST runs (signing a batch), show the progress bar
+  // and keep the button from being pressed twice.
+  function busy(f) {
+    if (!f.hasAttribute("data-busy")) { return; }
+    var bar = f.querySelector("progress.busy");
+    if (bar) { bar.hidden = false; bar.title = f.getAttribute("data-busy"); }
+    f.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-live]").forEach(live);
     document.querySelectorAll("form[data-confirm]").forEach(function (f) {
       f.addEventListener("submit", function (ev) {
-        if (!window.confirm(f.getAttribute("data-confirm"))) { ev.preventDefault(); }
+        if (!window.confirm(f.getAttribute("data-confirm"))) { ev.preventDefault(); return; }
+        busy(f);
       });
     });
     document.querySelectorAll("[data-back]").forEach(function (a) {
