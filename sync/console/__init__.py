@@ -113,5 +113,13 @@ def create_console(sessions: object) -> FastAPI:
 
 
 def mount(api: FastAPI) -> None:
-    """Serve the console under ``/console/`` of the server's app (same sessions)."""
+    """Serve the console under ``/console/`` of the server's app (same sessions).
+
+    A build that left the package's templates out (the kiosk's PyInstaller
+    bundle runs the demo's embedded server, which has no use for a console)
+    serves the API alone instead of failing to start.
+    """
+    if not (HERE / "templates" / "base.html").is_file() or not (HERE / "static").is_dir():
+        log.warning("console templates not installed: /console/ is not served")
+        return
     api.mount(PREFIX, create_console(api.state.sessions))
