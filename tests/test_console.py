@@ -518,3 +518,18 @@ def test_issue_a_batch_from_an_upload(office: Central) -> None:
     assert aud.get(f"{office.url}/console/issue", timeout=10).status_code == 200
     assert aud.get(f"{office.url}/console/batches/{batch}/qr.zip", timeout=10).status_code == 403
     assert s.get(f"{office.url}/console/batches/nope/qr.zip", timeout=10).status_code == 404
+
+
+def test_admin_totp_required_by_the_deployment(
+    central_db: Central, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync.console import ADMIN_TOTP_ENV
+
+    make_user(central_db, "boss", "admin")
+    monkeypatch.setenv(ADMIN_TOTP_ENV, "1")
+    srv = EmbeddedServer(central_db.engine).start()
+    try:
+        _s, r = login(srv.url, "boss")
+        assert r.status_code == 401 and "cinepass-admin user totp" in r.text
+    finally:
+        srv.stop()

@@ -261,3 +261,16 @@ def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
     ours = [d for d in diff if any(n in repr(d) for n in ("console_", "audit_log"))]
     assert ours == []
     engine.dispose()
+
+
+def test_admins_can_be_required_to_use_totp(central_db: Central) -> None:
+    add(central_db, "boss", "admin")
+    add(central_db, "op", "operator")
+    with central_db.session() as s:
+        assert users.check_login(s, "boss", PW, admin_totp=True).reason == "totp_setup_required"
+        assert users.check_login(s, "op", PW, admin_totp=True).user is not None
+        assert users.check_login(s, "boss", PW).user is not None  # not required: fine
+        secret = users.set_totp(s, "boss", True, actor="test")
+    with central_db.session() as s:
+        code = pyotp.TOTP(secret).now()
+        assert users.check_login(s, "boss", PW, code, admin_totp=True).user is not None

@@ -11,6 +11,7 @@ on an intranet without internet. See docs/console.md.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
@@ -37,6 +38,8 @@ from .web import HERE, Forbidden, LoginRequired, base_of, error_page, lang_of
 
 log = logging.getLogger("cinepass.console")
 PREFIX = "/console"
+#: ``CINEPASS_ADMIN_TOTP=1`` in the server's environment: every admin must log in with TOTP.
+ADMIN_TOTP_ENV = "CINEPASS_ADMIN_TOTP"
 
 #: Sent with every console answer: no framing, scripts and styles only from here.
 SECURITY_HEADERS = {
@@ -54,6 +57,7 @@ def create_console(sessions: object) -> FastAPI:
     """The console app on the server's sessionmaker (mounted by :func:`mount`)."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sessions = sessions
+    app.state.admin_totp = os.environ.get(ADMIN_TOTP_ENV, "") == "1"
     for module in (
         pages_auth,
         pages_overview,

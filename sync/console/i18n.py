@@ -29,6 +29,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "disabled": ("此账户已停用", "This account is disabled"),
     "totp_required": ("请输入动态验证码", "Enter the one-time code"),
     "bad_totp": ("动态验证码错误", "Wrong one-time code"),
+    "totp_setup_required": (
+        "管理员必须使用动态验证码：请先运行 cinepass-admin user totp 用户名",
+        "Administrators must use a one-time code: run cinepass-admin user totp NAME first",
+    ),
     "expired_session": (
         "长时间未操作，请重新登录",
         "You were idle for too long: please log in again",

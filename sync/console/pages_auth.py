@@ -81,7 +81,14 @@ def login(
     next: Annotated[str, Form()] = "",  # noqa: A002 (the form field's name)
 ) -> Response:
     check_csrf(request.cookies.get(LOGIN_COOKIE, ""), csrf)
-    result = users.check_login(session, username, password, totp, address=address)
+    result = users.check_login(
+        session,
+        username,
+        password,
+        totp,
+        address=address,
+        admin_totp=bool(request.app.state.admin_totp),
+    )
     if result.user is None:
         status = 429 if result.reason == "locked" else 401
         return login_form(request, status=status, error=result.reason, name=username, next_=next)

@@ -216,7 +216,8 @@ def list_users(session: Session) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """``user`` on success; else ``reason``: bad_login, locked, disabled, totp_required, bad_totp."""
+    """``user`` on success; else ``reason``: bad_login, locked, disabled, totp_required,
+    bad_totp, totp_setup_required (an admin without a second factor where one is required)."""
 
     user: ConsoleUser | None
     reason: str = ""
@@ -238,8 +239,13 @@ def check_login(
     *,
     address: str = "",
     now: int | None = None,
+    admin_totp: bool = False,
 ) -> LoginResult:
-    """Check a login attempt and count a failure; the caller commits either way."""
+    """Check a login attempt and count a failure; the caller commits either way.
+
+    ``admin_totp``: the deployment requires a second factor of every ``admin``
+    (an admin who has none is refused until ``user totp NAME`` gave one).
+    """
     now = now_ms() if now is None else now
     user = session.get(ConsoleUser, name.strip()) if name.strip() else None
     if user is None:
@@ -260,6 +266,8 @@ def check_login(
         return LoginResult(None, "bad_login")
     if user.disabled:
         return LoginResult(None, "disabled")
+    if admin_totp and user.role == "admin" and not user.totp_secret:
+        return LoginResult(None, "totp_setup_required")
     if user.totp_secret:
         if not totp.strip():
             return LoginResult(None, "totp_required")
