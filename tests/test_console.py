@@ -212,6 +212,7 @@ def test_roles_get_403_pages(office: Central) -> None:
         "/console/audit",
         "/console/settlement/CIN-B/csv",
         "/console/settlement/CIN-B/xlsx",
+        "/console/settlement/CIN-B/pdf",
         "/console/audit.csv",
     ):
         r = cin.get(f"{office.url}{path}", timeout=10)
@@ -265,6 +266,8 @@ def test_every_page_renders(office: Central, lang: str) -> None:
     )
     xlsx = s.get(f"{office.url}/console/settlement/CIN-A/xlsx?month={month}", timeout=10)
     assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+    pdf = s.get(f"{office.url}/console/settlement/CIN-A/pdf?month={month}", timeout=30)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert s.get(f"{office.url}/console/nothing", timeout=10).status_code == 404
     assert s.get(f"{office.url}/console/static/console.css", timeout=10).status_code == 200
     csrf = hidden(s.get(f"{office.url}/console/overview", timeout=10).text)

@@ -246,6 +246,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "record": ("记录", "Record"),
     "download_csv": ("下载 CSV", "Download CSV"),
     "download_xlsx": ("下载 Excel", "Download Excel"),
+    "download_statement": ("下载结算单 PDF", "Download statement (PDF)"),
     "format": ("格式", "Format"),
     "timezone_note": ("日期按北京时间", "Days in China Standard Time"),
 }

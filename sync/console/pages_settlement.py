@@ -18,6 +18,7 @@ from sync.issuing import DISPLAY_TZ
 from sync.office import reports
 from sync.server.deps import SessionDep
 
+from .statement import statement_pdf
 from .web import Forbidden, Viewer, ViewerDep, base_of, render
 
 router = APIRouter()
@@ -70,6 +71,18 @@ def cinema_xlsx(request: Request, session: SessionDep, viewer: ViewerDep, cinema
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="cinepass-{cinema}-{month}.xlsx"'},
+    )
+
+
+@router.get("/settlement/{cinema}/pdf")
+def cinema_pdf(request: Request, session: SessionDep, viewer: ViewerDep, cinema: str) -> Response:
+    own(viewer, cinema)
+    month = month_of(request)
+    body = statement_pdf(reports.monthly(session, month, cinema))
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="cinepass-{cinema}-{month}.pdf"'},
     )
 
 
