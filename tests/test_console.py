@@ -536,3 +536,34 @@ def test_admin_totp_required_by_the_deployment(
         assert r.status_code == 401 and "cinepass-admin user totp" in r.text
     finally:
         srv.stop()
+
+
+def test_settlement_summary_matches_the_monthly_report(office: Central) -> None:
+    from sync.console.queries import settlement_summary
+    from sync.office import reports
+
+    tokens = office.issue(5)
+    for tok, cinema, status in zip(
+        tokens,
+        ("CIN-A", "CIN-A", "CIN-B", "CIN-B", "CIN-B"),
+        ("valid", "duplicate", "valid", "void", "rejected"),
+        strict=True,
+    ):
+        redeem_row(office, tok, cinema, status)
+    month = time.strftime("%Y-%m", time.gmtime(time.time() + 8 * 3600))
+    with office.session() as db:
+        full = reports.monthly(db, month)["cinemas"]
+        summary = settlement_summary(db, month)
+    assert summary == [
+        {
+            "cinema": c["cinema"],
+            "name": c["name"],
+            "valid_total": c["valid_total"],
+            "valid_by_format": c["valid_by_format"],
+            "duplicates": len(c["duplicates"]),
+            "voids": len(c["voids"]),
+            "rejected": len(c["rejected"]),
+        }
+        for c in full
+    ]
+    assert [r["valid_total"] for r in summary] == [1, 1]

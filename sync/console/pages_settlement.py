@@ -18,6 +18,7 @@ from sync.issuing import DISPLAY_TZ
 from sync.office import reports
 from sync.server.deps import SessionDep
 
+from . import queries
 from .statement import statement_pdf
 from .web import Forbidden, Viewer, ViewerDep, base_of, render
 
@@ -39,8 +40,8 @@ def settlement_page(request: Request, session: SessionDep, viewer: ViewerDep) ->
     month = month_of(request)
     if viewer.role == "cinema" and viewer.cinema:
         return RedirectResponse(f"{base_of(request)}/settlement/{viewer.cinema}?month={month}", 303)
-    data = reports.monthly(session, month)
-    return render(request, "settlement.html", viewer, active="settlement", month=month, data=data)
+    rows = queries.settlement_summary(session, month)
+    return render(request, "settlement.html", viewer, active="settlement", month=month, rows=rows)
 
 
 @router.get("/settlement/{cinema}")
