@@ -245,6 +245,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "lines": ("明细", "Lines"),
     "record": ("记录", "Record"),
     "download_csv": ("下载 CSV", "Download CSV"),
+    "more_lines": (
+        "页面只显示前 300 行，完整明细请下载",
+        "The page shows the first 300 lines; download for all of them",
+    ),
     "download_xlsx": ("下载 Excel", "Download Excel"),
     "download_statement": ("下载结算单 PDF", "Download statement (PDF)"),
     "format": ("格式", "Format"),

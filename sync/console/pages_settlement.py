@@ -23,6 +23,8 @@ from .statement import statement_pdf
 from .web import Forbidden, Viewer, ViewerDep, base_of, render
 
 router = APIRouter()
+#: lines shown per section on the page; the downloads have them all
+LINE_MAX = 300
 
 
 def month_of(request: Request) -> str:
@@ -56,6 +58,7 @@ def cinema_page(request: Request, session: SessionDep, viewer: ViewerDep, cinema
         active="settlement",
         month=month,
         c=data["cinemas"][0],
+        line_max=LINE_MAX,
     )
 
 

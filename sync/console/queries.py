@@ -26,6 +26,18 @@ from sync.voucher.shortcode import encode_short_code
 
 SEARCH_LIMIT = 50
 SILENT_MS = 3600 * 1000
+
+
+def by_time(column: Any) -> Any:
+    """``column || ''``: the same value, but no index lookup on it.
+
+    Without ANALYZE statistics SQLite prefers the (status, kind) index to the
+    time range for a day's or a month's rows, and reads most of the table
+    (550 ms at 100,000 rows instead of 20 ms from ``ix_redemption_at_counts``).
+    """
+    return column.concat("")
+
+
 EXPIRING_S = 30 * 86400
 
 
@@ -180,8 +192,8 @@ def overview(session: Session, cinema: str | None = None) -> dict[str, Any]:
     today = [
         Redemption.at >= start,
         Redemption.at < end,
-        Redemption.kind == "redeem",
-        Redemption.status == "valid",
+        by_time(Redemption.kind) == "redeem",
+        by_time(Redemption.status) == "valid",
     ]
     if cinema is not None:
         today.append(Redemption.cinema == cinema)

@@ -182,7 +182,12 @@ class Redemption(Base):
     chain_gap: Mapped[bool] = mapped_column(Boolean, default=False)
     chain_fork: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (Index("ix_redemption_device_seq", "device", "seq"),)
+    __table_args__ = (
+        Index("ix_redemption_device_seq", "device", "seq"),
+        # the console's month and day counts, read from the index alone (migration 0002)
+        Index("ix_redemption_at_counts", "at", "kind", "status", "cinema", "format"),
+        Index("ix_redemption_status_kind_voucher", "status", "kind", "voucher"),
+    )
 
 
 class FeedHead(Base):

@@ -6,7 +6,7 @@ Create Date: 2026-12-03 06:10:00
 
 The union office's web console (sync/console): console_user (argon2 hash,
 lockout, optional TOTP, role, cinema) and console_session (cookie hash, CSRF
-token, last use). Another branch may add a 0002 too: the integrator re-chains
+token, last use), two indexes on redemption for the console's counts. Another branch may add a 0002 too: the integrator re-chains
 ``down_revision`` at merge.
 """
 from alembic import op
@@ -45,6 +45,11 @@ def upgrade() -> None:
     with op.batch_alter_table('console_session', schema=None) as batch_op:
         batch_op.create_index('ix_console_session_user_name', ['user_name'], unique=False)
 
+    # the console's counts (overview, settlement month) read from the index alone
+    with op.batch_alter_table('redemption', schema=None) as batch_op:
+        batch_op.create_index('ix_redemption_at_counts', ['at', 'kind', 'status', 'cinema', 'format'], unique=False)
+        batch_op.create_index('ix_redemption_status_kind_voucher', ['status', 'kind', 'voucher'], unique=False)
+
     # integrator: replaced by trust's audit module/table at merge
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -67,6 +72,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_audit_log_subject')
         batch_op.drop_index('ix_audit_log_at')
     op.drop_table('audit_log')  # integrator: replaced by trust's audit module/table at merge
+    with op.batch_alter_table('redemption', schema=None) as batch_op:
+        batch_op.drop_index('ix_redemption_status_kind_voucher')
+        batch_op.drop_index('ix_redemption_at_counts')
     with op.batch_alter_table('console_session', schema=None) as batch_op:
         batch_op.drop_index('ix_console_session_user_name')
     op.drop_table('console_session')
