@@ -258,7 +258,9 @@ def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
     engine = migrate(f"sqlite:///{tmp_path / 'head.sqlite3'}")
     with engine.connect() as c:
         diff = compare_metadata(MigrationContext.configure(c), Base.metadata)
-    ours = [d for d in diff if any(n in repr(d) for n in ("console_", "audit_log", "ix_redemption_"))]
+    ours = [
+        d for d in diff if any(n in repr(d) for n in ("console_", "audit_log", "ix_redemption_"))
+    ]
     assert ours == []
     engine.dispose()
 
