@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync import admin_issue, admin_review, admin_server
+from sync import admin_issue, admin_review, admin_server, admin_users
 from sync.admin_common import AdminError
 from sync.cliparse import Parser, run
 from sync.errors import EXIT_ENV, EXIT_OK, EXIT_USAGE
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_issue.register(sub)
     admin_server.register(sub)
     admin_review.register(sub)
+    admin_users.register(sub)
     return parser
 
 

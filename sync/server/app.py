@@ -169,11 +169,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal", "unexpected server error (logged)")
 
 
-def create_app(engine: Engine, *, trusted_proxies: Sequence[str] = ()) -> BodyLimit:
+def create_app(
+    engine: Engine, *, trusted_proxies: Sequence[str] = (), console: bool = True
+) -> BodyLimit:
     """Build the ASGI app for one database (the server, tests and bench all use this).
 
     ``trusted_proxies`` are the CIDRs whose ``X-Forwarded-For`` is believed
-    (see :func:`sync.server.deps.client_addr`); none by default.
+    (see :func:`sync.server.deps.client_addr`); none by default. ``console``:
+    also serve the union office's web console under ``/console/``.
     """
     app = FastAPI(
         title="CinePass central server",
@@ -197,6 +200,10 @@ def create_app(engine: Engine, *, trusted_proxies: Sequence[str] = ()) -> BodyLi
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    if console:
+        from sync.console import mount  # the console sits above the server: imported late
+
+        mount(app)
     wrapped = BodyLimit(app)
     wrapped.fastapi = app
     return wrapped

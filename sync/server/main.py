@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve even if others can read the SQLite file (not recommended)",
     )
+    p.add_argument("--no-console", action="store_true", help="do not serve the web console")
     return p
 
 
@@ -108,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         uvicorn.run(
-            create_app(engine, trusted_proxies=proxies),
+            create_app(engine, trusted_proxies=proxies, console=not args.no_console),
             host=args.host,
             port=args.port,
             log_level=args.log_level,

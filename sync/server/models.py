@@ -209,7 +209,12 @@ class Redemption(Base):
     # the union's decision on a review line: ``accepted`` / ``rejected`` (audited)
     decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
-    __table_args__ = (Index("ix_redemption_device_seq", "device", "seq"),)
+    __table_args__ = (
+        Index("ix_redemption_device_seq", "device", "seq"),
+        # the console's month and day counts, read from the index alone (migration 0002)
+        Index("ix_redemption_at_counts", "at", "kind", "status", "cinema", "format"),
+        Index("ix_redemption_status_kind_voucher", "status", "kind", "voucher"),
+    )
 
 
 class Quarantine(Base):
@@ -244,6 +249,9 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(String(200))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    # a voucher's trace in the console reads the lines about it (migration 0005)
+    __table_args__ = (Index("ix_audit_log_subject", "subject"),)
 
 
 class FeedHead(Base):

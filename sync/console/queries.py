@@ -1,0 +1,325 @@
+"""What the console's pages read: voucher search and trace, today's overview.
+
+Read-only queries over the central tables (changes go through
+:mod:`sync.office`). Kept apart from the page handlers so a bench or another
+front end (the online API, a future CLI ``trace``) can call them too.
+Times are shown in China Standard Time, the calendar the office settles by.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from sync.issuing import DISPLAY_TZ
+from sync.office.errors import OfficeError
+from sync.office.reports import month_bounds
+from sync.office.vouchers import find_voucher
+from sync.server.models import AuditEntry, Cinema, Device, FeedEvent, Redemption, Voucher, now_ms
+from sync.voucher.shortcode import encode_short_code
+
+SEARCH_LIMIT = 50
+SILENT_MS = 3600 * 1000
+
+
+def by_time(column: Any) -> Any:
+    """``column || ''``: the same value, but no index lookup on it.
+
+    Without ANALYZE statistics SQLite prefers the (status, kind) index to the
+    time range for a day's or a month's rows, and reads most of the table
+    (550 ms at 100,000 rows instead of 20 ms from ``ix_redemption_at_counts``).
+    """
+    return column.concat("")
+
+
+EXPIRING_S = 30 * 86400
+
+
+def search(session: Session, text: str) -> tuple[list[Voucher], Voucher | None]:
+    """(matches, the one voucher a code names) for what the operator typed.
+
+    A short code is parsed as forgivingly as at the counter (case, dashes,
+    I/L/O); a QR text works too. Anything else is looked up as member
+    reference, batch, or a part of the holder's name.
+    """
+    text = text.strip()
+    if not text:
+        return [], None
+    try:
+        v = find_voucher(session, text)
+        return [v], v
+    except OfficeError as exc:
+        if exc.reason == "unknown_voucher":
+            return [], None
+    like = f"%{text.replace('%', '').replace('_', '')}%"
+    q = (
+        select(Voucher)
+        .where(or_(Voucher.member_ref == text, Voucher.batch == text, Voucher.holder.like(like)))
+        .order_by(Voucher.issued_at.desc())
+        .limit(SEARCH_LIMIT)
+    )
+    return list(session.scalars(q)), None
+
+
+def valid_uses(session: Session, cti: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Redemption)
+            .where(
+                Redemption.voucher == cti,
+                Redemption.kind == "redeem",
+                Redemption.status == "valid",
+            )
+        )
+        or 0
+    )
+
+
+def state_of(session: Session, v: Voucher, now_s: int | None = None) -> str:
+    """``frozen``, ``used``, ``expired`` or ``active`` (shown 已冻结/已核销/已过期/有效)."""
+    now_s = int(time.time()) if now_s is None else now_s
+    if v.status == "frozen":
+        return "frozen"
+    if valid_uses(session, v.cti) >= max(1, v.admissions):
+        return "used"
+    if v.exp <= now_s:
+        return "expired"
+    return "active"
+
+
+@dataclass
+class Event:
+    """One line of a voucher's timeline."""
+
+    at: int
+    kind: str  # issued | redeem | void | freeze | unfreeze | replaced_by | replaces
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def trace(session: Session, v: Voucher) -> list[Event]:
+    """The voucher's whole life on one timeline, oldest first.
+
+    Freezes and unfreezes come from the revocation feed (so those made with
+    ``cinepass-admin`` appear too), with who and why from the audit log when
+    the console made them.
+    """
+    events = [Event(v.issued_at, "issued", {"batch": v.batch, "kid": v.kid})]
+    for r in session.scalars(
+        select(Redemption).where(Redemption.voucher == v.cti).order_by(Redemption.at)
+    ):
+        flags = [f for f, on in (("chain_gap", r.chain_gap), ("chain_fork", r.chain_fork)) if on]
+        events.append(
+            Event(
+                r.at,
+                r.kind,
+                {
+                    "cinema": r.cinema,
+                    "device": r.device,
+                    "staff": r.staff,
+                    "format": r.format,
+                    "status": r.status,
+                    "record": r.uuid,
+                    "duplicate_of": r.duplicate_of,
+                    "problem": r.problem,
+                    "flags": flags,
+                },
+            )
+        )
+    notes = [
+        a
+        for a in session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.subject == v.short_code, AuditEntry.action.like("voucher.%"))
+            .order_by(AuditEntry.at)
+        )
+    ]
+    for e in session.scalars(
+        select(FeedEvent)
+        .where(
+            FeedEvent.feed == "revocation",
+            FeedEvent.key == v.cti,
+            FeedEvent.action.in_(("freeze", "unfreeze")),
+        )
+        .order_by(FeedEvent.seq)
+    ):
+        details: dict[str, Any] = {"reason": e.data.get("reason")}
+        match = next((a for a in notes if a.action == f"voucher.{e.action}"), None)
+        if match is not None:
+            notes.remove(match)
+            details.update(by=match.actor, note=(match.after or {}).get("note", ""))
+        events.append(Event(e.at, e.action, details))
+    if v.replaced_by:
+        new = session.get(Voucher, v.replaced_by)
+        events.append(
+            Event(
+                new.issued_at if new else v.issued_at,
+                "replaced_by",
+                {
+                    "cti": v.replaced_by,
+                    "short_code": encode_short_code(bytes.fromhex(v.replaced_by)),
+                },
+            )
+        )
+    old = session.scalar(select(Voucher).where(Voucher.replaced_by == v.cti))
+    if old is not None:
+        events.append(
+            Event(v.issued_at, "replaces", {"cti": old.cti, "short_code": old.short_code})
+        )
+    events.sort(key=lambda e: e.at)
+    return events
+
+
+def day_bounds(now: int | None = None) -> tuple[str, int, int]:
+    """Today in China Standard Time: (YYYY-MM-DD, start ms, end ms)."""
+    now = now_ms() if now is None else now
+    d = datetime.fromtimestamp(now / 1000, DISPLAY_TZ).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    start = int(d.timestamp() * 1000)
+    return d.strftime("%Y-%m-%d"), start, start + 86400 * 1000
+
+
+def overview(session: Session, cinema: str | None = None) -> dict[str, Any]:
+    """Today's redemptions by cinema and format and hour, usage, silent counters."""
+    day, start, end = day_bounds()
+    today = [
+        Redemption.at >= start,
+        Redemption.at < end,
+        by_time(Redemption.kind) == "redeem",
+        by_time(Redemption.status) == "valid",
+    ]
+    if cinema is not None:
+        today.append(Redemption.cinema == cinema)
+    names = {c.code: c.name for c in session.scalars(select(Cinema))}
+    table: dict[str, dict[str, int]] = {}
+    for code, fmt, n in session.execute(
+        select(Redemption.cinema, Redemption.format, func.count())
+        .where(*today)
+        .group_by(Redemption.cinema, Redemption.format)
+    ):
+        table.setdefault(code, {})[fmt] = int(n)
+    formats = sorted({f for row in table.values() for f in row} | {"2D", "3D"})
+    hourly = [0] * 24
+    for (at,) in session.execute(select(Redemption.at).where(*today)):
+        hourly[datetime.fromtimestamp(at / 1000, DISPLAY_TZ).hour] += 1
+    vq = select(func.count()).select_from(Voucher)
+    rq = select(func.count(func.distinct(Redemption.voucher))).where(
+        Redemption.kind == "redeem", Redemption.status == "valid"
+    )
+    if cinema is not None:
+        rq = rq.where(Redemption.cinema == cinema)
+    issued = int(session.scalar(vq) or 0) if cinema is None else None
+    redeemed = int(session.scalar(rq) or 0)
+    now_s = now_ms() // 1000
+    expiring = (
+        int(
+            session.scalar(
+                select(func.count())
+                .select_from(Voucher)
+                .where(
+                    Voucher.status == "active",
+                    Voucher.exp > now_s,
+                    Voucher.exp <= now_s + EXPIRING_S,
+                    ~Voucher.cti.in_(rq.with_only_columns(Redemption.voucher)),
+                )
+            )
+            or 0
+        )
+        if cinema is None
+        else None
+    )
+    review_q = select(func.count()).select_from(Redemption).where(Redemption.status == "review")
+    if cinema is not None:
+        review_q = review_q.where(Redemption.cinema == cinema)
+    review = int(session.scalar(review_q) or 0)
+    dq = select(Device).where(Device.status == "active").order_by(Device.cinema, Device.id)
+    if cinema is not None:
+        dq = dq.where(Device.cinema == cinema)
+    cutoff = now_ms() - SILENT_MS
+    silent = [
+        {"id": d.id, "cinema": d.cinema, "name": d.name, "last_contact": d.last_contact}
+        for d in session.scalars(dq)
+        if d.last_contact is None or d.last_contact < cutoff
+    ]
+    latest = [
+        {
+            "at": r.at,
+            "cinema": r.cinema,
+            "format": r.format,
+            "voucher": encode_short_code(bytes.fromhex(r.voucher)),
+            "cti": r.voucher,
+            "staff": r.staff,
+        }
+        for r in session.scalars(
+            select(Redemption).where(*today).order_by(Redemption.at.desc()).limit(10)
+        )
+    ]
+    return {
+        "day": day,
+        "total": sum(hourly),
+        "formats": formats,
+        "by_cinema": [
+            {
+                "cinema": c,
+                "name": names.get(c, ""),
+                "counts": table[c],
+                "total": sum(table[c].values()),
+            }
+            for c in sorted(table)
+        ],
+        "hourly": hourly,
+        "hourly_max": max(hourly) or 1,
+        "issued": issued,
+        "redeemed": redeemed,
+        "utilisation": (f"{100 * redeemed / issued:.1f}%" if issued else "—"),
+        "silent": silent,
+        "latest": latest,
+        "expiring": expiring,
+        "review": review,
+    }
+
+
+def settlement_summary(session: Session, month: str) -> list[dict[str, Any]]:
+    """The month × cinema table of the settlement page, counted by the database.
+
+    The same numbers as :func:`sync.office.reports.monthly` (valid redeems by
+    format; lines whose status is duplicate, void or rejected), without building
+    every line: the page needs counts, the drill-down per cinema needs lines.
+    """
+    start, end = month_bounds(month)
+    names = {c.code: c.name for c in session.scalars(select(Cinema))}
+    out: dict[str, dict[str, Any]] = {}
+    for code, kind, status, fmt, n in session.execute(
+        select(
+            Redemption.cinema, Redemption.kind, Redemption.status, Redemption.format, func.count()
+        )
+        .where(Redemption.at >= start, Redemption.at < end)
+        .group_by(Redemption.cinema, Redemption.kind, Redemption.status, Redemption.format)
+    ):
+        row = out.setdefault(
+            code,
+            {
+                "cinema": code,
+                "name": names.get(code, ""),
+                "valid_total": 0,
+                "valid_by_format": {},
+                "duplicates": 0,
+                "voids": 0,
+                "rejected": 0,
+            },
+        )
+        if kind == "redeem" and status == "valid":
+            row["valid_total"] += n
+            row["valid_by_format"][fmt] = row["valid_by_format"].get(fmt, 0) + n
+        key = {"duplicate": "duplicates", "void": "voids", "rejected": "rejected"}.get(status)
+        if key:
+            row[key] += n
+    for row in out.values():
+        row["valid_by_format"] = dict(sorted(row["valid_by_format"].items()))
+    return [out[c] for c in sorted(out)]
