@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sync import protocol as P
 from sync.errors import CinePassError
 
+from . import alerts_worker
 from .db import make_sessionmaker
 from .routers import ROUTERS
 from .routers.health import VERSION
@@ -182,6 +183,7 @@ def create_app(engine: Engine) -> BodyLimit:
         },
     )
     app.state.sessions = make_sessionmaker(engine)
+    app.state.alerts = alerts_worker.install(app, engine)  # issue 13: evaluates after uploads
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -14,6 +14,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from sync.errors import CinePassError
+
+from . import alerts_worker
 from .db import DatabaseUrlError, check_db_url, default_db_url, migrate
 
 
@@ -25,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--ssl-certfile", default=None, help="serve HTTPS with this certificate")
     p.add_argument("--ssl-keyfile", default=None)
+    p.add_argument(
+        "--alert-rules", default=None, help="alert thresholds (TOML, docs/monitoring.md)"
+    )
+    p.add_argument("--alert-webhook", default=None, help="POST new alerts here (signed JSON)")
+    p.add_argument("--alert-webhook-secret-file", default=None, help="the webhook's HMAC secret")
     return p
 
 
@@ -36,6 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_db_url(url)  # the one check cinepass-admin makes too (exit 2, one line)
     except DatabaseUrlError as exc:
+        print(f"cinepass-server: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        alerts_worker.configure_from(
+            args.alert_rules, args.alert_webhook, args.alert_webhook_secret_file
+        )
+    except CinePassError as exc:
         print(f"cinepass-server: {exc.message}", file=sys.stderr)
         return exc.exit_code
     try:
