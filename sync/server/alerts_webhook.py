@@ -188,7 +188,7 @@ def deliver_due(maker: sessionmaker[Session], hook: Webhook) -> int:
             else:
                 wait = min(hook.base_s * 2**attempts, hook.max_backoff_s)
                 values |= {"next_at": done + int(wait * 1000)}
-                log.warning("alert notice %s failed (%s), retry in %.0f s", notice_id, error, wait)
+                log.warning("alert notice %s failed (%s), retry in %.1f s", notice_id, error, wait)
             s.execute(update(AlertNotice).where(AlertNotice.id == notice_id).values(**values))
     return sent
 
