@@ -14,8 +14,9 @@ and docs/monitoring.md; the thresholds are in
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -61,7 +62,7 @@ def duplicate_use(session: Session, batch: Batch, s: RuleSettings) -> Iterable[F
                 "voucher",
                 cti,
                 last.at,
-                tuple(rec_id(r) for r in sorted(uses, key=lambda r: r.at)),
+                tuple(f"record:{r.uuid}" for r in sorted(uses, key=lambda r: r.at)),
                 cinema=last.cinema,
                 device=last.device,
                 voucher=codes.get(cti),
@@ -70,6 +71,29 @@ def duplicate_use(session: Session, batch: Batch, s: RuleSettings) -> Iterable[F
             )
         )
     return out
+
+
+class Use(NamedTuple):
+    """The columns duplicate_use reads of a redemption (no ORM object per row)."""
+
+    uuid: str
+    voucher: str
+    at: int
+    status: str
+    cinema: str
+    device: str
+    staff: str
+
+
+_USE_COLS = (
+    Redemption.uuid,
+    Redemption.voucher,
+    Redemption.at,
+    Redemption.status,
+    Redemption.cinema,
+    Redemption.device,
+    Redemption.staff,
+)
 
 
 def after_freeze(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
@@ -122,6 +146,42 @@ def _p99(counts: list[int]) -> float:
     return float(ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)])
 
 
+_BASELINES: OrderedDict[tuple[str, int, int], dict[str | None, list[int]]] = OrderedDict()
+
+
+def baseline(
+    session: Session, device: str, since: int, until: int, w: int
+) -> dict[str | None, list[int]]:
+    """A counter's (and each clerk's) busy-window counts in [since, until), cached an hour.
+
+    The history behind a p99 moves slowly; reading two weeks of a counter's
+    rows on every upload would cost more than the upload. Key: the hour.
+    """
+    key = (device, until // 3_600_000, w)
+    hit = _BASELINES.get(key)
+    if hit is not None:
+        return hit
+    q = select(Redemption.at, Redemption.staff).where(
+        Redemption.device == device,
+        Redemption.kind == "redeem",
+        Redemption.status.in_(COUNTED),
+        Redemption.at >= since,
+        Redemption.at < until,
+    )
+    buckets: dict[tuple[str | None, int], int] = defaultdict(int)
+    for at, staff in session.execute(q).tuples():
+        buckets[(None, int(at) // w)] += 1
+        if staff:
+            buckets[(staff, int(at) // w)] += 1
+    out: dict[str | None, list[int]] = defaultdict(list)
+    for (staff_key, _b), n in buckets.items():
+        out[staff_key].append(n)
+    _BASELINES[key] = dict(out)
+    if len(_BASELINES) > 20_000:
+        _BASELINES.popitem(last=False)
+    return _BASELINES[key]
+
+
 def burst(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
     """A counter (or a clerk at it) redeeming far above its own usual rate: cash-out.
 
@@ -134,17 +194,25 @@ def burst(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
     by_device: dict[str, list[Redemption]] = defaultdict(list)
     for r in batch.redeems:
         by_device[r.device].append(r)
+    if not by_device:
+        return out
+    q = select(
+        Redemption.device, Redemption.at, Redemption.uuid, Redemption.staff, Redemption.cinema
+    ).where(  # the recent rows of every counter of the batch, in one query
+        Redemption.device.in_(by_device),
+        Redemption.kind == "redeem",
+        Redemption.status.in_(COUNTED),
+        Redemption.at >= min(r.at for r in batch.redeems) - w,
+        Redemption.at <= max(r.at for r in batch.redeems),
+    )
+    recent: dict[str, list[tuple[int, str, str, str]]] = defaultdict(list)
+    for dev, at, u, st, c in session.execute(q).tuples():
+        recent[dev].append((int(at), u, st, c))
     for device, new in by_device.items():
         lo, hi = min(r.at for r in new), max(r.at for r in new)
         since = lo - s.int("burst", "baseline_days") * DAY
-        q = select(Redemption.at, Redemption.uuid, Redemption.staff, Redemption.cinema).where(
-            Redemption.device == device,
-            Redemption.kind == "redeem",
-            Redemption.status.in_(COUNTED),
-            Redemption.at >= since,
-            Redemption.at <= hi,
-        )
-        rows = sorted((int(at), u, st, c) for at, u, st, c in session.execute(q))
+        rows = sorted(row for row in recent[device] if lo - w <= row[0] <= hi)
+        base = baseline(session, device, since, lo - w, w)
         groups: dict[str | None, list[tuple[int, str, str, str]]] = {None: rows}
         if s.rules["burst"]["per_staff"]:
             for row in rows:
@@ -152,15 +220,11 @@ def burst(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
                     groups.setdefault(row[2], []).append(row)
         new_ids = {f"record:{r.uuid}" for r in new}
         for staff, grp in groups.items():
-            buckets: dict[int, int] = defaultdict(int)
-            for at, *_rest in grp:
-                if at < lo - w:
-                    buckets[at // w] += 1
-            counts = list(buckets.values())
+            counts = base.get(staff, [])
             limit = s.num("burst", "floor")
             if len(counts) >= s.int("burst", "min_windows"):
                 limit = max(limit, math.ceil(s.num("burst", "factor") * _p99(counts)))
-            items = [(at, f"record:{u}") for at, u, _st, _c in grp if at >= lo - w]
+            items = [(at, f"record:{u}") for at, u, _st, _c in grp]
             n, ids, end = densest(items, w, new_ids)
             if n > limit:
                 kind, key = ("staff", f"{device}/{staff}") if staff else ("device", device)

@@ -49,7 +49,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "min_windows": 20,
         "per_staff": True,
     },
-    "typed_codes": {"enabled": True, "severity": "medium", "min_typed": 10, "share": 0.5},
+    "typed_codes": {"enabled": True, "severity": "medium", "min_typed": 10, "share": 0.4},
     "member_spread": {"enabled": True, "severity": "high", "cinemas": 3, "uses": 6},
     "used_rescans": {"enabled": True, "severity": "medium", "rescans": 3, "hours": 24},
     "forgery_attempts": {

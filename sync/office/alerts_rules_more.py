@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +17,14 @@ from .alerts_batch import COUNTED, MINUTE, Batch, densest, rec_id, ref_id
 from .alerts_config import RuleSettings
 
 HOUR = 60 * MINUTE
+
+
+class Use(NamedTuple):
+    """The three columns member_spread needs of a redemption (no ORM object per row)."""
+
+    uuid: str
+    cinema: str
+    at: int
 
 
 def member_spread(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
@@ -31,29 +41,34 @@ def member_spread(session: Session, batch: Batch, s: RuleSettings) -> Iterable[F
         Voucher.cti.in_(ctis), Voucher.member_ref.is_not(None)
     )
     members = {cti: m for cti, m in session.execute(q) if m}
-    out = []
-    seen: set[tuple[str, object]] = set()
-    for r in sorted(batch.redeems, key=lambda r: -r.at):
+    windows: dict[tuple[str, date], tuple[int, int, str]] = {}
+    for r in batch.redeems:
         member = members.get(r.voucher)
-        if member is None:
-            continue
-        bd = batch.day(session, r.cinema)
-        day = bd.day_of(r.at)
-        if (member, day) in seen:
-            continue
-        seen.add((member, day))
-        start, end = bd.bounds(day)
-        uses = session.scalars(
-            select(Redemption)
-            .join(Voucher, Voucher.cti == Redemption.voucher)
-            .where(
-                Voucher.member_ref == member,
-                Redemption.kind == "redeem",
-                Redemption.status.in_(COUNTED),
-                Redemption.at >= start,
-                Redemption.at < end,
-            )
-        ).all()
+        if member is not None:
+            bd = batch.day(session, r.cinema)
+            day = bd.day_of(r.at)
+            windows.setdefault((member, day), (*bd.bounds(day), r.cinema))
+    if not windows:
+        return []
+    lo = min(w[0] for w in windows.values())
+    hi = max(w[1] for w in windows.values())
+    uses_q = (
+        select(Voucher.member_ref, Redemption.uuid, Redemption.cinema, Redemption.at)
+        .join(Voucher, Voucher.cti == Redemption.voucher)
+        .where(
+            Voucher.member_ref.in_({m for m, _d in windows}),
+            Redemption.kind == "redeem",
+            Redemption.status.in_(COUNTED),
+            Redemption.at >= lo,
+            Redemption.at < hi,
+        )
+    )
+    rows: dict[str, list[Use]] = defaultdict(list)
+    for member, u, c, at in session.execute(uses_q).tuples():
+        rows[str(member)].append(Use(u, c, int(at)))
+    out = []
+    for (member, day), (start, end, cinema) in windows.items():
+        uses = [u for u in rows[member] if start <= u.at < end]
         cinemas = sorted({u.cinema for u in uses})
         if len(cinemas) >= s.int("member_spread", "cinemas") or len(uses) >= s.int(
             "member_spread", "uses"
@@ -65,8 +80,8 @@ def member_spread(session: Session, batch: Batch, s: RuleSettings) -> Iterable[F
                     "member",
                     member,
                     max(u.at for u in uses),
-                    tuple(rec_id(u) for u in sorted(uses, key=lambda u: u.at)),
-                    cinema=r.cinema,
+                    tuple(f"record:{u.uuid}" for u in sorted(uses, key=lambda u: u.at)),
+                    cinema=cinema,
                     member=member,
                     detail={"cinemas": cinemas, "uses": len(uses), "day": day.isoformat()},
                 )
@@ -227,8 +242,10 @@ def clock_skew(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Find
     """
     limit = s.int("clock_skew", "max_skew_seconds") * 1000
     out = []
-    for device_id in sorted({r.device for r in batch.records} | {r.device for r in batch.refusals}):
-        d = session.get(Device, device_id)
+    ids = {r.device for r in batch.records} | {r.device for r in batch.refusals}
+    devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))}
+    for device_id in sorted(ids):
+        d = devices.get(device_id)
         if d is None:
             continue
         offset = int((d.health or {}).get("clock_offset_ms") or 0)

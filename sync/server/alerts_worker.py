@@ -36,18 +36,19 @@ import os
 import queue
 import socket
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, event, select, tuple_, update
+from sqlalchemy import Engine, create_engine, event, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.office import alert_rules
-from sync.office.alerts import raise_all
+from sync.office.alerts import Finding, raise_all
 from sync.office.alerts_batch import Batch
 from sync.office.alerts_config import RuleSettings, load_rules
 from sync.office.alerts_models import Alert, AlertLease
@@ -69,6 +70,9 @@ class AlertSettings:
     rules: RuleSettings = field(default_factory=RuleSettings)
     webhook: alerts_webhook.Webhook | None = None
     sweep_s: float = 30.0
+    #: after the first upload, wait this long for more before evaluating: under load one
+    #: evaluation covers many uploads (its queries are per batch), well inside the 5 s
+    gather_s: float = 0.25
 
 
 _CONFIG: list[AlertSettings] = [AlertSettings()]
@@ -123,6 +127,7 @@ class AlertsWorker:
         self.engine = engine
         self.settings = settings
         self.sessions: sessionmaker[Session] = make_sessionmaker(engine)
+        self.reader = read_engine(engine)
         self.me = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
         self._owner = weakref.ref(owner) if owner is not None else None
         self._queue: queue.Queue[tuple[list[str], list[RefusalKey]]] = queue.Queue()
@@ -173,12 +178,13 @@ class AlertsWorker:
                 first = self._queue.get(timeout=min(wait, 5.0))
             except queue.Empty:
                 first = None
-            while first is not None:  # coalesce whatever queued meanwhile into one evaluation
+            until = time.monotonic() + self.settings.gather_s
+            while first is not None:  # coalesce what queues meanwhile into one evaluation
                 taken += 1
                 recs += first[0]
                 refs += first[1]
                 try:
-                    first = self._queue.get_nowait()
+                    first = self._queue.get(timeout=max(0.0, until - time.monotonic()))
                 except queue.Empty:
                     first = None
             try:
@@ -210,16 +216,20 @@ class AlertsWorker:
 
     def evaluate(self, records: Sequence[str], refusals: Sequence[RefusalKey]) -> list[Alert]:
         """Evaluate these stored rows now (the thread's work; tests and the bench call it too)."""
-        with session_scope(self.sessions) as s:
-            batch = Batch(load_records(s, records), load_refusals(s, refusals), now_ms())
-            new = self._raise(s, batch)
+        with Session(self.reader) as rs:
+            batch = Batch(load_records(rs, records), load_refusals(rs, refusals), now_ms())
+            findings = alert_rules.evaluate(rs, batch, self.settings.rules)
+        new = self._raise(findings)
         self._remember(records, refusals)
         return new
 
-    def _raise(self, s: Session, batch: Batch) -> list[Alert]:
-        findings = alert_rules.evaluate(s, batch, self.settings.rules)
-        new = raise_all(s, findings, notify=self.settings.webhook is not None)
+    def _raise(self, findings: list[Finding]) -> list[Alert]:
+        """Store findings in a short write transaction (the reads ran without the write lock)."""
         self.evaluations += 1
+        if not findings:
+            return []
+        with session_scope(self.sessions) as s:
+            new = raise_all(s, findings, notify=self.settings.webhook is not None)
         if new:
             self._send.set()
             log.warning("alerts: %s", ", ".join(f"{a.rule} {a.subject_key}" for a in new))
@@ -241,7 +251,7 @@ class AlertsWorker:
         if position is None:
             return []
         until = t - 2000  # leave the uploads still being evaluated to their own process
-        with session_scope(self.sessions) as s:
+        with Session(self.reader) as s:
             recs = s.scalars(
                 select(Redemption.uuid)
                 .where(Redemption.received_at > position, Redemption.received_at <= until)
@@ -257,12 +267,36 @@ class AlertsWorker:
             late = [u for u in recs if u not in self._done_set]
             late_refs = [(d, i) for d, i, _r in refs if f"{d}:{i}" not in self._done_set]
             batch = Batch(load_records(s, late), load_refusals(s, late_refs), t, scheduled=True)
-            new = self._raise(s, batch)
-            reached = until
-            if len(recs) == _SWEEP_LIMIT or len(refs) == _SWEEP_LIMIT:
-                reached = position  # more to do: the next tick goes on from here
+            findings = alert_rules.evaluate(s, batch, self.settings.rules)
+        new = self._raise(findings)
+        reached = until
+        if len(recs) == _SWEEP_LIMIT or len(refs) == _SWEEP_LIMIT:
+            reached = max(
+                position, max(r[2] for r in refs) if refs else position
+            )  # go on from here
+        with session_scope(self.sessions) as s:
             s.execute(update(AlertLease).where(AlertLease.name == "sweep").values(position=reached))
         return new
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The engine evaluation reads through: on SQLite one without ``BEGIN IMMEDIATE``.
+
+    Rules only read; on SQLite (WAL) a plain reader sees the committed rows
+    without taking the write lock, so evaluating never holds up an upload.
+    Findings are then written through the ordinary engine, whose transaction
+    re-reads the open alert (:func:`sync.office.alerts.raise_alert`).
+    PostgreSQL readers never block writers: the same engine.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    reader = create_engine(engine.url, connect_args={"timeout": 30})
+
+    @event.listens_for(reader, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+    return reader
 
 
 def take_lease(s: Session, name: str, me: str, t: int, ttl_ms: int) -> int | None:
