@@ -67,8 +67,8 @@ def _change(args: argparse.Namespace, what: str) -> int:
     with session(args) as s:
         a = fn(s, args.id, note=args.note, actor=_actor(args))
         status = a.status
-    words = {"acked": "已确认 / acknowledged", "resolved": "已解决 / resolved"}[status]
-    print(f"alert {args.id} {words}")
+    zh, en = {"acked": ("已确认", "acknowledged"), "resolved": ("已解决", "resolved")}[status]
+    print(f"告警 {args.id} {zh} / alert {args.id} {en}")
     return EXIT_OK
 
 

@@ -169,7 +169,7 @@ def baseline(
         Redemption.at < until,
     )
     buckets: dict[tuple[str | None, int], int] = defaultdict(int)
-    for at, staff in session.execute(q).tuples():
+    for at, staff in session.execute(q):
         buckets[(None, int(at) // w)] += 1
         if staff:
             buckets[(staff, int(at) // w)] += 1
@@ -206,7 +206,7 @@ def burst(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
         Redemption.at <= max(r.at for r in batch.redeems),
     )
     recent: dict[str, list[tuple[int, str, str, str]]] = defaultdict(list)
-    for dev, at, u, st, c in session.execute(q).tuples():
+    for dev, at, u, st, c in session.execute(q):
         recent[dev].append((int(at), u, st, c))
     for device, new in by_device.items():
         lo, hi = min(r.at for r in new), max(r.at for r in new)

@@ -211,43 +211,40 @@ def _check_note(note: str) -> str:
     return text
 
 
-def ack(session: Session, alert_id: int, *, note: str, actor: str) -> Alert:
-    """Acknowledge: someone is on it (repeats still add to it; it stays the subject's alert)."""
+def _change(session: Session, alert_id: int, status: str, note: str, actor: str) -> Alert:
+    """Move an alert to ``status`` with a note, audited in the same transaction."""
     alert = get_alert(session, alert_id)
-    if alert.status != "open":
+    if status == "acked" and alert.status != "open":
         raise OfficeError(
             "not_open", f"告警 {alert_id} 不是待处理状态 / alert {alert_id} is {alert.status}"
         )
-    before = _state(alert)
-    alert.status, alert.note = "acked", _check_note(note)
-    alert.acked_by, alert.acked_at, alert.updated_at = actor, now_ms(), now_ms()
-    audit.record(
-        session,
-        actor=actor,
-        action="alert.ack",
-        subject=f"alert:{alert_id}",
-        before=before,
-        after=_state(alert),
-    )
-    return alert
-
-
-def resolve(session: Session, alert_id: int, *, note: str, actor: str) -> Alert:
-    """Resolve: closed; the subject's next finding opens a new alert."""
-    alert = get_alert(session, alert_id)
     if alert.status == "resolved":
         raise OfficeError(
             "already_resolved", f"告警 {alert_id} 已解决 / alert {alert_id} is resolved"
         )
-    before = _state(alert)
-    alert.status, alert.note, alert.open_key = "resolved", _check_note(note), None
-    alert.resolved_by, alert.resolved_at, alert.updated_at = actor, now_ms(), now_ms()
+    before, t = _state(alert), now_ms()
+    alert.status, alert.note, alert.updated_at = status, _check_note(note), t
+    if status == "acked":
+        alert.acked_by, alert.acked_at = actor, t
+    else:
+        alert.resolved_by, alert.resolved_at, alert.open_key = actor, t, None
+    action = "alert.ack" if status == "acked" else "alert.resolve"
     audit.record(
         session,
         actor=actor,
-        action="alert.resolve",
+        action=action,
         subject=f"alert:{alert_id}",
         before=before,
         after=_state(alert),
     )
     return alert
+
+
+def ack(session: Session, alert_id: int, *, note: str, actor: str) -> Alert:
+    """Acknowledge: someone is on it (repeats still add to it; it stays the subject's alert)."""
+    return _change(session, alert_id, "acked", note, actor)
+
+
+def resolve(session: Session, alert_id: int, *, note: str, actor: str) -> Alert:
+    """Resolve: closed; the subject's next finding opens a new alert."""
+    return _change(session, alert_id, "resolved", note, actor)

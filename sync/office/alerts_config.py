@@ -60,12 +60,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "reasons": list(FORGERY_REASONS),
     },
     "off_hours": {"enabled": True, "severity": "medium"},
-    "silent_counter": {
-        "enabled": True,
-        "severity": "medium",
-        "silent_minutes": 60,
-        "check_seconds": 60,
-    },
+    "silent_counter": {"enabled": True, "severity": "medium", "silent_minutes": 60},
     "clock_skew": {"enabled": True, "severity": "medium", "max_skew_seconds": 300},
     "chain_anomaly": {"enabled": True, "severity": "high"},
 }
@@ -168,11 +163,16 @@ def load_rules(path: str | Path | None) -> RuleSettings:
     for rule, values in data.items():
         if rule == "opening_hours":
             if not isinstance(values, dict):
-                raise AlertRulesError("bad_alert_rules", "alert rules: [opening_hours] is a table")
+                raise AlertRulesError(
+                    "bad_alert_rules", "告警规则格式错误 / alert rules: [opening_hours] is a table"
+                )
             cinemas = values.pop("cinemas", {})
             settings.hours.update(_check_hours("opening_hours", values))
             if not isinstance(cinemas, dict):
-                raise AlertRulesError("bad_alert_rules", "alert rules: opening_hours.cinemas")
+                raise AlertRulesError(
+                    "bad_alert_rules",
+                    "告警规则格式错误 / alert rules: [opening_hours.cinemas.CODE] are tables",
+                )
             for code, spec in cinemas.items():
                 settings.hours["cinemas"][code] = _check_hours(
                     f"opening_hours.cinemas.{code}", spec

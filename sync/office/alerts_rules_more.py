@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,7 +64,7 @@ def member_spread(session: Session, batch: Batch, s: RuleSettings) -> Iterable[F
         )
     )
     rows: dict[str, list[Use]] = defaultdict(list)
-    for member, u, c, at in session.execute(uses_q).tuples():
+    for member, u, c, at in session.execute(uses_q):
         rows[str(member)].append(Use(u, c, int(at)))
     out = []
     for (member, day), (start, end, cinema) in windows.items():
@@ -185,20 +185,7 @@ def off_hours(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Findi
         minute = batch.day(session, r.cinema).local(r.at)
         if not s.hours_of(r.cinema).inside(minute.hour * 60 + minute.minute):
             by_device[r.device].append(r)
-    return [
-        Finding(
-            "off_hours",
-            s.severity("off_hours"),
-            "device",
-            device,
-            max(r.at for r in rows),
-            tuple(rec_id(r) for r in rows),
-            cinema=rows[0].cinema,
-            device=device,
-            detail={"records": len(rows)},
-        )
-        for device, rows in by_device.items()
-    ]
+    return per_device("off_hours", s, by_device, lambda rows: {"records": len(rows)})
 
 
 def silent_counter(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
@@ -279,21 +266,36 @@ def chain_anomaly(session: Session, batch: Batch, s: RuleSettings) -> Iterable[F
     for r in batch.records:
         if r.chain_gap or r.chain_fork or r.status == "rejected":
             by_device[r.device].append(r)
+    return per_device(
+        "chain_anomaly",
+        s,
+        by_device,
+        lambda rows: {
+            "gaps": sum(r.chain_gap for r in rows),
+            "forks": sum(r.chain_fork for r in rows),
+            "rejected": sum(r.status == "rejected" for r in rows),
+        },
+    )
+
+
+def per_device(
+    rule: str,
+    s: RuleSettings,
+    by_device: dict[str, list[Redemption]],
+    detail: Callable[[list[Redemption]], dict[str, Any]],
+) -> list[Finding]:
+    """One finding per counter with its offending records (off_hours, chain_anomaly)."""
     return [
         Finding(
-            "chain_anomaly",
-            s.severity("chain_anomaly"),
+            rule,
+            s.severity(rule),
             "device",
             device,
-            max(r.received_at for r in rows),
+            max(r.at for r in rows),
             tuple(rec_id(r) for r in rows),
             cinema=rows[0].cinema,
             device=device,
-            detail={
-                "gaps": sum(r.chain_gap for r in rows),
-                "forks": sum(r.chain_fork for r in rows),
-                "rejected": sum(r.status == "rejected" for r in rows),
-            },
+            detail=detail(rows),
         )
         for device, rows in by_device.items()
     ]
