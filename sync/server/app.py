@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sync import protocol as P
 from sync.errors import CinePassError
 
+from . import alerts_worker
 from .db import make_sessionmaker
 from .routers import ROUTERS
 from .routers.health import VERSION
@@ -197,6 +198,7 @@ def create_app(
     app.state.trusted_proxies = tuple(
         ipaddress.ip_network(c, strict=False) for c in trusted_proxies
     )
+    app.state.alerts = alerts_worker.install(app, engine)  # issue 13: evaluates after uploads
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -21,6 +21,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from sync.errors import CinePassError
+
+from . import alerts_worker
 from .db import DatabaseUrlError, check_db_url, default_db_url, migrate, world_readable
 
 
@@ -45,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve even if others can read the SQLite file (not recommended)",
     )
     p.add_argument("--no-console", action="store_true", help="do not serve the web console")
+    p.add_argument(
+        "--alert-rules", default=None, help="alert thresholds (TOML, docs/monitoring.md)"
+    )
+    p.add_argument("--alert-webhook", default=None, help="POST new alerts here (signed JSON)")
+    p.add_argument("--alert-webhook-secret-file", default=None, help="the webhook's HMAC secret")
     return p
 
 
@@ -93,6 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if not _check_file(url, args.allow_world_readable_db):
         return 3
+    try:
+        alerts_worker.configure_from(
+            args.alert_rules, args.alert_webhook, args.alert_webhook_secret_file
+        )
+    except CinePassError as exc:
+        print(f"cinepass-server: {exc.message}", file=sys.stderr)
+        return exc.exit_code
     try:
         engine = migrate(url)
     except (SQLAlchemyError, OSError) as exc:

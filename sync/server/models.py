@@ -284,6 +284,7 @@ class FeedEvent(Base):
         Index("ix_feed_event_feed_key", "feed", "key"),
     )
 
+
 class Refusal(Base):
     """One refusal at a counter (times in UTC ms, like every ``*_at`` column)."""
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from sync import protocol as P
 from sync.office.refusals import store_refusals
 
+from .. import alerts_worker
 from ..deps import CurrentDevice, SessionDep
 from ..models import now_ms
 
@@ -22,4 +23,5 @@ def upload_refusals(
     body: P.RefusalUpload, device: CurrentDevice, session: SessionDep
 ) -> P.RefusalAck:
     stored, known = store_refusals(session, device.id, device.cinema, body.refusals)
+    alerts_worker.after_upload(session, refusals=[(device.id, i.id) for i in body.refusals])
     return P.RefusalAck(stored=stored, known=known, time_ms=now_ms())
