@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync import admin_issue, admin_server
+from sync import admin_issue, admin_partners, admin_server
 from sync.admin_common import AdminError
 from sync.cliparse import Parser, run
 from sync.errors import EXIT_ENV, EXIT_OK, EXIT_USAGE
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=Parser, required=True)
     admin_issue.register(sub)
     admin_server.register(sub)
+    admin_partners.register(sub)
     return parser
 
 
