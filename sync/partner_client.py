@@ -109,8 +109,8 @@ class PartnerClient:
         refuse it as ``replayed``.
         """
         data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-        headers = self.headers(method, path, data)
         with _SENT_LOCK:  # the same bytes twice in one second would be one signature: a replay
+            headers = self.headers(method, path, data)
             while headers["X-CinePass-Signature"] in _SENT:
                 time.sleep(0.05)
                 headers = self.headers(method, path, data)

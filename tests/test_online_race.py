@@ -1,0 +1,64 @@
+"""Issue 14: exactly one use under races, decided by the database.
+
+20 partners' holds on one voucher at once give one ``held`` and 19
+``held_by_other`` (SQLite here, PostgreSQL with the ``postgres`` mark); the
+20 confirms of that one hold give one ledger line.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from syncsupport import Central
+from test_online_api import add_partner, short
+
+from sync.partner_client import PREFIX, PartnerApiError, PartnerClient
+from sync.server.models import OnlineHold, Redemption
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def together(n: int, work: Any) -> list[str]:
+    """Run ``work(i)`` in ``n`` threads released at once; each result or error code."""
+    gate = threading.Barrier(n)
+    out: list[str] = [""] * n
+
+    def run(i: int) -> None:
+        gate.wait()
+        try:
+            out[i] = str(work(i)["status"])
+        except PartnerApiError as exc:
+            out[i] = exc.error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return out
+
+
+def test_twenty_concurrent_holds_on_one_voucher_give_exactly_one(
+    central: Central, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = short(central.issue(1)[0])
+    partners: list[PartnerClient] = [add_partner(central, capsys, name=f"P{i}") for i in range(4)]
+    results = together(
+        20, lambda i: partners[i % 4].hold(code, "CIN-A", "2D", f"order-{i}", key=f"k-{i}")
+    )
+    assert Counter(results) == {"held": 1, "held_by_other": 19}
+    with central.session() as s:
+        holds = s.scalars(select(OnlineHold)).all()
+        assert len(holds) == 1 and holds[0].active is not None
+        winner = next(p for p in partners if p.partner_id == holds[0].partner)
+        hold_id = holds[0].id
+    path = f"{PREFIX}/holds/{hold_id}/confirm"  # 20 bodies: 20 signatures in one second
+    confirms = together(20, lambda i: winner.request("POST", path, {"attempt": i}))
+    assert confirms == ["confirmed"] * 20
+    with central.session() as s:
+        n = s.execute(select(func.count()).select_from(Redemption)).scalar_one()
+        assert n == 1
