@@ -166,10 +166,12 @@ def client_from(args: argparse.Namespace) -> PartnerClient:
         pid, secret = str(creds.get("id", "")), str(creds.get("secret", ""))
     server = args.server or os.environ.get("CINEPASS_SERVER", "")
     if not (pid and secret and server):
-        raise SystemExit(
+        print(
             "cinepass-partner: 需要 --server 和凭据 / give --server (or CINEPASS_SERVER) and "
-            "--credentials FILE (or CINEPASS_PARTNER_ID and CINEPASS_PARTNER_SECRET)"
+            "--credentials FILE (or CINEPASS_PARTNER_ID and CINEPASS_PARTNER_SECRET)",
+            file=sys.stderr,
         )
+        raise SystemExit(2)
     return PartnerClient(server, pid, secret)
 
 

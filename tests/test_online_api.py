@@ -294,3 +294,62 @@ def test_partner_add_list_revoke_on_the_command_line(
     capsys.readouterr()
     assert admin_main([*db, "partner", "list"]) == 0
     assert "revoked" in capsys.readouterr().out
+
+
+def test_bad_text_and_odd_ids_are_refused_not_crashed(
+    central: Central, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = add_partner(central, capsys)
+    code = short(central.issue(1)[0])
+    for cinema in ("CIN\ud800", "CIN\u0000A"):
+        e = refused(p.check, code, cinema, "2D")
+        assert (e.status, e.error) == (422, "bad_text")
+    assert refused(p.hold, code, "CIN-A", "2D", "o\ud800", key="k").error == "bad_text"
+    assert refused(p.confirm, "hd_%ED%A0%80").error == "unknown_hold"
+    assert refused(p.release, "nope").error == "unknown_hold"
+    assert refused(p.cancel, "x" * 300, "r").error == "unknown_record"
+    e = refused(p.hold, code, "CIN-A", "2D", "o", key="bad key with spaces")
+    assert e.error == "bad_idempotency_key"
+
+
+def test_the_cinepass_partner_command(
+    central: Central,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sync.partner_client import main as partner_main
+
+    p = add_partner(central, capsys)
+    code = short(central.issue(1)[0])
+    creds = tmp_path / "partner.json"
+    creds.write_text(json.dumps({"id": p.partner_id, "secret": p.secret}))
+    base = ["--server", central.url, "--credentials", str(creds)]
+
+    def run(*argv: str) -> tuple[int, dict[str, Any]]:
+        capsys.readouterr()
+        rc = partner_main([*base, *argv])
+        return rc, json.loads(capsys.readouterr().out)
+
+    assert run("check", code, "--cinema", "CIN-A")[1]["usable"] is True
+    rc, h = run("hold", code, "--cinema", "CIN-A", "--order-ref", "cli-1", "--seconds", "60")
+    assert rc == 0 and h["status"] == "held"
+    assert run("release", h["hold_id"]) == (0, {"status": "released", "hold_id": h["hold_id"]})
+    rc, h = run("hold", code, "--cinema", "CIN-A", "--order-ref", "cli-2", "--key", "cli-2")
+    rc, c = run("confirm", h["hold_id"])
+    assert rc == 0 and c["status"] == "confirmed"
+    assert run("check", code, "--cinema", "CIN-A") == (
+        1,
+        {"error": "already_redeemed", "message": "此券已使用 / voucher already used"},
+    )
+    # the id and secret from the environment instead of a file
+    monkeypatch.setenv("CINEPASS_PARTNER_ID", p.partner_id)
+    monkeypatch.setenv("CINEPASS_PARTNER_SECRET", p.secret)
+    monkeypatch.setenv("CINEPASS_SERVER", central.url)
+    capsys.readouterr()
+    assert partner_main(["cancel", c["record_id"], "--reason", "refund"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "cancelled"
+    monkeypatch.delenv("CINEPASS_PARTNER_SECRET")
+    with pytest.raises(SystemExit) as info:
+        partner_main(["check", code, "--cinema", "CIN-A"])
+    assert info.value.code == 2 and "CINEPASS_PARTNER_SECRET" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import unicodedata
 import uuid
@@ -49,6 +50,8 @@ from sync.voucher.shortcode import parse_short_code
 from .partners import OnlineError, PartnerIdentity
 from .reports import iso_utc
 
+HOLD_ID_RE = re.compile(r"^hd_[0-9a-f]{16}$")
+RECORD_ID_RE = re.compile(r"^[0-9a-f-]{36}$")
 HOLD_DEFAULT_S = 900
 HOLD_MAX_S = 1800
 SOURCE = "online"
@@ -232,7 +235,7 @@ def hold(
 
 
 def own_hold(session: Session, partner: PartnerIdentity, hold_id: str) -> OnlineHold:
-    row = session.get(OnlineHold, hold_id)
+    row = session.get(OnlineHold, hold_id) if HOLD_ID_RE.match(hold_id) else None
     if row is None or row.partner != partner.id:  # another partner's hold is not there for you
         raise OnlineError("unknown_hold", f"无此预订 / no hold {hold_id!r}", 404)
     return row
@@ -353,7 +356,7 @@ def cancel(
     """``POST redemptions/{id}/cancel``: a refunded ticket; the voucher is usable again."""
     reason = text(reason, "reason", 200)
     feeds.lock_head(session)
-    line = session.get(Redemption, record_id)
+    line = session.get(Redemption, record_id) if RECORD_ID_RE.match(record_id) else None
     if line is None or line.source != SOURCE or line.partner != partner.id or line.kind != "redeem":
         raise OnlineError(
             "unknown_record", f"无此核销记录 / no online redemption {record_id!r}", 404

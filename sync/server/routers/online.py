@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -24,7 +25,8 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sync import protocol as P
@@ -57,8 +59,10 @@ class OnlineRoute(APIRoute):
                 first = exc.errors()[0] if exc.errors() else {}
                 if first.get("type") == "json_invalid":
                     return flat(400, "bad_json", "the request body is not valid JSON")
+                text = first.get("type") in ("bad_text", "string_unicode")
+                code = "bad_text" if text else "invalid_request"
                 where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
-                return flat(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}"[:300])
+                return flat(422, code, f"{where}: {first.get('msg', 'invalid')}"[:300])
             except IntegrityError:
                 log.warning("online: integrity error (concurrent write)")
                 return flat(409, "conflict", "a concurrent change got in first; retry")
@@ -72,6 +76,12 @@ class OnlineRoute(APIRoute):
 
 
 router = APIRouter(prefix=f"{P.API_PREFIX}/online", route_class=OnlineRoute)
+
+
+def signed_path(request: Request) -> str:
+    """The path as the client sent it (percent-escapes kept): what it signed."""
+    raw = request.scope.get("raw_path")
+    return raw.decode("latin-1").split("?", 1)[0] if raw else request.url.path
 
 
 async def raw_body(request: Request) -> bytes:
@@ -94,7 +104,7 @@ def current_partner(
         timestamp=x_cinepass_timestamp,
         sig=x_cinepass_signature,
         method=request.method,
-        path=request.url.path,
+        path=signed_path(request),
         body=body,
     )
 
@@ -116,7 +126,16 @@ IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
 class _Body(BaseModel):
+    """A request body: no unknown field, and no text a database could choke on."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: object) -> object:
+        if isinstance(value, str) and any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+            raise PydanticCustomError("bad_text", "control character or lone surrogate")
+        return value
 
 
 class CheckIn(_Body):
@@ -135,7 +154,7 @@ class CancelIn(_Body):
 
 
 def _fingerprint(request: Request, body: bytes) -> str:
-    return online.fingerprint(request.method, request.url.path, body)
+    return online.fingerprint(request.method, signed_path(request), body)
 
 
 @router.post("/check")
