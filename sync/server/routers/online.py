@@ -19,6 +19,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -28,6 +29,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from sync import protocol as P
 from sync.errors import CinePassError
@@ -153,94 +155,70 @@ class CancelIn(_Body):
     reason: str = Field(min_length=1, max_length=200)
 
 
-def _fingerprint(request: Request, body: bytes) -> str:
-    return online.fingerprint(request.method, signed_path(request), body)
-
-
 @router.post("/check")
 def check(body: CheckIn, partner: CurrentPartner, session: SessionDep) -> JSONResponse:
     return JSONResponse(online.check(session, partner, body.code, body.cinema, body.format))
 
 
-def _sweep(_partner: CurrentPartner, session: SessionDep) -> None:
-    """End lapsed holds in their own transaction, so a refusal later cannot undo that.
+@dataclass(frozen=True)
+class Write:
+    """What a writing endpoint works with: the session, the partner, its key and fingerprint."""
+
+    session: Session
+    partner: PartnerIdentity
+    key: str | None
+    fingerprint: str
+
+    def once(self, operation: Callable[[], dict[str, Any]]) -> JSONResponse:
+        """Run ``operation`` at most once per Idempotency-Key (:func:`sync.office.online.once`)."""
+        return JSONResponse(
+            online.once(self.session, self.partner, self.key, self.fingerprint, operation)
+        )
+
+
+def writing(
+    request: Request,
+    partner: CurrentPartner,
+    session: SessionDep,
+    key: IdempotencyKey,
+    raw: Annotated[bytes, Depends(raw_body)],
+) -> Write:
+    """Authenticate, then end lapsed holds in their own transaction (a refusal cannot undo it).
 
     After authentication (it depends on it), so an unsigned request writes nothing.
     """
     online.sweep(session)
     session.commit()
-
-
-Swept = Depends(_sweep)
-
-
-@router.post("/holds", dependencies=[Swept])
-def hold(
-    request: Request,
-    body: HoldIn,
-    partner: CurrentPartner,
-    session: SessionDep,
-    key: IdempotencyKey,
-    raw: Annotated[bytes, Depends(raw_body)],
-) -> JSONResponse:
-    if key is None:
-        raise OnlineError("missing_idempotency_key", "POST holds needs an Idempotency-Key", 400)
-    answer = online.once(
-        session,
-        partner,
-        key,
-        _fingerprint(request, raw),
-        lambda: online.hold(
-            session,
-            partner,
-            body.code,
-            body.cinema,
-            body.format,
-            body.order_ref,
-            body.hold_seconds,
-        ),
+    return Write(
+        session, partner, key, online.fingerprint(request.method, signed_path(request), raw)
     )
-    return JSONResponse(answer)
 
 
-@router.post("/holds/{hold_id}/confirm", dependencies=[Swept])
-def confirm(
-    request: Request,
-    hold_id: str,
-    partner: CurrentPartner,
-    session: SessionDep,
-    key: IdempotencyKey,
-    raw: Annotated[bytes, Depends(raw_body)],
-) -> JSONResponse:
-    print_ = _fingerprint(request, raw)
-    op = lambda: online.confirm(session, partner, hold_id)  # noqa: E731
-    return JSONResponse(online.once(session, partner, key, print_, op))
+WriteDep = Annotated[Write, Depends(writing)]
 
 
-@router.post("/holds/{hold_id}/release", dependencies=[Swept])
-def release(
-    request: Request,
-    hold_id: str,
-    partner: CurrentPartner,
-    session: SessionDep,
-    key: IdempotencyKey,
-    raw: Annotated[bytes, Depends(raw_body)],
-) -> JSONResponse:
-    print_ = _fingerprint(request, raw)
-    op = lambda: online.release(session, partner, hold_id)  # noqa: E731
-    return JSONResponse(online.once(session, partner, key, print_, op))
+@router.post("/holds")
+def hold(body: HoldIn, w: WriteDep) -> JSONResponse:
+    if w.key is None:
+        raise OnlineError("missing_idempotency_key", "POST holds needs an Idempotency-Key", 400)
+    b = body
+    return w.once(
+        lambda: online.hold(
+            w.session, w.partner, b.code, b.cinema, b.format, b.order_ref, b.hold_seconds
+        )
+    )
 
 
-@router.post("/redemptions/{record_id}/cancel", dependencies=[Swept])
-def cancel(
-    request: Request,
-    record_id: str,
-    body: CancelIn,
-    partner: CurrentPartner,
-    session: SessionDep,
-    key: IdempotencyKey,
-    raw: Annotated[bytes, Depends(raw_body)],
-) -> JSONResponse:
-    print_ = _fingerprint(request, raw)
-    op = lambda: online.cancel(session, partner, record_id, body.reason)  # noqa: E731
-    return JSONResponse(online.once(session, partner, key, print_, op))
+@router.post("/holds/{hold_id}/confirm")
+def confirm(hold_id: str, w: WriteDep) -> JSONResponse:
+    return w.once(lambda: online.confirm(w.session, w.partner, hold_id))
+
+
+@router.post("/holds/{hold_id}/release")
+def release(hold_id: str, w: WriteDep) -> JSONResponse:
+    return w.once(lambda: online.release(w.session, w.partner, hold_id))
+
+
+@router.post("/redemptions/{record_id}/cancel")
+def cancel(record_id: str, body: CancelIn, w: WriteDep) -> JSONResponse:
+    return w.once(lambda: online.cancel(w.session, w.partner, record_id, body.reason))
