@@ -7,7 +7,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import urllib.request
 from collections import Counter
 from typing import Any
 
@@ -15,8 +18,10 @@ import pytest
 from sqlalchemy import func, select
 from syncsupport import Central
 from test_online_api import add_partner, short
+from waitfor import wait_for
 
 from sync.partner_client import PREFIX, PartnerApiError, PartnerClient
+from sync.server.embedded import free_port
 from sync.server.models import OnlineHold, Redemption
 
 pytestmark = pytest.mark.timeout(180)
@@ -62,3 +67,45 @@ def test_twenty_concurrent_holds_on_one_voucher_give_exactly_one(
     with central.session() as s:
         n = s.execute(select(func.count()).select_from(Redemption)).scalar_one()
         assert n == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_twenty_holds_over_four_server_processes_on_postgresql_give_exactly_one(
+    central: Central, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Four real ``cinepass-server`` processes on one PostgreSQL: the database decides."""
+    code = short(central.issue(1)[0])
+    creds = [add_partner(central, capsys, name=f"P{i}") for i in range(4)]
+    ports = [free_port() for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sync.server.main", "--db", central.url_db, "--port", str(p)],
+            stderr=subprocess.DEVNULL,
+        )
+        for p in ports
+    ]
+    try:
+
+        def up(port: int) -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        for port in ports:
+            wait_for(lambda port=port: up(port), timeout=60, step=0.2)  # type: ignore[misc]
+        clients = [
+            PartnerClient(f"http://127.0.0.1:{ports[i]}", c.partner_id, c.secret)
+            for i, c in enumerate(creds)
+        ]
+        results = together(
+            20, lambda i: clients[i % 4].hold(code, "CIN-A", "2D", f"o-{i}", key=f"k-{i}")
+        )
+        assert Counter(results) == {"held": 1, "held_by_other": 19}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(20)
