@@ -21,6 +21,7 @@ from syncsupport import Central, ThreadServer
 from waitfor import wait_for
 
 from sync.admin import main as admin_main
+from sync.office.cinemas import business_day
 from sync.office.reports import monthly
 from sync.partner_client import PREFIX, PartnerApiError, PartnerClient, signature
 from sync.server import feeds
@@ -112,7 +113,7 @@ def test_check_hold_release_confirm_cancel_on_one_ledger(
             "3D",
         )
         assert line.device == f"online:{maoyan.partner_id}" and line.voucher == cti
-        month = time.strftime("%Y-%m", time.gmtime((now_ms() + 8 * 3600_000) / 1000))
+        month = business_day(s, "CIN-A").month_of(line.at)  # the cinema's business month
         report = monthly(s, month, "CIN-A")
     cin = report["cinemas"][0]
     assert cin["valid_total"] == 1 and cin["valid"][0]["record"] == done["record_id"]
@@ -353,3 +354,33 @@ def test_the_cinepass_partner_command(
     with pytest.raises(SystemExit) as info:
         partner_main(["check", code, "--cinema", "CIN-A"])
     assert info.value.code == 2 and "CINEPASS_PARTNER_SECRET" in capsys.readouterr().err
+
+
+def test_old_signatures_and_answers_are_forgotten_by_the_next_write(
+    central: Central, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sync.server.models import OnlineRequest, OnlineSignature
+
+    p = add_partner(central, capsys)
+    code = short(central.issue(1)[0])
+    long_ago = now_ms() - 2 * 86_400_000
+    with central.session() as s:
+        s.add(OnlineSignature(signature="0" * 64, partner=p.partner_id, at=long_ago))
+        s.add(
+            OnlineRequest(
+                partner=p.partner_id,
+                key="old",
+                fingerprint="f" * 64,
+                status_code=200,
+                response={},
+                at=long_ago,
+            )
+        )
+    p.check(code, "CIN-A", "2D")  # a read prunes nothing
+    with central.session() as s:
+        assert s.get(OnlineSignature, "0" * 64) is not None
+    p.hold(code, "CIN-A", "2D", "o-1")
+    with central.session() as s:
+        assert s.get(OnlineSignature, "0" * 64) is None
+        assert s.get(OnlineRequest, (p.partner_id, "old")) is None
+        assert len(s.scalars(select(OnlineSignature)).all()) == 2  # the check's and the hold's

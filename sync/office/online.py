@@ -47,7 +47,7 @@ from sync.voucher.codec import PREFIX, decode_voucher
 from sync.voucher.errors import VoucherError
 from sync.voucher.shortcode import parse_short_code
 
-from .partners import OnlineError, PartnerIdentity
+from .partners import OnlineError, PartnerIdentity, prune_signatures
 from .reports import iso_utc
 
 HOLD_ID_RE = re.compile(r"^hd_[0-9a-f]{16}$")
@@ -182,8 +182,13 @@ def _announce(session: Session, hold: OnlineHold, action: str, staff: str) -> No
 
 
 def sweep(session: Session, now: int | None = None) -> int:
-    """End every hold past its ``expires_at`` and tell the counters; returns how many."""
+    """End every hold past its ``expires_at`` and tell the counters; returns how many.
+
+    Also forgets old signatures and answered Idempotency-Keys past their keep.
+    """
+    feeds.lock_head(session)  # one pruner at a time (see sync.office.partners)
     now = now_ms() if now is None else now
+    prune_signatures(session, now)
     due = session.scalars(
         select(OnlineHold)
         .where(OnlineHold.status == "held", OnlineHold.expires_at <= now)

@@ -12,7 +12,9 @@ this beats encrypting it with a key kept on the same disk).
 A signature is accepted once: :func:`authenticate` records it in
 ``online_signature`` (primary key = the signature), so a replay within the
 timestamp window is refused by the database even across server processes;
-rows older than twice the window are pruned on the way.
+rows older than twice the window are pruned by :func:`prune_signatures`
+(called under the feed-head lock by every writing request, so two pruning
+transactions never lock the same rows in different orders).
 """
 
 from __future__ import annotations
@@ -114,6 +116,11 @@ def partner_json(p: Partner) -> dict[str, object]:
     }
 
 
+def prune_signatures(session: Session, now: int) -> None:
+    """Forget signatures older than twice the window: their timestamps are refused anyway."""
+    session.execute(delete(OnlineSignature).where(OnlineSignature.at < now - 2 * WINDOW_S * 1000))
+
+
 def _unauthenticated(message: str) -> OnlineError:
     return OnlineError("bad_signature", message, http_status=401)
 
@@ -167,9 +174,7 @@ def authenticate(
         tuple(partner.cinemas) if partner.cinemas is not None else None,
         sig,
     )
-    t = now_ms()
-    session.execute(delete(OnlineSignature).where(OnlineSignature.at < t - 2 * WINDOW_S * 1000))
-    session.add(OnlineSignature(signature=sig, partner=partner.id, at=t))
+    session.add(OnlineSignature(signature=sig, partner=partner.id, at=now_ms()))
     try:
         session.commit()
     except IntegrityError:
