@@ -12,6 +12,7 @@ import sys
 import threading
 import urllib.request
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +110,39 @@ def test_twenty_holds_over_four_server_processes_on_postgresql_give_exactly_one(
             proc.terminate()
         for proc in procs:
             proc.wait(20)
+
+
+def test_counters_uploading_while_partners_hold_and_confirm_leave_one_paid_line(
+    central: Central, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Three offline counters admitted the voucher; they upload while partners race for it."""
+    from syncsupport import enrolled_kiosk
+
+    from kiosk.engine.service import KioskService
+    from kiosk.syncer import SyncEngine
+
+    token = central.issue(1)[0]
+    homes = [enrolled_kiosk(central, tmp_path / f"k{i}") for i in range(3)]
+    for home in homes:
+        with KioskService.open(home) as svc:
+            assert svc.redeem(token, fmt="2D").accepted
+    partners = [add_partner(central, capsys, name=f"P{i}") for i in range(3)]
+
+    def attempt(i: int) -> dict[str, Any]:
+        if i < 3:
+            engine = SyncEngine(homes[i])
+            try:
+                return {"status": "synced" if engine.sync_now().ok else "sync_failed"}
+            finally:
+                engine.stop()
+        p = partners[i % 3]
+        h = p.hold(short(token), "CIN-A", "2D", f"o-{i}", key=f"k-{i}")
+        return p.confirm(h["hold_id"])
+
+    results = together(9, attempt)
+    assert results.count("synced") == 3
+    with central.session() as s:
+        lines = s.scalars(select(Redemption).where(Redemption.kind == "redeem")).all()
+    assert sum(r.status == "valid" for r in lines) == 1  # one paid line, whoever won
+    assert len(lines) == 3 + results.count("confirmed")
+    assert results.count("confirmed") <= 1
