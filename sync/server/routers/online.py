@@ -183,12 +183,13 @@ def writing(
     key: IdempotencyKey,
     raw: Annotated[bytes, Depends(raw_body)],
 ) -> Write:
-    """Authenticate, then end lapsed holds in their own transaction (a refusal cannot undo it).
+    """Authenticate, then end lapsed holds in the request's transaction.
 
-    After authentication (it depends on it), so an unsigned request writes nothing.
+    After authentication (it depends on it), so an unsigned request writes
+    nothing. A refusal rolls the sweep back with the rest: the next write
+    sweeps again, and counters stop refusing a lapsed hold on their own.
     """
     online.sweep(session)
-    session.commit()
     return Write(
         session, partner, key, online.fingerprint(request.method, signed_path(request), raw)
     )
