@@ -1,4 +1,5 @@
-"""A reference client of the CinePass online API, and the ``cinepass-partner`` command.
+"""A reference client of the CinePass online API (the ``cinepass-partner`` command is
+:mod:`sync.partner_cli`).
 
 Standard library only, on purpose: integrators copy this one file into their
 own shop (docs/online-api.md). :func:`signature` is also the server's one
@@ -7,30 +8,27 @@ drift apart::
 
     hex(HMAC-SHA256(secret, METHOD "\\n" PATH "\\n" TIMESTAMP "\\n" hex(SHA256(body))))
 
-The id and secret come from ``--credentials FILE`` (the JSON that
-``cinepass-admin partner add --json`` printed) or from the environment
-(``CINEPASS_PARTNER_ID``, ``CINEPASS_PARTNER_SECRET``); the server from
-``--server`` or ``CINEPASS_SERVER``.
+It has no command line and no argument parsing, so the office layer can use
+:func:`signature` without pulling in a front end.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import json
-import os
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sync.errors import CinePassError  # copying this file: `CinePassError = Exception` will do
+# Copying this file elsewhere: replace the import below with
+#   class CinePassError(Exception):
+#       def __init__(self, reason, message, **_kw): super().__init__(f"{reason}: {message}")
+from sync.errors import CinePassError
 
 PREFIX = "/api/v1/online"
 #: signatures this process sent in the current second (see :meth:`PartnerClient.request`)
@@ -154,80 +152,3 @@ class PartnerClient:
         return self.request(
             "POST", f"{PREFIX}/redemptions/{record_id}/cancel", {"reason": reason}, key=key
         )
-
-
-def client_from(args: argparse.Namespace) -> PartnerClient:
-    """The client the command line and environment describe (exit 2 if something is missing)."""
-    pid = os.environ.get("CINEPASS_PARTNER_ID", "")
-    secret = os.environ.get("CINEPASS_PARTNER_SECRET", "")
-    if args.credentials:
-        with open(args.credentials, encoding="utf-8") as f:
-            creds = json.load(f)
-        pid, secret = str(creds.get("id", "")), str(creds.get("secret", ""))
-    server = args.server or os.environ.get("CINEPASS_SERVER", "")
-    if not (pid and secret and server):
-        print(
-            "cinepass-partner: 需要 --server 和凭据 / give --server (or CINEPASS_SERVER) and "
-            "--credentials FILE (or CINEPASS_PARTNER_ID and CINEPASS_PARTNER_SECRET)",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    return PartnerClient(server, pid, secret)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cinepass-partner", description="CinePass online API client")
-    p.add_argument("--server", help="base URL, e.g. https://cinepass.example.org")
-    p.add_argument("--credentials", help="JSON file with id and secret (partner add --json)")
-    sub = p.add_subparsers(dest="command", required=True)
-    for name in ("check", "hold"):
-        s = sub.add_parser(name)
-        s.add_argument("code")
-        s.add_argument("--cinema", required=True)
-        s.add_argument("--format", default="2D")
-        if name == "hold":
-            s.add_argument("--order-ref", required=True)
-            s.add_argument("--key", help="Idempotency-Key (default: a new uuid)")
-            s.add_argument("--seconds", type=int, help="hold length (default 900, at most 1800)")
-    for name in ("confirm", "release"):
-        sub.add_parser(name).add_argument("hold_id")
-    c = sub.add_parser("cancel")
-    c.add_argument("record_id")
-    c.add_argument("--reason", required=True)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the JSON answer; exit 0, 1 when the server refused, 2 for bad usage."""
-    args = build_parser().parse_args(argv)
-    client = client_from(args)
-    try:
-        if args.command == "check":
-            out = client.check(args.code, args.cinema, args.format)
-        elif args.command == "hold":
-            out = client.hold(
-                args.code,
-                args.cinema,
-                args.format,
-                args.order_ref,
-                key=args.key,
-                hold_seconds=args.seconds,
-            )
-        elif args.command == "confirm":
-            out = client.confirm(args.hold_id)
-        elif args.command == "release":
-            out = client.release(args.hold_id)
-        else:
-            out = client.cancel(args.record_id, args.reason)
-    except PartnerApiError as exc:
-        print(json.dumps({"error": exc.error, "message": exc.message}, ensure_ascii=False))
-        return 1
-    except OSError as exc:
-        print(json.dumps({"error": "unreachable", "message": str(exc)}, ensure_ascii=False))
-        return 3
-    print(json.dumps(out, ensure_ascii=False))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -319,7 +319,7 @@ def test_the_cinepass_partner_command(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from sync.partner_client import main as partner_main
+    from sync.partner_cli import main as partner_main
 
     p = add_partner(central, capsys)
     code = short(central.issue(1)[0])
