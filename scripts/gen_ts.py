@@ -7,7 +7,7 @@ string of ``kiosk/ui`` (source text in English). This script:
    "unfinished"; existing translations are kept, strings no longer used are dropped);
 2. rewrites the ``Verdict`` and ``Void`` contexts from the engine's
    catalogues (:data:`kiosk.engine.verdict.MESSAGES`,
-   :data:`kiosk.engine.service.VOID_MESSAGES`): those words have one source,
+   :data:`kiosk.engine.voids.VOID_MESSAGES`): those words have one source,
    and the CLI prints the same ones;
 3. completes ``en`` (the English source is its own translation);
 4. runs ``pyside6-lrelease`` to build ``cinepass_*.qm``.

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync import admin_alerts, admin_issue, admin_review, admin_server, admin_users
+from sync import admin_alerts, admin_issue, admin_partners, admin_review, admin_server, admin_users
 from sync.admin_common import AdminError
 from sync.cliparse import Parser, run
 from sync.errors import EXIT_ENV, EXIT_OK, EXIT_USAGE
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_review.register(sub)
     admin_users.register(sub)
     admin_alerts.register(sub)
+    admin_partners.register(sub)
     return parser
 
 

@@ -157,7 +157,8 @@ class TrustedKeyOut(_Model):
 
 class RevocationOut(_Model):
     cti: str = Field(pattern=r"^[0-9a-f]{20}$")
-    action: Literal["freeze", "unfreeze", "redeemed", "unredeemed"]
+    #: ``held``/``released`` (issue 14): an online partner holds the voucher until ``at``
+    action: Literal["freeze", "unfreeze", "redeemed", "unredeemed", "held", "released"]
     reason: str = Field(default="", max_length=32)
     at: int = 0
     cinema: str = Field(default="", max_length=64)

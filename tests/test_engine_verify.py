@@ -162,6 +162,10 @@ def test_every_reason_code_through_the_service(
         [RevocationEntry(decode_voucher(stolen).voucher.cti, "freeze", "stolen", 1)], "1"
     )
     assert red(stolen) == "revoked"
+    held = voucher_token(issuer_key)  # an online partner's hold (issue 14), until NOW_MS + 60 s
+    entry = RevocationEntry(decode_voucher(held).voucher.cti, "held", "held", NOW_MS + 60_000)
+    svc.store.apply_revocations([entry], "2")
+    assert red(held) == "held"
     assert red(voucher_token(issuer_key, now=NOW_S - 400 * 86400)) == "expired"
     assert red(voucher_token(issuer_key, now=NOW_S + 86400)) == "not_yet_valid"
     assert red(voucher_token(issuer_key, cinemas=("BJ01",))) == "wrong_cinema"
@@ -175,14 +179,14 @@ def test_every_reason_code_through_the_service(
     assert seen == set(REASONS) - {"not_recorded", *COUNTER_REASONS, *PEER_REASONS}
     # every attempt is logged, the rejected ones without their token
     rows = svc.store.read("SELECT reason, short_code FROM attempts")
-    assert len(rows) == 12 and sum(r[0] == "accepted" for r in rows) == 1
+    assert len(rows) == 13 and sum(r[0] == "accepted" for r in rows) == 1
     files = [svc.store.path, svc.store.path.with_name(svc.store.path.name + "-wal")]
     db = b"".join(f.read_bytes() for f in files if f.exists())
     assert good.encode() in db  # the accepted token is in the record...
     assert stolen.encode() not in db  # ...a rejected one is nowhere
     t = svc.tally()  # the business day of the service clock (NOW_MS)
     assert (
-        t.accepted == 1 and t.rejected["already_redeemed"] == 1 and sum(t.rejected.values()) == 11
+        t.accepted == 1 and t.rejected["already_redeemed"] == 1 and sum(t.rejected.values()) == 12
     )
     svc.store.set_meta("clock_offset_ms", str(3600 * 1000))  # the server is an hour ahead
     assert red(voucher_token(issuer_key)) == "clock_behind"

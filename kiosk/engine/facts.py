@@ -13,7 +13,7 @@ from typing import Literal, TypeAlias
 
 from sync.voucher.keys import kid_for
 
-RevocationAction = Literal["freeze", "unfreeze", "redeemed", "unredeemed"]
+RevocationAction = Literal["freeze", "unfreeze", "redeemed", "unredeemed", "held", "released"]
 #: the server's verdicts on an uploaded record (:data:`sync.protocol.LineStatus`):
 #: ``rejected`` is quarantined (failed a signature or chain check), ``review`` is
 #: held for the union office with its flags; both rows are kept here, never deleted
@@ -28,7 +28,9 @@ class RevocationEntry:
     frozen...), ``unfreeze`` lifts that, ``redeemed`` says it was used at
     another counter (``cinema``/``device``/``staff`` at ``at_ms``), and
     ``unredeemed`` withdraws that (the use was voided at its counter, so the
-    voucher is usable again).
+    voucher is usable again). ``held`` is an online partner's hold (kept as a
+    freeze with reason ``held`` whose ``at_ms`` is when it lapses);
+    ``released`` ends it like an unfreeze.
     """
 
     cti: bytes

@@ -46,10 +46,11 @@ def split_revocations(
     for i, e in enumerate(entries):
         if len(e.cti) != 10:
             raise UsageError("bad_entry", f"revocation entry has a {len(e.cti)}-byte id")
-        if e.action == "freeze":
-            freeze.append((e.cti, e.reason, e.at_ms, e.cinema, e.device, e.staff))
+        if e.action in ("freeze", "held"):  # a hold is a freeze with reason "held" until at_ms
+            reason = "held" if e.action == "held" else e.reason
+            freeze.append((e.cti, reason, e.at_ms, e.cinema, e.device, e.staff))
             last[e.cti] = "freeze"
-        elif e.action == "unfreeze":
+        elif e.action in ("unfreeze", "released"):
             unfreeze.append((e.cti,))
             last[e.cti] = "unfreeze"
         elif e.action == "redeemed":

@@ -18,6 +18,7 @@ Reason = Literal[
     "accepted",
     "already_redeemed",
     "revoked",
+    "held",
     "expired",
     "not_yet_valid",
     "wrong_cinema",
@@ -56,6 +57,11 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
     "revoked": {
         "zh_CN": ("此券已冻结", "请勿放行；请观众联系工会办公室。"),
         "en": ("Voucher frozen", "Do not admit; the member should contact the union office."),
+    },
+    # an online partner holds it for an order until the hold ends (issue 14)
+    "held": {
+        "zh_CN": ("此券已被线上预订", "请勿放行；此券正被线上订单占用，如有疑问请联系经理。"),
+        "en": ("Reserved online", "Do not admit; an online order holds it. Ask the manager."),
     },
     "expired": {
         "zh_CN": ("此券已过期", "请勿放行；请观众联系工会办公室。"),

@@ -42,6 +42,8 @@ from sync.voucher.keys import PublicKey
 from sync.voucher.shortcode import encode_short_code, parse_short_code
 
 FORMATS = ("2D", "3D")
+#: the revocation reason of an online partner's hold (feed action ``held``, issue 14)
+HELD = "held"
 
 
 class KioskState(Protocol):
@@ -227,7 +229,10 @@ def check(
     base: dict[str, Any] = {"typed": True} if typed else {}
     facts = state.facts(v.cti)
     rev = facts.revocation
-    if rev is not None:
+    if rev is not None and rev.reason == HELD:  # an online hold, until it lapses at ``at``
+        if now_ms < rev.at_ms:
+            return verdict("held", v, {**base, "until": rev.at_ms, "by": rev.device}, short)
+    elif rev is not None:
         return verdict("revoked", v, {**base, "why": rev.reason, "at": rev.at_ms}, short)
     uses = facts.uses
     if len(uses) >= v.admissions:

@@ -873,6 +873,16 @@
       <translation>Do not admit; the member should contact the union office.</translation>
     </message>
     <message>
+      <source>Reserved online</source>
+      <comment>held</comment>
+      <translation>Reserved online</translation>
+    </message>
+    <message>
+      <source>Do not admit; an online order holds it. Ask the manager.</source>
+      <comment>held.next</comment>
+      <translation>Do not admit; an online order holds it. Ask the manager.</translation>
+    </message>
+    <message>
       <source>Voucher expired</source>
       <comment>expired</comment>
       <translation>Voucher expired</translation>

@@ -873,6 +873,16 @@
       <translation>请勿放行；请观众联系工会办公室。</translation>
     </message>
     <message>
+      <source>Reserved online</source>
+      <comment>held</comment>
+      <translation>此券已被线上预订</translation>
+    </message>
+    <message>
+      <source>Do not admit; an online order holds it. Ask the manager.</source>
+      <comment>held.next</comment>
+      <translation>请勿放行；此券正被线上订单占用，如有疑问请联系经理。</translation>
+    </message>
+    <message>
       <source>Voucher expired</source>
       <comment>expired</comment>
       <translation>此券已过期</translation>

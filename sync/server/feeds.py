@@ -25,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
-from .models import Device, FeedEvent, FeedHead, IssuerKey, Redemption, Voucher, now_ms
+from .models import Device, FeedEvent, FeedHead, IssuerKey, OnlineHold, Redemption, Voucher, now_ms
 
 MAX_PAGE = 5000
 
@@ -182,6 +182,17 @@ def revocation_snapshot(session: Session) -> tuple[list[dict[str, Any]], int]:
         select(Voucher.cti, Voucher.freeze_reason).where(Voucher.status == "frozen")
     ):
         entries.append(revocation_entry(cti, "freeze", reason=reason or "", at=0))
+    # live online holds (issue 14): a counter enrolled during one refuses it until it lapses
+    for cti, until, cinema, partner in session.execute(
+        select(OnlineHold.voucher, OnlineHold.expires_at, OnlineHold.cinema, OnlineHold.partner)
+        .where(OnlineHold.active.is_not(None), OnlineHold.expires_at > now_ms())
+        .order_by(OnlineHold.voucher)
+    ):
+        entries.append(
+            revocation_entry(
+                cti, "held", reason="held", at=until, cinema=cinema, device=f"online:{partner}"
+            )
+        )
     # the first valid redemption of each voucher (ties broken by uuid, as in ingest)
     rows = session.execute(
         select(

@@ -208,6 +208,10 @@ class Redemption(Base):
     at_server: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # the union's decision on a review line: ``accepted`` / ``rejected`` (audited)
     decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # the online channel (migration 0007): NULL for a counter's record
+    source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    partner: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    order_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     __table_args__ = (
         Index("ix_redemption_device_seq", "device", "seq"),
@@ -303,3 +307,67 @@ class Refusal(Base):
     received_at: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_refusals_cinema_at", "cinema", "at"),)
+
+
+class Partner(Base):
+    """A ticketing partner of the online API (``cinepass-admin partner add``).
+
+    ``secret`` is the HMAC key itself: verifying ``HMAC-SHA256(secret, ...)``
+    needs it, so a hash cannot be kept instead (see docs/online-api.md,
+    "The secret at rest"). ``cinemas`` None means every partner cinema.
+    """
+
+    __tablename__ = "partner"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(128))
+    cinemas: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class OnlineHold(Base):
+    """A partner's hold on a voucher: ``held`` until confirmed, released or expired.
+
+    ``active`` is the voucher's cti while the hold is ``held`` and NULL
+    otherwise; its UNIQUE constraint is what lets the database, not the
+    application, refuse a second live hold of one voucher (NULLs never clash,
+    on SQLite as on PostgreSQL).
+    """
+
+    __tablename__ = "online_hold"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    partner: Mapped[str] = mapped_column(String(32), index=True)
+    voucher: Mapped[str] = mapped_column(String(20), index=True)
+    active: Mapped[str | None] = mapped_column(String(20), nullable=True, unique=True)
+    cinema: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(8))
+    order_ref: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    record_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class OnlineRequest(Base):
+    """An answered ``Idempotency-Key`` of a partner: the same key gets the same answer."""
+
+    __tablename__ = "online_request"
+    partner: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class OnlineSignature(Base):
+    """A request signature already seen (a replay is refused); pruned after the window."""
+
+    __tablename__ = "online_signature"
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partner: Mapped[str] = mapped_column(String(32))
+    at: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import devices, enrol, feeds, health, records, refusals
+from . import devices, enrol, feeds, health, online, records, refusals
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -19,4 +19,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     records.router,
     feeds.router,
     refusals.router,
+    online.router,
 )

@@ -1,0 +1,182 @@
+"""Online API figures: p50/p95 of check, hold and confirm, beside a bare HMAC + SQLite insert.
+
+Run: ``.venv/bin/python bench/online.py`` (200 requests/s for 60 s), ``--smoke``
+(30 requests/s for 2 s: what CI runs so the script cannot rot; its figures
+mean little). ``--db URL`` benches another database (e.g. PostgreSQL; SQLite
+file in a temp folder by default) and ``--servers N`` starts N server
+processes on N ports, the orders spread over them (issue 14: 1 and 4).
+
+Each order is the partner's three signed calls, in turn, through the
+reference client (:mod:`sync.partner_client`, a new connection per call):
+``check``, ``hold``, ``confirm`` of a fresh voucher. Orders are started at a
+fixed rate (a third of the request rate) by a thread pool, so the latencies
+are what a partner sees under that load, queueing included. The floor beside
+them: ``hmac.new`` over the same message and one ``INSERT`` committed in a
+WAL, ``synchronous=FULL`` SQLite file, per call.
+
+Goal (issue 14): p95 <= 30 ms and no error. This is not a test: it prints
+figures (and PASS/MISS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
+
+from syncsupport import Central, setup_central  # noqa: E402
+
+from sync.office.partners import add_partner  # noqa: E402
+from sync.partner_client import PartnerApiError, PartnerClient, signature  # noqa: E402
+from sync.server.db import migrate  # noqa: E402
+from sync.server.embedded import free_port  # noqa: E402
+from sync.voucher import PrivateKey, decode_voucher  # noqa: E402
+
+CALLS = ("check", "hold", "confirm")
+
+
+def serve(db: str, n: int) -> tuple[list[str], list[subprocess.Popen[bytes]]]:
+    """``n`` real server processes (``python -m sync.server.main``) on one database."""
+    urls, procs = [], []
+    for _ in range(n):
+        port = free_port()
+        cmd = [sys.executable, "-m", "sync.server.main", "--db", db, "--port", str(port)]
+        procs.append(subprocess.Popen([*cmd, "--log-level", "warning"], cwd=ROOT))
+        urls.append(f"http://127.0.0.1:{port}")
+    for url in urls:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v1/health", timeout=1):  # noqa: S310
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"server {url} did not start") from None
+                time.sleep(0.1)
+    return urls, procs
+
+
+def order(client: PartnerClient, code: str, n: int) -> dict[str, float | str]:
+    """One order's three calls; call -> seconds, or ``error`` -> the code."""
+    out: dict[str, float | str] = {}
+    try:
+        t = time.perf_counter()
+        client.check(code, "CIN-A", "2D")
+        out["check"] = time.perf_counter() - t
+        t = time.perf_counter()
+        h = client.hold(code, "CIN-A", "2D", f"bench-{n}", key=f"bench-{n}")
+        out["hold"] = time.perf_counter() - t
+        t = time.perf_counter()
+        client.confirm(h["hold_id"])
+        out["confirm"] = time.perf_counter() - t
+    except (PartnerApiError, OSError) as exc:
+        out["error"] = getattr(exc, "error", type(exc).__name__)
+    return out
+
+
+def bare(folder: Path, n: int) -> list[float]:
+    """HMAC over a request-sized message plus one committed SQLite insert, per call."""
+    con = sqlite3.connect(folder / "bare.sqlite3", isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("CREATE TABLE s (sig TEXT PRIMARY KEY, at INT)")
+    body = b'{"code":"ABCD-EFGH-JKMN-PQRS","cinema":"CIN-A","format":"2D","order_ref":"x"}'
+    times = []
+    for i in range(n):
+        t = time.perf_counter()
+        sig = signature("secret", "POST", "/api/v1/online/holds", str(i), body)
+        hmac.compare_digest(sig, hashlib.sha256(body).hexdigest())
+        con.execute("INSERT INTO s VALUES (?, ?)", (sig, i))
+        times.append(time.perf_counter() - t)
+    con.close()
+    return times
+
+
+def pct(values: list[float], q: float) -> float:
+    if len(values) < 2:
+        return values[0] * 1000 if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true", help="30 requests/s for 2 s")
+    ap.add_argument("--rate", type=float, default=200.0, help="requests per second")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--db", help="database URL (default: a SQLite file in a temp folder)")
+    ap.add_argument("--servers", type=int, default=1, help="server processes")
+    args = ap.parse_args(argv)
+    rate, seconds = (30.0, 2.0) if args.smoke else (args.rate, args.seconds)
+    n_orders = max(1, int(rate * seconds / len(CALLS)))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        key = PrivateKey.generate()
+        db = args.db or f"sqlite:///{folder / 'central.sqlite3'}"
+        engine = migrate(db)
+        setup_central(engine, key, folder / "keys")
+        central = Central(engine, None, key, db, folder / "keys", db)
+        codes = [decode_voucher(t).voucher.short_code for t in central.issue(n_orders)]
+        with central.session() as s:
+            partner, secret = add_partner(s, "bench")
+            pid = partner.id
+        urls, procs = serve(db, args.servers)
+        try:
+            clients = [PartnerClient(u, pid, secret) for u in urls]
+            gap = len(CALLS) / rate
+            start = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=32) as pool:
+                futures = []
+                for i, code in enumerate(codes):
+                    delay = start + i * gap - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                    futures.append(pool.submit(order, clients[i % len(clients)], code, i))
+                results = [f.result() for f in futures]
+            wall = time.perf_counter() - start
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(10)
+            engine.dispose()
+        floor = bare(folder, max(50, n_orders))
+    times: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    for r in results:
+        for call in CALLS:
+            value = r.get(call)
+            if isinstance(value, float):
+                times[call].append(value)
+        if "error" in r:
+            errors[str(r["error"])] += 1
+    backend = db.split(":", 1)[0]
+    print(
+        f"online API on {backend}, {args.servers} server process(es): {n_orders} orders "
+        f"({n_orders * len(CALLS)} requests) in {wall:.1f} s at {rate:.0f} requests/s target"
+    )
+    ok = not errors
+    for call in CALLS:
+        p50, p95 = pct(times[call], 50), pct(times[call], 95)
+        ok = ok and p95 <= 30
+        print(f"  {call:<8} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({len(times[call])} calls)")
+    print(f"  bare HMAC + SQLite insert: p50 {pct(floor, 50):.2f} ms   p95 {pct(floor, 95):.2f} ms")
+    print(f"  errors: {dict(errors) or 'none'}")
+    print(f"goal p95 <= 30 ms and no error: {'PASS' if ok else 'MISS'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

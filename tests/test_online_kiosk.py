@@ -1,0 +1,79 @@
+"""Issue 14, the counters' side: a kiosk that synced refuses a held and an online-redeemed voucher.
+
+A real server on loopback, real enrolled kiosks (their own keys and feeds),
+the partner through the reference client; the kiosk through its CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from syncsupport import Central, enrolled_kiosk
+from test_online_api import add_partner, short
+
+from kiosk.cli import main as kiosk_main
+from sync.server.models import Redemption
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    capsys.readouterr()
+    rc = kiosk_main([*argv, "--json"])
+    return rc, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_a_synced_counter_refuses_a_held_and_an_online_redeemed_voucher(
+    central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tokens = central.issue(2)
+    home = ["--home", str(enrolled_kiosk(central, tmp_path / "a"))]
+    p = add_partner(central, capsys, "CIN-A")
+    h = p.hold(short(tokens[0]), "CIN-A", "2D", "order-1")
+    assert cli(capsys, *home, "sync")[0] == 0
+    rc, v = cli(capsys, *home, "redeem", tokens[0])
+    assert rc == 1 and v["reason"] == "held"
+    assert (v["message"], v["message_en"]) == ("此券已被线上预订", "Reserved online")
+    assert v["detail"]["by"] == f"online:{p.partner_id}"
+    # a counter enrolled during the hold learns it from its first snapshot
+    late = ["--home", str(enrolled_kiosk(central, tmp_path / "b"))]
+    assert cli(capsys, *late, "redeem", tokens[0])[1]["reason"] == "held"
+    # confirmed online: every counter refuses it as used elsewhere
+    done = p.confirm(h["hold_id"])
+    assert cli(capsys, *home, "sync")[0] == 0
+    rc, v = cli(capsys, *home, "redeem", tokens[0])
+    assert rc == 1 and v["reason"] == "already_redeemed"
+    assert v["detail"]["where"] == "elsewhere" and v["detail"]["device"] == f"online:{p.partner_id}"
+    # refunded before the show: usable again at the counter, after its next sync
+    p.cancel(done["record_id"], "refund")
+    assert cli(capsys, *home, "sync")[0] == 0
+    assert cli(capsys, *home, "redeem", tokens[0])[1]["reason"] == "accepted"
+    # a released hold frees the voucher at the counter too
+    h2 = p.hold(short(tokens[1]), "CIN-A", "2D", "order-2")
+    assert cli(capsys, *home, "sync")[0] == 0
+    assert cli(capsys, *home, "redeem", tokens[1])[1]["reason"] == "held"
+    p.release(h2["hold_id"])
+    assert cli(capsys, *home, "sync")[0] == 0
+    assert cli(capsys, *home, "redeem", tokens[1])[1]["reason"] == "accepted"
+    assert cli(capsys, *home, "sync")[0] == 0  # the counter's records go up as usual
+    with central.session() as s:
+        lines = s.query(Redemption).filter(Redemption.source.is_(None)).all()
+        assert sorted(r.status for r in lines) == ["valid", "valid"]
+
+
+def test_a_lapsed_hold_stops_refusing_even_unheard(
+    central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The feed's ``held`` carries its end: a counter that never hears ``released`` admits after."""
+    from waitfor import wait_for
+
+    token = central.issue(1)[0]
+    home = ["--home", str(enrolled_kiosk(central, tmp_path / "a"))]
+    p = add_partner(central, capsys)
+    p.hold(short(token), "CIN-A", "2D", "order-1", hold_seconds=2)
+    assert cli(capsys, *home, "sync")[0] == 0
+    assert cli(capsys, *home, "verify", token)[1]["reason"] == "held"
+    wait_for(lambda: cli(capsys, *home, "verify", token)[1]["reason"] == "accepted", 15, 0.2)
