@@ -298,10 +298,11 @@ def run_parts(
     # spawn, not fork: a forked child inherits the parent's threads' locks (a server
     # thread in the same process, logging) and could hang; spawn costs ~0.3 s.
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        queue = list(reversed(todo))
-        running: set[Future[tuple[int, int]]] = set()
-        peak = 0
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    queue = list(reversed(todo))
+    running: set[Future[tuple[int, int]]] = set()
+    peak = 0
+    try:
         while queue or running:
             while queue and len(running) < 2 * workers:
                 running.add(pool.submit(make_part, job(queue.pop())))
@@ -311,6 +312,10 @@ def run_parts(
                 peak = max(peak, rss)
                 if progress is not None:
                     progress(n)
+    except BaseException:  # Ctrl-C or an error: start nothing more; the parts done stay
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return kept, peak
 
 
