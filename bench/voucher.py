@@ -1,6 +1,7 @@
 """Voucher codec throughput beside bare Ed25519, in the same run on the same messages.
 
     .venv/bin/python bench/voucher.py [-n 3000] [--issue 10000] [--smoke]
+    .venv/bin/python bench/voucher.py --count 100000 [--dir /dev/shm] [--workers N]
 
 Rows: our ``encode_voucher`` (claims -> CBOR -> COSE -> sign -> Base45)
 beside ``Ed25519PrivateKey.sign`` over the very Sig_structure bytes each
@@ -13,6 +14,15 @@ this shared machine does not decide the result.
 
 ``--issue N`` also times a whole ``cinepass-admin issue --count N`` (signing,
 PNGs, PDF, database) against a temporary SQLite database.
+
+``--count N`` is the issue-16 run: ``cinepass-admin issue --count N`` (CSV,
+PNGs, PDF parts, database) with vouchers/s and the peak memory of all its
+processes together (sampled from /proc, the workers included), beside, in the
+same run, the bare rates of what each voucher costs: an Ed25519 signature
+(``cryptography``), a QR code from ``segno`` and from ``zxing-cpp`` (what
+``sync.cards`` uses), and creating one small file in the output folder (on
+some file systems that alone is most of the time: say where you ran it).
+The goal is 100,000 in at most 60 s and 500 MB; the script exits 1 if missed.
 
 ``--smoke`` is CI's run: a tiny size (a few seconds) that still prints every
 figure beside the bare library and issues a small batch, so the script cannot
@@ -151,17 +161,148 @@ def bench_issue(count: int) -> float:
     return took
 
 
+def memory_of_tree() -> tuple[int, int]:
+    """(RSS, PSS) bytes of this process and its children now, from Linux /proc (else 0s).
+
+    RSS counts a shared library once per process that maps it; PSS shares it out, so
+    the PSS sum is what the processes together take from the machine.
+    """
+    pids = [os.getpid()]
+    try:
+        for task in Path("/proc/self/task").iterdir():
+            pids += [int(p) for p in (task / "children").read_text().split()]
+    except OSError:
+        return 0, 0
+    rss = pss = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith(("Rss:", "Pss:")):
+                    kb = int(line.split()[1]) * 1024
+                    if line.startswith("Rss:"):
+                        rss += kb
+                    else:
+                        pss += kb
+        except (OSError, IndexError, ValueError):
+            continue  # a worker that just ended
+    return rss, pss
+
+
+def bare_rates(folder: Path, n: int) -> dict[str, float]:
+    """Per-second rates of the bare libraries on ``n`` voucher-sized texts."""
+    import segno
+    import zxingcpp
+
+    key = PrivateKey.generate()
+    texts = [encode_voucher(make_voucher("BENCH"), key) for _ in range(n)]
+    bare = Ed25519PrivateKey.generate()
+    msgs = [t.encode() for t in texts]
+    few = texts[: max(1, n // 10)]  # segno is ~20 ms a code
+    fmt = zxingcpp.BarcodeFormat.QRCode
+
+    def sign() -> None:
+        for m in msgs:
+            bare.sign(m)
+
+    def qr_segno() -> None:
+        for t in few:
+            segno.make_qr(t, error="m")
+
+    def qr_zxing() -> None:
+        for t in texts:
+            zxingcpp.create_barcode(t, fmt, ec_level="M")
+
+    out = {"Ed25519 sign": n / timed(sign), "segno make_qr": len(few) / timed(qr_segno)}
+    out["zxing-cpp QR"] = n / timed(qr_zxing)
+    with tempfile.TemporaryDirectory(dir=folder) as d:
+
+        def files() -> None:
+            for i in range(n):
+                (Path(d) / f"{i}.png").write_bytes(b"x" * 3000)
+
+        out["file create"] = n / timed(files)
+    return out
+
+
+def bench_count(count: int, folder: Path, workers: int | None) -> bool:
+    """The issue-16 figures: one ``issue --count`` with its rate and peak memory."""
+    import contextlib
+    import io
+    import threading
+
+    from sync import batchparts
+    from sync.admin import main
+
+    cores = os.cpu_count() or 1
+    bare = bare_rates(folder, 300 if count >= 1000 else 50)
+    with tempfile.TemporaryDirectory(prefix="cinepass-bench-", dir=folder) as tmp:
+        url = f"sqlite:///{Path(tmp) / 'central.sqlite3'}"
+        with contextlib.redirect_stdout(io.StringIO()):
+            if main(["--db", url, "init", "--issuer", "BENCH"]) != 0:
+                raise SystemExit("init failed")
+        peak = [0, 0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.2):
+                peak[:] = map(max, peak, memory_of_tree())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        argv = ["--db", url, "issue", "--count", str(count), "--out", str(Path(tmp) / "b")]
+        argv += ["--workers", str(workers)] if workers else []
+        t, cpu0 = time.perf_counter(), os.times()
+        with contextlib.redirect_stdout(io.StringIO()):
+            rc = main(argv)
+        took, cpu1 = time.perf_counter() - t, os.times()
+        done.set()
+        sampler.join()
+        if rc != 0:
+            raise SystemExit("issue failed")
+        batch = Path(tmp) / "b"
+        pngs = sum(1 for _ in batch.glob("*.png"))
+        pdfs = sum(1 for _ in batch.glob("cards*.pdf"))
+        rows = sum(1 for _ in (batch / "vouchers.csv").open(encoding="utf-8-sig")) - 1
+    cpu = sum(cpu1[:4]) - sum(cpu0[:4])
+    rss_mb, mb = peak[0] / 2**20, peak[1] / 2**20
+    print(
+        f"issue --count {count} in {folder} ({workers or cores} worker(s), {cores} core(s), "
+        f"parts of {batchparts.PART_CARDS}): {took:.1f} s wall, {cpu:.1f} s CPU, "
+        f"{count / took:.0f} vouchers/s; {rows} CSV rows, {pngs} PNG, {pdfs} PDF file(s); "
+        f"peak memory of all processes together: {mb:.0f} MB PSS ({rss_mb:.0f} MB RSS, "
+        "shared libraries counted in each)"
+    )
+    print(f"{'bare, same run, one core':<30} {'ops/s':>10} {'us/op':>8}")
+    for name, rate in bare.items():
+        print(f"{name:<30} {rate:>10.0f} {1e6 / rate:>8.1f}")
+    per = 1 / bare["Ed25519 sign"] + 1 / bare["zxing-cpp QR"] + 1 / bare["file create"]
+    print(f"sign + QR + file alone, {cores} core(s): {cores / per:.0f} vouchers/s at best")
+    ok = count < 100_000 or (took <= 60.0 and mb <= 500)
+    if count >= 100_000:
+        print(f"goal 100,000 in <= 60 s and <= 500 MB: {'OK' if ok else 'MISSED'}")
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=3000, help="vouchers per round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--issue", type=int, metavar="N", help="also time issuing N vouchers")
+    parser.add_argument("--count", type=int, metavar="N", help="issue N: rate and peak memory")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()), help="for --count")
+    parser.add_argument("--workers", type=int, help="worker processes for --count")
     parser.add_argument("--smoke", action="store_true", help="tiny size for CI (a few seconds)")
     args = parser.parse_args(argv)
     if args.smoke:
+        from sync import batchparts
+
         bench_codec(200, 2)
         bench_issue(20)
+        batchparts.PART_CARDS, batchparts.POOL_THRESHOLD = 20, 1  # parts on the pool, tiny
+        bench_count(50, args.dir, 2)
         return 0
+    if args.count:
+        return 0 if bench_count(args.count, args.dir, args.workers) else 1
     ok = bench_codec(args.n, args.rounds)
     if args.issue:
         ok = bench_issue(args.issue) < 30.0 and ok

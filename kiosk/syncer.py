@@ -19,7 +19,7 @@ A :class:`SyncEngine` runs one background thread. Each cycle:
 3. Upload the refusal log (``POST /refusals``, idempotent by refusal id); a
    server without that endpoint (404) is skipped and the refusals wait.
 4. Pull the key, revocation and roster feeds from their cursors (a snapshot
-   the first time), and this device's status feed (records that later turned
+   the first time, in pages that a cut connection does not lose: kiosk.snapshots), and this device's status feed (records that later turned
    out to be duplicates, or whose valid redemption was duplicated elsewhere,
    or that the union office put under review or decided).
 
@@ -64,6 +64,7 @@ from .engine.tally import business_day_metas
 from .errors import KioskError
 from .feedmap import feed_entries
 from .http import HttpClient, SyncError
+from .snapshots import pull_snapshot
 from .syncresult import SyncListener, SyncResult, SyncStatus, answer_detail, bad_answer
 
 __all__ = ["BATCH_SIZE", "SyncEngine", "SyncListener", "SyncResult", "SyncStatus"]
@@ -419,11 +420,8 @@ class SyncEngine:
     def _pull_feed(self, client: HttpClient, feed: Feed) -> int:
         cursor = self.store.get_cursor(CURSOR_OF[feed])
         applied = 0
-        if cursor is None or not cursor.isdigit():
-            page = self._page(client, f"{P.API_PREFIX}/feeds/{feed}/snapshot", None)
-            entries = self._entries(feed, page.entries)
-            self.store.replace_feed(feed, entries, str(page.cursor))
-            return len(entries)
+        if cursor is None or not cursor.isdigit():  # in pages, resumable (kiosk.snapshots)
+            return pull_snapshot(client.get, self.store, feed)
         since = int(cursor)
         for _ in range(1000):
             page = self._page(

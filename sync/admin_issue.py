@@ -1,7 +1,8 @@
 """``cinepass-admin init | export-key | issue``: issuer keys and voucher batches.
 
 Consistency rule for ``issue``: the batch is first written completely into a
-hidden staging folder beside ``--out``; then every voucher is recorded in the
+hidden staging folder beside ``--out`` (in parts, on every core, resumable:
+:mod:`sync.batchparts`); then every voucher is recorded in the
 central database (and announced on the roster feed) in one transaction;
 only after that commit is the staging folder renamed to ``--out``. So any
 voucher a person can see in ``--out`` is in the database (traceability), and
@@ -16,14 +17,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sync import batchdir, issuing
+from sync import batchdir, batchparts, issuing
 from sync.admin_common import AdminError, add_common, db_url, open_db, session
 from sync.cardrights import CardRights
 from sync.cliparse import Parser
@@ -48,7 +51,7 @@ from sync.office.issuers import (
 )
 from sync.office.vouchers import held_in_campaign
 from sync.server.db import session_scope
-from sync.voucher.codec import decode_and_verify, keyring
+from sync.server.models import Voucher
 from sync.voucher.keys import PrivateKey, save_private_key
 
 #: Office functions are re-exported only because kiosk/demo.py still imports them from
@@ -219,6 +222,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
         raise AdminError("bad_count", "--count must be at least 1")
     if args.count is not None and args.count > issuing.MAX_BATCH:
         raise AdminError("bad_count", f"--count at most {issuing.MAX_BATCH} per batch")
+    if args.workers is not None and args.workers < 1:
+        raise AdminError("bad_workers", "--workers must be at least 1")
     options = issuing.make_options(
         "-",  # the issuer code is known once the database is open
         valid_days=args.valid_days,
@@ -236,44 +241,112 @@ def cmd_issue(args: argparse.Namespace) -> int:
         label = issuer_label(s, code)
         rights = batch_rights(s, code, options.cinemas, args.hotline, args.after_sales)
         held = held_in_campaign(s, [m.ref for m in members], options.campaign) if members else {}
-    check_repeat(held, options.campaign, allow=args.allow_repeat)
     options = dataclasses.replace(options, iss=code)
-    # 2. sign; check the first voucher round-trips before printing thousands
     total = len(members) if members is not None else int(args.count)
-    issued = issuing.create_batch(
-        key, options, members=members, count=args.count, progress=Progress("signing", total)
+    # 2. the plan: new, or the interrupted run of the same command (docs/issuing-at-scale.md)
+    who = [(m.ref, m.name) for m in members] if members is not None else total
+    fresh = batchparts.Plan(
+        fingerprint=batchparts.fingerprint(
+            kid=kid, options=options, who=who, label=label, rights=rights
+        ),
+        now=int(time.time()),
+        batch=batchdir.batch_id(),
+        total=total,
+        part_cards=batchparts.PART_CARDS,
     )
-    decode_and_verify(issued[0].token, keyring(key.public))
-    # 3. files into the staging folder, 4. database, 5. rename into place
-    tmp = batchdir.staging_dir(out)
+    tmp = batchdir.resume_dir(out)
+    plan, resumed = batchparts.open_plan(tmp, fresh)  # another run's folder: refused, untouched
+    recorded = False
     try:
-        batchdir.write_batch(tmp, issued, label, progress=Progress("writing", total), rights=rights)
-        batch = batchdir.batch_id()
-        with session_scope(engine) as s:
-            record_batch(s, issued, kid, batch)
-    except BaseException:
-        batchdir.discard_dir(tmp)
+        recorded = batch_recorded(engine, plan.batch)
+        if not recorded:
+            check_repeat(held, options.campaign, allow=args.allow_repeat)
+            if resumed:
+                print(
+                    f"{PROG}: 继续未完成的批次 / resuming batch {plan.batch} in {tmp}",
+                    file=sys.stderr,
+                )
+            # 3. sign and write the parts on all cores, 4. join them, 5. record in one go
+            key_pem = key.to_pem()
+
+            def job(part: int) -> batchparts.PartJob:
+                first = part * plan.part_cards
+                chunk = members[first : first + plan.size(part)] if members else None
+                return batchparts.PartJob(
+                    stage=tmp,
+                    part=part,
+                    key_pem=key_pem,
+                    options=options,
+                    members=tuple(chunk) if chunk else None,
+                    count=plan.size(part),
+                    now=plan.now,
+                    label=label,
+                    rights=rights,
+                )
+
+            batchparts.run_parts(
+                tmp,
+                plan,
+                job,
+                workers=args.workers or os.cpu_count() or 1,
+                progress=Progress("issuing", total),
+            )
+            batchparts.finish(tmp, plan)
+            with session_scope(engine) as s:
+                for part in batchparts.vouchers(tmp, plan, options):
+                    record_batch(s, part, kid, plan.batch)
+            recorded = True
+        batchparts.tidy(tmp)
+    except KeyboardInterrupt:
+        print(
+            f"{PROG}: 已中断，再次运行同一命令即可继续 / interrupted: run the same command "
+            f"again to continue (kept in {tmp})",
+            file=sys.stderr,
+        )
         raise
+    except BaseException:
+        if not recorded:  # a refusal (not an interruption): nothing was issued, nothing stays
+            batchdir.discard_dir(tmp)
+            batchparts.forget(tmp)
+        raise
+    # 6. rename into place
     try:
         batchdir.publish_dir(tmp, out)
     except OSError as exc:
         raise AdminError(
             "publish_failed",
-            f"vouchers recorded (batch {batch}) but could not rename {tmp} to {out}: "
+            f"vouchers recorded (batch {plan.batch}) but could not rename {tmp} to {out}: "
             f"{exc.strerror}; rename it by hand",
             EXIT_ENV,
         ) from exc
-    first = issued[0].voucher
+    batchparts.forget(tmp)
+    exp = issuing.expiry_for(plan.now, options.valid_days)
     print(
-        f"issued {total} voucher(s), batch {batch}, key {kid}, valid "
-        f"{issuing.display_date(first.nbf)} to {issuing.valid_until_date(first.exp)}"
+        f"issued {total} voucher(s), batch {plan.batch}, key {kid}, valid "
+        f"{issuing.display_date(plan.now)} to {issuing.valid_until_date(exp)}"
     )
     pages = -(-total // 8)
+    pdfs = batchparts.pdf_names(plan)
     print(f"  {out / 'vouchers.csv'}")
     print(f"  {out}/XXXX-XXXX-XXXX-XXXX.png ({total} PNG, one per voucher)")
-    print(f"  {out / 'cards.pdf'} ({pages} A4 page(s))")
+    if len(pdfs) == 1:
+        print(f"  {out / pdfs[0]} ({pages} A4 page(s))")
+    else:
+        print(
+            f"  {out / pdfs[0]} … {pdfs[-1]} ({len(pdfs)} PDF parts of up to "
+            f"{plan.part_cards} cards, {pages} A4 page(s))"
+        )
     print(f"  took {time.monotonic() - started:.1f} s")
     return EXIT_OK
+
+
+def batch_recorded(engine: Any, batch: str) -> bool:
+    """Whether the central database holds vouchers of ``batch`` (the truth, not the folder)."""
+    with session_scope(engine) as s:
+        n = s.execute(
+            select(func.count()).select_from(Voucher).where(Voucher.batch == batch)
+        ).scalar_one()
+    return bool(n)
 
 
 # -- registration -------------------------------------------------------------
@@ -323,6 +396,9 @@ def register(sub: Any) -> None:
     p.add_argument("--cinemas", help="allowed cinema codes, comma separated (default: all)")
     p.add_argument("--campaign", help="campaign name printed on the cards")
     p.add_argument("--encoding", default="utf-8", help="members CSV encoding (e.g. gb18030)")
+    p.add_argument(
+        "--workers", type=int, help="processes signing and drawing (default: every core)"
+    )
     add_contact_flags(p, batch=True)
     p.add_argument(
         "--allow-repeat",

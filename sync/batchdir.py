@@ -16,13 +16,23 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sync.batchparts import CSV_HEADER, card_of, csv_row
 from sync.cardrights import CardRights
 from sync.fsutil import fsync_dir
-from sync.issuing import IssuedVoucher, IssueError, display_date, valid_until_date
+from sync.issuing import IssuedVoucher, IssueError
+
+__all__ = [
+    "CSV_HEADER",
+    "batch_id",
+    "check_output_dir",
+    "discard_dir",
+    "publish_dir",
+    "resume_dir",
+    "staging_dir",
+    "write_batch",
+]
 
 # -- the batch folder ---------------------------------------------------------
-
-CSV_HEADER = ("short_code", "member_ref", "holder", "valid_from", "valid_until", "qr_text")
 
 
 def check_output_dir(out: Path) -> None:
@@ -47,6 +57,17 @@ def staging_dir(out: Path) -> Path:
         shutil.rmtree(tmp)
     try:
         tmp.mkdir()
+    except OSError as exc:
+        raise IssueError("output_unwritable", f"cannot create {tmp}: {exc.strerror}") from exc
+    return tmp
+
+
+def resume_dir(out: Path) -> Path:
+    """The staging folder of ``cinepass-admin issue``: the same name on every run for
+    the same ``--out``, so a re-run finds an interrupted batch (:mod:`sync.batchparts`)."""
+    tmp = out.with_name(f".{out.name}.partial-issue")
+    try:
+        tmp.mkdir(exist_ok=True)
     except OSError as exc:
         raise IssueError("output_unwritable", f"cannot create {tmp}: {exc.strerror}") from exc
     return tmp
@@ -135,32 +156,8 @@ def write_batch(
         writer.writerow(CSV_HEADER)
         arts = _qr_art_stream(qr_dir, issued, n_workers)
         for item, (modules, runs) in zip(issued, arts, strict=True):
-            v = item.voucher
-            valid_from, valid_until = display_date(v.nbf), valid_until_date(v.exp)
-            writer.writerow(
-                (
-                    v.short_code,
-                    item.member_ref or "",
-                    v.holder or "",
-                    valid_from,
-                    valid_until,
-                    item.token,
-                )
-            )
-            sheet.add(
-                cards.Card(
-                    token=item.token,
-                    short_code=v.short_code,
-                    holder=v.holder,
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    formats=v.formats,
-                    cinemas=v.cinemas,
-                    campaign=v.campaign,
-                    issuer=issuer_label,
-                    art=cards.QRArt(modules, runs),
-                )
-            )
+            writer.writerow(csv_row(item))
+            sheet.add(card_of(item, issuer_label, cards.QRArt(modules, runs)))
             if progress is not None:
                 progress(1)
     sheet.save(folder / "cards.pdf")

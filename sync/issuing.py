@@ -12,11 +12,13 @@ A batch folder holds::
     vouchers.csv          short code, member, holder, valid from/until, QR text (UTF-8 with BOM:
                           Excel on a Chinese Windows opens it without mangling the names)
     XXXX-XXXX-XXXX-XXXX.png  one QR image per voucher, named by its short code
-    cards.pdf             A4 sheets of 8 printable voucher cards
+    cards.pdf             A4 sheets of 8 printable voucher cards (a batch of more than
+                          sync.batchparts.PART_CARDS: cards-0001.pdf, cards-0002.pdf, ...)
 
-It is written (by :mod:`sync.batchdir`) into a hidden sibling folder and renamed
-into place only when complete, so a crash or an error never leaves a half batch
-where people look.
+It is written (by :mod:`sync.batchparts`, in parts on all cores) into a hidden
+sibling folder and renamed into place only when complete, so a crash or an
+error never leaves a half batch where people look; an interrupted batch is
+continued by running the same command again (docs/issuing-at-scale.md).
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from sync.voucher.keys import PrivateKey
 
 MIN_VALID_DAYS = 365  # members are promised vouchers valid at least 12 months
 MAX_VALID_DAYS = 3660
-#: One batch is one PDF held in memory while it is built (~25 MB per 1,000 cards before
-#: compression): 20,000 stays well inside a small office PC. Larger runs: several batches.
-MAX_BATCH = 20_000
+#: A batch is written in parts (sync.batchparts), so memory does not grow with it; the
+#: bound is the members list held in memory (~300 bytes a member) and one transaction
+#: recording the batch: a million, a whole provincial federation, in one go.
+MAX_BATCH = 1_000_000
 KNOWN_FORMATS = ("2D", "3D")
 #: Dates on cards and in the CSV are China Standard Time, where members live.
 DISPLAY_TZ = timezone(timedelta(hours=8), "CST")

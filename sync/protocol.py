@@ -22,6 +22,12 @@ Endpoints (all JSON; device endpoints need ``Authorization: Bearer <token>``)::
     GET  /api/v1/feeds/{feed}?since=&limit=  FeedPage of events after the cursor
                                              (revocation, roster, keys, status)
     GET  /api/v1/feeds/{feed}/snapshot       FeedPage with the whole current state
+    GET  /api/v1/feeds/{feed}/snapshot?limit=&after=&format=packed
+                                             the same state in pages (revocation, roster):
+                                             ``next`` is the token of the next page, the
+                                             cursor the same on every page; ``packed`` the
+                                             column-wise entries (PackedRevocations,
+                                             PackedRoster). docs/feeds.md
     GET  /api/v1/feeds/peers/snapshot        FeedPage of PeerOut: the counters of the
                                              caller's cinema (docs/lan-peers.md)
     GET  /api/v1/openapi.json                the schema
@@ -30,9 +36,10 @@ Errors are ``{"error": {"code", "message"}}``: 400 bad_json (not JSON, or
 nested beyond what a parser takes), 401 unauthorized,
 403 device_revoked / bad_code / code_used / code_expired, 404, 413 too_large,
 422 invalid_request / bad_text (a lone surrogate anywhere in the body) /
-bad_record (an item with no uuid: the whole batch), 429 rate_limited,
-503 database_unavailable. A kiosk treats any of them, and any answer that
-does not fit these models, as a failed attempt.
+bad_record (an item with no uuid: the whole batch) / bad_page_token (a
+snapshot page token this server did not make: start the snapshot again),
+429 rate_limited, 503 database_unavailable. A kiosk treats any of them, and
+any answer that does not fit these models, as a failed attempt.
 
 A record that fails its own checks does not refuse the batch: it is answered
 alone, ``status: "rejected"`` with its ``problem`` (``bad_device_signature``,
@@ -203,11 +210,77 @@ class StatusOut(_Model):
 
 
 class FeedPage(_Model):
+    """A page of a feed. ``next`` (paged snapshots only, docs/feeds.md): the token that
+    asks for the next page; absent or null on the last page and from older servers."""
+
     feed: str
     cursor: int = Field(ge=0)
     more: bool = False
     snapshot: bool = False
     entries: list[dict[str, Any]]
+    next: str | None = Field(default=None, max_length=64)
+
+
+class _Packed(BaseModel):
+    """Column-wise snapshot entries (``format=packed``, docs/feeds.md).
+
+    Not a :class:`_Model`: walking a million numbers one Python call at a time
+    is what packing avoids, so the texts are checked in one pass over the
+    ``strings`` table (every text of the page once) and the columns by their
+    types, in pydantic's compiled core.
+    """
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    cti: str = Field(pattern=r"^(?:[0-9a-f]{20})*$")
+
+    @property
+    def rows(self) -> int:
+        return len(self.cti) // 20
+
+    def _same_length(self, *columns: list[Any] | str) -> None:
+        if any(len(c) != self.rows for c in columns):
+            raise ValueError("packed columns of different lengths")
+
+
+class PackedRevocations(_Packed):
+    """``action``: one letter a row, ``f`` freeze (an online hold too: reason
+    ``held``, ``at`` when it lapses) or ``r`` redeemed; ``reason``,
+    ``cinema``, ``device``, ``staff``: indices into ``strings``; ``at``: ms."""
+
+    action: str = Field(pattern=r"^[fr]*$")
+    at: list[int]
+    strings: list[str] = Field(max_length=200_000)
+    reason: list[int]
+    cinema: list[int]
+    device: list[int]
+    staff: list[int]
+
+    @model_validator(mode="after")
+    def _check(self) -> PackedRevocations:
+        self._same_length(self.action, self.at, self.reason, self.cinema, self.device, self.staff)
+        if _SUSPECT.search("\x01".join(self.strings)) or any(len(t) > 64 for t in self.strings):
+            raise ValueError("packed strings: NUL, a lone surrogate or longer than 64")
+        n = len(self.strings)
+        for col in (self.reason, self.cinema, self.device, self.staff):
+            if col and (min(col) < 0 or max(col) >= n):
+                raise ValueError("packed index outside the strings")
+        if self.reason and max(len(self.strings[i]) for i in set(self.reason)) > 32:
+            raise ValueError("packed reason longer than 32")
+        return self
+
+
+class PackedRoster(_Packed):
+    """``token``: the QR text of each voucher, in ``cti`` order."""
+
+    token: list[str]
+
+    @model_validator(mode="after")
+    def _check(self) -> PackedRoster:
+        self._same_length(self.token)
+        text = "".join(self.token)
+        if not text.isascii() or "\x00" in text or any(len(t) > 2048 for t in self.token):
+            raise ValueError("packed tokens: not ASCII QR texts of at most 2048 characters")
+        return self
 
 
 class EnrolRequest(_Model):

@@ -77,3 +77,37 @@ def test_a_lapsed_hold_stops_refusing_even_unheard(
     assert cli(capsys, *home, "sync")[0] == 0
     assert cli(capsys, *home, "verify", token)[1]["reason"] == "held"
     wait_for(lambda: cli(capsys, *home, "verify", token)[1]["reason"] == "accepted", 15, 0.2)
+
+
+def test_a_paged_snapshot_carries_the_holds(
+    central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """A counter that loads the revocation list in pages (issue 16) learns the live holds too."""
+    from kiosk import snapshots
+    from kiosk.engine.service import KioskService
+    from sync.server import feeds
+    from sync.voucher.codec import decode_voucher
+
+    tokens = central.issue(3)
+    p = add_partner(central, capsys, "CIN-A")
+    p.hold(short(tokens[1]), "CIN-A", "2D", "order-1")
+    cti = decode_voucher(tokens[1]).voucher.cti.hex()
+    with central.session() as s:
+        rows, after = [], None
+        while True:
+            page, _, after = feeds.snapshot_page(s, "revocation", after, 1)
+            rows += page
+            if after is None:
+                break
+        assert [r[:3] for r in rows] == [("held", cti, "held")]
+        packed = feeds.packed("revocation", rows)
+        assert packed["action"] == "f" and packed["strings"][packed["reason"][0]] == "held"
+    home = enrolled_kiosk(central, tmp_path / "a")
+    with KioskService.open(home) as svc:  # forget the enrolment's snapshot: page it in again
+        with svc.store.write() as conn:
+            conn.exec_driver_sql("DELETE FROM cursors WHERE feed IN ('revocations', 'roster')")
+            conn.exec_driver_sql("DELETE FROM revocations")
+    monkeypatch.setattr(snapshots, "SNAPSHOT_PAGE", 1)
+    assert cli(capsys, "--home", str(home), "sync")[0] == 0
+    assert cli(capsys, "--home", str(home), "redeem", tokens[1])[1]["reason"] == "held"
+    assert cli(capsys, "--home", str(home), "redeem", tokens[0])[1]["reason"] == "accepted"

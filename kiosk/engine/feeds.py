@@ -4,7 +4,14 @@ A delta moves its cursor in the same transaction as its rows, so a crash
 leaves both old or both new. A snapshot (the first pull, or enrolment) may be
 a 1,000,000-id list: it is staged in ``*_stage`` copies of the tables in short
 transactions and swapped in by renaming, so redemptions never wait behind it
-(:meth:`FeedStore.replace_feed` is the one snapshot-apply).
+(:meth:`FeedStore.replace_feed` is the one snapshot-apply of a whole list).
+
+A paged snapshot (docs/feeds.md) is staged a page at a time:
+:meth:`FeedStore.begin_snapshot`, then :meth:`FeedStore.stage_snapshot` per
+page, which stores the next page's token in the same transaction as the
+page's rows (cursor ``<feed>_snapshot``), then :meth:`FeedStore.finish_snapshot`
+(the swap). A cut connection leaves the staged pages and the token: the next
+sync asks for the page after it (:meth:`FeedStore.snapshot_token`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,24 @@ if TYPE_CHECKING:
 Feed = Literal["revocation", "roster"]
 #: the cursor name (``cursors.feed``) of each feed
 CURSOR_OF: dict[Feed, str] = {"revocation": "revocations", "roster": "roster"}
+#: the tables a snapshot of each feed replaces
+TABLES_OF: dict[Feed, tuple[str, ...]] = {
+    "revocation": ("revocations", "remote_redemptions"),
+    "roster": ("roster",),
+}
+INSERT_STAGE = {
+    "revocations": "INSERT OR REPLACE INTO revocations_stage(cti, reason, at, cinema, device,"
+    " staff) VALUES (?, ?, ?, ?, ?, ?)",
+    "remote_redemptions": "INSERT OR IGNORE INTO remote_redemptions_stage(cti, at, device,"
+    " cinema, staff) VALUES (?, ?, ?, ?, ?)",
+    "roster": "INSERT OR REPLACE INTO roster_stage(cti, token) VALUES (?, ?)",
+}
+
+
+def progress_name(feed: Feed) -> str:
+    """The ``cursors`` row holding a paged snapshot's next page token."""
+    return f"{CURSOR_OF[feed]}_snapshot"
+
 
 FreezeRow = tuple[bytes, str, int, str, str, str]
 UsedRow = tuple[bytes, int, str, str, str]
@@ -172,42 +197,28 @@ class FeedStore(Database):
         freeze, _unfreeze, used, _unused = split_revocations(entries)
         freeze.sort(key=lambda f: f[0])  # key order: sequential B-tree inserts
         used.sort(key=lambda u: (u[0], u[1], u[2]))
-        self._staged_replace(
-            {
-                "revocations": (
-                    "INSERT OR REPLACE INTO revocations_stage(cti, reason, at, cinema, device,"
-                    " staff) VALUES (?, ?, ?, ?, ?, ?)",
-                    freeze,
-                ),
-                "remote_redemptions": (
-                    "INSERT OR IGNORE INTO remote_redemptions_stage(cti, at, device, cinema,"
-                    " staff) VALUES (?, ?, ?, ?, ?)",
-                    used,
-                ),
-            },
-            CURSOR_OF["revocation"],
-            cursor,
-        )
+        self.begin_snapshot("revocation")
+        for i in range(0, max(len(freeze), len(used)), self.SNAPSHOT_CHUNK):
+            chunk = slice(i, i + self.SNAPSHOT_CHUNK)
+            self.stage_snapshot("revocation", {"revocations": freeze[chunk]}, "")
+            self.stage_snapshot("revocation", {"remote_redemptions": used[chunk]}, "")
+        self.finish_snapshot("revocation", cursor)
 
     def replace_roster(self, entries: Sequence[RosterEntry], cursor: str) -> None:
         """Replace the roster with a snapshot (staged like revocation snapshots)."""
         _check_roster(entries)
         rows = sorted(((e.cti, e.token) for e in entries if not e.removed), key=lambda r: r[0])
-        self._staged_replace(
-            {"roster": ("INSERT OR REPLACE INTO roster_stage(cti, token) VALUES (?, ?)", rows)},
-            CURSOR_OF["roster"],
-            cursor,
-        )
+        self.begin_snapshot("roster")
+        for i in range(0, len(rows), self.SNAPSHOT_CHUNK):
+            self.stage_snapshot("roster", {"roster": rows[i : i + self.SNAPSHOT_CHUNK]}, "")
+        self.finish_snapshot("roster", cursor)
 
-    def _staged_replace(
-        self,
-        tables: Mapping[str, tuple[str, Sequence[tuple[Any, ...]]]],
-        feed: str,
-        cursor: str,
-    ) -> None:
-        """Fill ``<table>_stage`` copies in short transactions, then swap them in with the cursor."""
+    # -- snapshots, a page at a time ------------------------------------------
+
+    def begin_snapshot(self, feed: Feed) -> None:
+        """Empty ``<table>_stage`` copies of the feed's tables, and a token of "" (started)."""
         with self.write() as conn:
-            for t in tables:
+            for t in TABLES_OF[feed]:
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}_stage")
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}_old")
                 ddl = conn.exec_driver_sql(
@@ -219,16 +230,44 @@ class FeedStore(Database):
                 if n != 1:
                     raise StoreError("store_failed", f"unexpected schema of table {t}")
                 conn.exec_driver_sql(stage_ddl)
-        for sql, rows in tables.values():
-            for i in range(0, len(rows), self.SNAPSHOT_CHUNK):
-                with self.write() as conn:
-                    conn.exec_driver_sql("PRAGMA cache_size=-65536")
-                    conn.exec_driver_sql(sql, list(rows[i : i + self.SNAPSHOT_CHUNK]))
+            upsert_cursor(conn, progress_name(feed), "")
+
+    def snapshot_token(self, feed: Feed) -> str | None:
+        """The token of the next page of a snapshot being staged ("" for its first
+        page), or None when none is (or its stage tables are gone)."""
+        token = self.get_cursor(progress_name(feed))
+        if token is None:
+            return None
+        have = {
+            r[0]
+            for r in self.read("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if str(r[0]).endswith("_stage")
+        }
+        return token if all(f"{t}_stage" in have for t in TABLES_OF[feed]) else None
+
+    def stage_snapshot(
+        self, feed: Feed, rows: Mapping[str, Sequence[tuple[Any, ...]]], token: str
+    ) -> None:
+        """Add rows (table -> row tuples) to the stage and note the next page's token,
+        in one short transaction: a redemption waits a fraction of a second at most."""
+        with self.write() as conn:
+            conn.exec_driver_sql("PRAGMA cache_size=-65536")
+            for table, values in rows.items():
+                if table not in TABLES_OF[feed]:
+                    raise StoreError("store_failed", f"{table} is not a table of the {feed} feed")
+                if values:
+                    conn.exec_driver_sql(INSERT_STAGE[table], list(values))
+            upsert_cursor(conn, progress_name(feed), token)
+
+    def finish_snapshot(self, feed: Feed, cursor: str) -> None:
+        """Swap the staged tables in with the feed's cursor (milliseconds), then free the old."""
+        tables = TABLES_OF[feed]
         with self.write() as conn:  # the swap
             for t in tables:
                 conn.exec_driver_sql(f"ALTER TABLE {t} RENAME TO {t}_old")
                 conn.exec_driver_sql(f"ALTER TABLE {t}_stage RENAME TO {t}")
-            upsert_cursor(conn, feed, cursor)
+            upsert_cursor(conn, CURSOR_OF[feed], cursor)
+            conn.exec_driver_sql("DELETE FROM cursors WHERE feed = ?", (progress_name(feed),))
         with self.write() as conn:  # freeing the old pages is not on anyone's path
             for t in tables:
                 conn.exec_driver_sql(f"DROP TABLE {t}_old")

@@ -1,0 +1,247 @@
+"""A counter loading a revocation snapshot in pages, beside the bare sqlite3 insert, same run.
+
+    .venv/bin/python bench/feeds.py [-n 1000000] [--server N] [--smoke]
+
+Rows (docs/feeds.md):
+
+* **kiosk load**: ``n`` revocations as the server sends them (packed pages of
+  :data:`kiosk.snapshots.SNAPSHOT_PAGE`, built by the server's own
+  ``sync.server.feeds.packed`` and JSON-encoded) through what the kiosk does
+  with each page - ``json.loads``, validation and unpacking
+  (:func:`kiosk.snapshots.parse_page`), staging
+  (:meth:`~kiosk.engine.feeds.FeedStore.stage_snapshot`) - and the swap;
+  while a thread runs ``check()`` on a voucher every 5 ms (redemptions go on
+  meanwhile: its p95 and max latency are printed);
+* **bare**: the same rows by one ``executemany`` into a WITHOUT ROWID table
+  with the store's settings (the floor);
+* **before paging**: the one-answer snapshot as entries (pydantic per entry,
+  ``replace_revocations``), on a tenth of ``n`` and scaled, for comparison;
+* ``--server N``: end to end through a real server on loopback (SQLite
+  central database with ``N`` frozen vouchers), pages over HTTP included.
+
+Goal (issue 16): 1,000,000 in at most 3 s (kiosk load). ``--smoke`` (CI) runs
+every row at a tiny size and holds nothing to the goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+from kiosk import snapshots  # noqa: E402
+from kiosk.engine.service import KioskService, init_standalone  # noqa: E402
+from sync.server import feeds  # noqa: E402
+from sync.voucher import PrivateKey, encode_voucher, make_voucher  # noqa: E402
+
+GOAL_S = 3.0
+
+
+def pages_for(n: int) -> list[bytes]:
+    """``n`` frozen vouchers as the server's packed snapshot pages (JSON bytes), cti order."""
+    ctis = sorted(os.urandom(10).hex() for _ in range(n))
+    size = snapshots.SNAPSHOT_PAGE
+    out = []
+    for i in range(0, n, size):
+        rows = [("freeze", c, "lost", 0, "", "", "") for c in ctis[i : i + size]]
+        last = i + size >= n
+        body = {
+            "feed": "revocation",
+            "cursor": 7,
+            "more": not last,
+            "snapshot": True,
+            "next": None if last else f"7:f:{rows[-1][1]}",
+            "entries": [],
+            "packed": feeds.packed("revocation", rows),
+        }
+        out.append(json.dumps(body).encode())
+    return out
+
+
+def home(tmp: Path, key: PrivateKey) -> KioskService:
+    h = tmp / f"home{time.monotonic_ns()}"
+    init_standalone(h, cinema="SH01", issuer_keys=[key.public])
+    return KioskService.open(h)
+
+
+def kiosk_load(tmp: Path, key: PrivateKey, n: int) -> float:
+    pages = pages_for(n)
+    svc = home(tmp, key)
+    token = encode_voucher(make_voucher("BENCH", now=int(time.time()) - 60), key)
+    lat: list[float] = []
+    stop = threading.Event()
+
+    def scans() -> None:
+        with KioskService.open(svc.paths.home) as other:  # another connection, like the window
+            while not stop.wait(0.005):
+                t0 = time.perf_counter()
+                other.check(token, fmt="2D")
+                lat.append((time.perf_counter() - t0) * 1000)
+
+    scanner = threading.Thread(target=scans, daemon=True)
+    scanner.start()
+    t0 = time.perf_counter()
+    store = svc.store
+    store.begin_snapshot("revocation")
+    for body in pages:
+        page, rows = snapshots.parse_page("revocation", json.loads(body))
+        if page.next:
+            store.stage_snapshot("revocation", rows, page.next)
+        else:
+            store.stage_snapshot("revocation", rows, "")
+            store.finish_snapshot("revocation", str(page.cursor))
+    took = time.perf_counter() - t0
+    stop.set()
+    scanner.join()
+    count = store.read("SELECT count(*) FROM revocations")[0][0]
+    svc.close()
+    assert count == n, (count, n)
+    mb = sum(len(p) for p in pages) / 2**20
+    lat.sort()
+    p95 = lat[int(len(lat) * 0.95)] if lat else 0.0
+    print(
+        f"kiosk load of {n:,} in {len(pages)} packed pages ({mb:.0f} MB of JSON): {took:.2f} s"
+        f" ({n / took:,.0f}/s); check() meanwhile: {len(lat)} scans, p95 {p95:.1f} ms,"
+        f" max {max(lat, default=0):.1f} ms"
+    )
+    return took
+
+
+def bare_insert(tmp: Path, n: int) -> float:
+    rows = sorted((os.urandom(10), "lost", 0, "", "", "") for _ in range(n))
+    con = sqlite3.connect(tmp / f"bare{time.monotonic_ns()}.sqlite3")
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute(
+        "CREATE TABLE r(cti BLOB PRIMARY KEY, reason TEXT, at INT, cinema TEXT, device TEXT,"
+        " staff TEXT) WITHOUT ROWID"
+    )
+    t0 = time.perf_counter()
+    with con:
+        con.executemany("INSERT INTO r VALUES (?, ?, ?, ?, ?, ?)", rows)
+    took = time.perf_counter() - t0
+    con.close()
+    print(f"bare sqlite3 executemany of {n:,} sorted rows, one transaction: {took:.2f} s")
+    return took
+
+
+def before_paging(tmp: Path, key: PrivateKey, n: int) -> None:
+    from kiosk.feedmap import feed_entries
+    from sync import protocol as P
+
+    body = json.dumps(
+        {
+            "feed": "revocation",
+            "cursor": 7,
+            "more": False,
+            "snapshot": True,
+            "entries": [
+                feeds.revocation_entry(os.urandom(10).hex(), "freeze", reason="lost", at=0)
+                for _ in range(n)
+            ],
+        }
+    ).encode()
+    svc = home(tmp, key)
+    t0 = time.perf_counter()
+    page = P.FeedPage.model_validate(json.loads(body))
+    entries = feed_entries("revocation", page.entries)
+    svc.store.replace_feed("revocation", entries, str(page.cursor))
+    took = time.perf_counter() - t0
+    svc.close()
+    print(f"before paging (one answer of entries): {n:,} in {took:.2f} s ({n / took:,.0f}/s)")
+
+
+def end_to_end(tmp: Path, n: int) -> None:
+    """A real server on loopback with ``n`` frozen vouchers; a counter's first snapshot."""
+    from sqlalchemy import insert
+
+    from kiosk.enrollment import enroll
+    from kiosk.syncer import SyncEngine
+    from sync.office.cinemas import add_cinema
+    from sync.office.devices import device_code
+    from sync.office.issuers import add_signing_key
+    from sync.server.db import migrate, session_scope
+    from sync.server.embedded import EmbeddedServer
+    from sync.server.models import Voucher
+
+    key = PrivateKey.generate()
+    engine = migrate(f"sqlite:///{tmp / 'central.sqlite3'}")
+    with session_scope(engine) as s:
+        add_signing_key(s, "BENCH", "Bench", key, tmp / "k.pem")
+        add_cinema(s, "SH01", "Cinema")
+        rows = [
+            {
+                "cti": os.urandom(10).hex(),
+                "short_code": f"S{i}",
+                "issuer_code": "BENCH",
+                "kid": key.public.kid.hex(),
+                "formats": ["2D"],
+                "admissions": 1,
+                "iat": 0,
+                "nbf": 0,
+                "exp": 2**31,
+                "token": "x",
+                "batch": "bench",
+                "issued_at": 0,
+                "status": "frozen",
+                "freeze_reason": "lost",
+            }
+            for i in range(n)
+        ]
+        s.execute(insert(Voucher), rows)
+        code = device_code(s, "SH01")
+    srv = EmbeddedServer(engine).start()
+    try:
+        h = tmp / "e2e"
+        enroll(h, srv.url, code)  # its answer still carries the whole snapshot (docs/feeds.md)
+        with KioskService.open(h) as svc, svc.store.write() as conn:
+            conn.exec_driver_sql("DELETE FROM cursors WHERE feed IN ('revocations', 'roster')")
+        e = SyncEngine(h)
+        t0 = time.perf_counter()
+        result = e.sync_now()
+        took = time.perf_counter() - t0
+        e.stop()
+        assert result.ok, result.error_message
+        print(
+            f"end to end over loopback HTTP, {n:,} frozen + {n:,} roster entries, one sync:"
+            f" {took:.2f} s (server and counter on the same cores)"
+        )
+    finally:
+        srv.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=1_000_000, help="revocations the kiosk loads")
+    ap.add_argument("--server", type=int, metavar="N", help="also end to end with N vouchers")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes for CI (a few seconds)")
+    args = ap.parse_args(argv)
+    n = 2000 if args.smoke else args.n
+    key = PrivateKey.generate()
+    with tempfile.TemporaryDirectory(prefix="cinepass-feeds-") as d:
+        tmp = Path(d)
+        took = kiosk_load(tmp, key, n)
+        bare = bare_insert(tmp, n)
+        print(f"kiosk load / bare insert = {took / bare:.1f}x")
+        before_paging(tmp, key, max(1, n // 10))
+        if args.smoke or args.server:
+            end_to_end(tmp, 500 if args.smoke else args.server)
+    if args.smoke:
+        return 0
+    ok = n < 1_000_000 or took <= GOAL_S
+    print(f"goal {n:,} in <= {GOAL_S} s: {'OK' if ok else 'MISSED'} ({took:.2f} s)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
