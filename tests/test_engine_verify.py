@@ -10,7 +10,7 @@ from helpers_qr import NOW_S, make_kiosk, tamper_signature, voucher_token
 from kiosk.engine.clock import Clock
 from kiosk.engine.facts import RevocationEntry, RosterEntry, Use
 from kiosk.engine.service import KioskService
-from kiosk.engine.verdict import COUNTER_REASONS, PEER_REASONS, REASONS
+from kiosk.engine.verdict import COUNTER_REASONS, REASONS
 from kiosk.engine.verify import MemoryState, check, verify
 from sync.voucher import PrivateKey, decode_voucher
 
@@ -176,7 +176,7 @@ def test_every_reason_code_through_the_service(
     assert red("CP1:ZZZZ") == "malformed"
     assert red("hello") == "not_a_voucher"
     # the counter's own reasons come last (they replace every verdict while they hold)
-    assert seen == set(REASONS) - {"not_recorded", *COUNTER_REASONS, *PEER_REASONS}
+    assert seen == set(REASONS) - {"not_recorded", *COUNTER_REASONS}
     # every attempt is logged, the rejected ones without their token
     rows = svc.store.read("SELECT reason, short_code FROM attempts")
     assert len(rows) == 13 and sum(r[0] == "accepted" for r in rows) == 1
@@ -193,7 +193,7 @@ def test_every_reason_code_through_the_service(
     svc.store.set_meta("device_revoked", "1")
     assert red(voucher_token(issuer_key)) == "device_revoked"
     # not_recorded: test_engine_durability; the peer reasons: test_peers
-    assert seen == set(REASONS) - {"not_recorded", *PEER_REASONS}
+    assert seen == set(REASONS) - {"not_recorded"}
 
 
 def test_redeemed_elsewhere_and_admissions(svc: KioskService, issuer_key: PrivateKey) -> None:

@@ -104,7 +104,7 @@ def test_only_listed_counters_are_believed(tmp_path: Path, issuer_key: PrivateKe
         s.close()
 
 
-def test_a_pushed_use_reads_used_at_counter_and_a_void_lifts_it(
+def test_a_pushed_use_names_the_counter_and_a_void_lifts_it(
     tmp_path: Path, issuer_key: PrivateKey
 ) -> None:
     from kiosk.peers.hook import PeerHook
@@ -120,7 +120,8 @@ def test_a_pushed_use_reads_used_at_counter_and_a_void_lifts_it(
     assert pb.take_uses([use_to_json(notice_of(rec, a))]) == 1
     b.peers = PeerHook(pb)
     v: Verdict = b.redeem(tok, fmt="2D")
-    assert v.reason == "used_at_counter" and v.detail["counter"] == "1号窗口"
+    assert v.reason == "already_redeemed" and v.detail["where"] == "peer"
+    assert v.detail["counter"] == "1号窗口"
     assert v.message() == "此券已在 1 号窗口使用" and v.message("en") == "Already used at counter 1"
     assert a.void_last().ok
     void = a.store.all_records()[-1][0]

@@ -31,7 +31,6 @@ Reason = Literal[
     "not_recorded",
     "device_revoked",
     "clock_behind",
-    "used_at_counter",
 ]
 
 REASONS: tuple[str, ...] = get_args(Reason)  # the closed set, in this order
@@ -40,9 +39,6 @@ REASONS: tuple[str, ...] = get_args(Reason)  # the closed set, in this order
 #: they hold (a revoked counter's records can never be uploaded; a clock that
 #: runs behind would admit expired vouchers and backdate records)
 COUNTER_REASONS = ("device_revoked", "clock_behind")
-
-#: reasons only a counter with LAN peers gives (kiosk.peers, docs/lan-peers.md)
-PEER_REASONS = ("used_at_counter",)
 
 # reason -> language -> (message, what to do next)
 MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
@@ -124,19 +120,11 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
             "Do not admit; IT must correct this PC's date and time, then sync once.",
         ),
     },
-    # another counter of this cinema used (or is using) it, learned over the LAN (issue 15)
-    "used_at_counter": {
-        "zh_CN": ("此券已在其他窗口使用", "请勿放行；如观众有疑问，请联系经理核查使用记录。"),
-        "en": (
-            "Already used at another counter",
-            "Do not admit; ask the manager to check the earlier use.",
-        ),
-    },
 }
 
-#: ``used_at_counter`` naming the counter (``detail.counter``, its name without a trailing
-#: 号窗口): 此券已在 X 号窗口使用 / Already used at counter X. The table above keeps the
-#: words without a name (the manager's per-reason counts, the Qt catalogue).
+#: ``already_redeemed`` at another counter of this cinema, learned over the LAN
+#: (``detail.where == "peer"``, issue 15), names the counter (``detail.counter``, its
+#: name without a trailing 号窗口): 此券已在 X 号窗口使用 / Already used at counter X.
 NAMED_COUNTER_MESSAGES: dict[str, str] = {
     "zh_CN": "此券已在 {0} 号窗口使用",
     "en": "Already used at counter {0}",
@@ -245,7 +233,8 @@ class Verdict:
         return replace(self, check_only=True)
 
     def message(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        name = self.detail.get("counter") if self.reason == "used_at_counter" else None
+        peer = self.reason == "already_redeemed" and self.detail.get("where") == "peer"
+        name = self.detail.get("counter") if peer else None
         if isinstance(name, str) and name:
             template = NAMED_COUNTER_MESSAGES.get(lang) or NAMED_COUNTER_MESSAGES[DEFAULT_LANGUAGE]
             return template.format(counter_label(name))

@@ -3,7 +3,7 @@
 Before the redemption's transaction the hook runs one round: our claim
 written (:func:`kiosk.peers.claims.begin`), the peers asked in parallel
 within the budget, their answers kept in a :class:`Ticket`. Inside the
-transaction the ticket settles (a ``used_at_counter`` refusal, or nothing)
+transaction the ticket settles (an ``already_redeemed`` refusal naming the peer, or nothing)
 together with the record; after it, an accepted record is pushed to the
 peers. A peer that does not answer in time does not count.
 """
@@ -34,7 +34,7 @@ SETTLE_RESERVE_S = 0.008
 
 
 def refusal(checked: Checked, blocker: claims.Blocker, counter: str) -> Verdict:
-    """``used_at_counter`` naming the counter that used (or is using) the voucher."""
+    """``already_redeemed`` at a peer (``where: "peer"``), naming the counter that used (or is using) it."""
     v = checked.verdict
     detail: dict[str, Any] = {
         "counter": counter or blocker.device,
@@ -45,7 +45,7 @@ def refusal(checked: Checked, blocker: claims.Blocker, counter: str) -> Verdict:
         "claim": blocker.kind == "claimed",
     }
     return Verdict(
-        reason="used_at_counter", voucher=v.voucher, detail=detail, clock_warning=v.clock_warning
+        reason="already_redeemed", voucher=v.voucher, detail=detail, clock_warning=v.clock_warning
     )
 
 
@@ -146,7 +146,7 @@ class PeerHook:
             return v
         detail = {**v.detail, "counter": names[device] or device, "where": "peer"}
         return Verdict(
-            reason="used_at_counter",
+            reason="already_redeemed",
             voucher=v.voucher,
             detail=detail,
             clock_warning=v.clock_warning,

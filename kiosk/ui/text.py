@@ -90,12 +90,12 @@ def describe(verdict: Verdict, *, fmt: str, counter: str = "") -> VerdictText:
         adm, total = d.get("admission"), d.get("admissions")
         if isinstance(adm, int) and isinstance(total, int) and total > 1:
             lines.append(translate("VerdictText", "Admission {0} of {1}").format(adm, total))
-    elif r in ("already_redeemed", "used_at_counter"):  # the latter: a LAN peer's use
+    elif r == "already_redeemed":
         tone, word = "warn", translate("VerdictText", "USED")
         lines.append(translate("VerdictText", "Used at: {0}").format(when_text(d.get("at"))))
         if d.get("where") == "here":
             place = counter or translate("VerdictText", "this counter")
-        elif r == "used_at_counter":
+        elif d.get("where") == "peer":  # another counter of this cinema (LAN, issue 15)
             place = str(d.get("counter") or d.get("device") or "")
             place = place or translate("VerdictText", "another counter")
         else:

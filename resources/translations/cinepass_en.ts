@@ -1002,16 +1002,6 @@
       <comment>clock_behind.next</comment>
       <translation>Do not admit; IT must correct this PC's date and time, then sync once.</translation>
     </message>
-    <message>
-      <source>Already used at another counter</source>
-      <comment>used_at_counter</comment>
-      <translation>Already used at another counter</translation>
-    </message>
-    <message>
-      <source>Do not admit; ask the manager to check the earlier use.</source>
-      <comment>used_at_counter.next</comment>
-      <translation>Do not admit; ask the manager to check the earlier use.</translation>
-    </message>
   </context>
   <context>
     <name>Void</name>

@@ -1002,16 +1002,6 @@
       <comment>clock_behind.next</comment>
       <translation>请勿放行；请 IT 校正本机日期时间，再同步一次。</translation>
     </message>
-    <message>
-      <source>Already used at another counter</source>
-      <comment>used_at_counter</comment>
-      <translation>此券已在其他窗口使用</translation>
-    </message>
-    <message>
-      <source>Do not admit; ask the manager to check the earlier use.</source>
-      <comment>used_at_counter.next</comment>
-      <translation>请勿放行；如观众有疑问，请联系经理核查使用记录。</translation>
-    </message>
   </context>
   <context>
     <name>Void</name>
