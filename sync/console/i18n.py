@@ -256,6 +256,19 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+def extend(more: dict[str, tuple[str, str]]) -> None:
+    """Add one page family's labels (kept in its own ``labels_*.py`` module, so each
+    family's words live beside each other); a key defined twice is a bug."""
+    clash = LABELS.keys() & more.keys()
+    if clash:
+        raise KeyError(f"console labels defined twice: {sorted(clash)}")
+    LABELS.update(more)
+
+
+# One line per page family with its own labels module, e.g.
+# ``from sync.console import labels_alerts`` then ``extend(labels_alerts.LABELS)``.
+
+
 def translator_or(lang: str) -> Callable[[str, str], str]:
     """``t_or(key, fallback)``: for codes that may have no label yet (audit actions of
     other modules), shown as the code itself rather than failing the page."""
