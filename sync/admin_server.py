@@ -22,7 +22,7 @@ from sync.cliparse import Parser
 from sync.errors import EXIT_OK
 from sync.fsutil import atomic_write
 from sync.office import audit, reports
-from sync.office.cinemas import add_cinema, list_cinemas, set_cinema
+from sync.office.cinemas import add_cinema, cinema_json, list_cinemas, set_cinema
 from sync.office.devices import device_code, list_devices, revoke_device
 from sync.office.vouchers import find_voucher, freeze, reissue, unfreeze
 from sync.server.models import FREEZE_REASONS, Cinema
@@ -52,17 +52,6 @@ def _code_and_name(args: argparse.Namespace) -> tuple[str, str]:
     return code, name
 
 
-def _cinema_json(c: Cinema) -> dict[str, Any]:
-    return {
-        "code": c.code,
-        "name": c.name,
-        "address": c.address,
-        "phone": c.phone,
-        "timezone": c.timezone,
-        "day_starts": c.day_starts,
-    }
-
-
 def _describe(c: Cinema) -> str:
     contact = " ".join(p for p in (c.address, f"电话 {c.phone}" if c.phone else "") if p)
     return f"{c.code}\t{c.name}\t{contact or '-'}\t{c.timezone}\tday starts {c.day_starts}"
@@ -80,7 +69,7 @@ def cmd_cinema_add(args: argparse.Namespace) -> int:
             timezone=args.timezone,
             day_starts=args.day_starts,
         )
-        _audit(s, "cinema.add", c.code, after=_cinema_json(c))
+        _audit(s, "cinema.add", c.code, after=cinema_json(c))
     print(f"cinema {code.strip()} added")
     return EXIT_OK
 
@@ -94,9 +83,9 @@ def cmd_cinema_set(args: argparse.Namespace) -> int:
         )
     with session(args) as s:
         before = s.get(Cinema, args.code_arg.strip())
-        was = _cinema_json(before) if before is not None else None
+        was = cinema_json(before) if before is not None else None
         c = set_cinema(s, args.code_arg, **changes)
-        _audit(s, "cinema.set", c.code, before=was, after=_cinema_json(c))
+        _audit(s, "cinema.set", c.code, before=was, after=cinema_json(c))
         line = _describe(c)
     print(f"cinema updated: {line}")
     return EXIT_OK
@@ -106,7 +95,7 @@ def cmd_cinema_list(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = list_cinemas(s)
         if args.json:
-            out = [_cinema_json(c) for c in rows]
+            out = [cinema_json(c) for c in rows]
             print(json.dumps(out, ensure_ascii=False, indent=2))
             return EXIT_OK
         lines = [_describe(c) for c in rows]

@@ -19,6 +19,7 @@ from sync.server.models import Cinema, now_ms
 
 from .errors import OfficeError
 from .issuers import one_line
+from .rows import fields, get_or_refuse
 
 CINEMA_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 MAX_ADDRESS = 300
@@ -32,47 +33,41 @@ def _text(value: str, flag: str, limit: int, *, required: bool = False) -> str:
     return text
 
 
-def _business_day(timezone: str | None, day_starts: str | None) -> BusinessDay:
-    return BusinessDay.of(timezone, day_starts)  # refuses a bad zone or HH:MM (exit 2)
+def add_cinema(session: Session, code: str, name: str, **details: str | None) -> Cinema:
+    """Add a partner cinema (``code`` is what counters and vouchers name).
 
-
-def add_cinema(
-    session: Session,
-    code: str,
-    name: str,
-    *,
-    address: str = "",
-    phone: str = "",
-    timezone: str | None = None,
-    day_starts: str | None = None,
-) -> Cinema:
-    """Add a partner cinema (``code`` is what counters and vouchers name)."""
+    ``details`` are :func:`set_cinema`'s keywords (address, phone, timezone,
+    day_starts): a new cinema is an empty one with them set, checked the same way.
+    """
     code = code.strip()
     if not CINEMA_RE.match(code):
         raise OfficeError(
             "bad_cinema", f"--code {code!r}: letters, digits, - _ . (max 32), e.g. SH-WANDA-01"
         )
-    if not name.strip() or len(name) > 200:
-        raise OfficeError("bad_name", "--name must be 1 to 200 characters")
     if session.get(Cinema, code) is not None:
         raise OfficeError("cinema_exists", f"cinema {code} already exists")
-    bd = _business_day(timezone, day_starts)
+    bd = BusinessDay.of(None, None)
     cinema = Cinema(
         code=code,
-        name=name.strip(),
+        name="",
         created_at=now_ms(),
-        address=_text(address, "--address", MAX_ADDRESS),
-        phone=_text(phone, "--phone", MAX_PHONE),
+        address="",
+        phone="",
         timezone=bd.timezone,
         day_starts=bd.day_starts,
     )
+    _apply(cinema, name=name, **details)
     session.add(cinema)
     return cinema
 
 
-def set_cinema(
-    session: Session,
-    code: str,
+def set_cinema(session: Session, code: str, **changes: str | None) -> Cinema:
+    """Change what is given of an existing cinema (``""`` clears address or phone)."""
+    return _apply(get_cinema(session, code), **changes)
+
+
+def _apply(
+    cinema: Cinema,
     *,
     name: str | None = None,
     address: str | None = None,
@@ -80,8 +75,6 @@ def set_cinema(
     timezone: str | None = None,
     day_starts: str | None = None,
 ) -> Cinema:
-    """Change what is given of an existing cinema (``""`` clears address or phone)."""
-    cinema = get_cinema(session, code)
     if name is not None:
         cinema.name = _text(name, "--name", 200, required=True)
     if address is not None:
@@ -89,19 +82,28 @@ def set_cinema(
     if phone is not None:
         cinema.phone = _text(phone, "--phone", MAX_PHONE)
     if timezone is not None or day_starts is not None:
-        bd = _business_day(timezone or cinema.timezone, day_starts or cinema.day_starts)
+        # refuses a bad zone or HH:MM (exit 2)
+        bd = BusinessDay.of(timezone or cinema.timezone, day_starts or cinema.day_starts)
         cinema.timezone, cinema.day_starts = bd.timezone, bd.day_starts
     return cinema
 
 
 def get_cinema(session: Session, code: str) -> Cinema:
-    cinema = session.get(Cinema, code.strip())
-    if cinema is None:
-        raise OfficeError(
-            "unknown_cinema",
-            f"没有此影院 / no cinema with code {code.strip()!r} (see `cinepass-admin cinema list`)",
-        )
-    return cinema
+    return get_or_refuse(
+        session,
+        Cinema,
+        code,
+        "unknown_cinema",
+        f"没有此影院 / no cinema with code {code.strip()!r} (see `cinepass-admin cinema list`)",
+    )
+
+
+CINEMA_FIELDS = ("code", "name", "address", "phone", "timezone", "day_starts")
+
+
+def cinema_json(c: Cinema) -> dict[str, object]:
+    """What ``cinema list --json`` and the audit log show of a cinema."""
+    return fields(c, CINEMA_FIELDS)
 
 
 def list_cinemas(session: Session) -> list[Cinema]:

@@ -41,6 +41,7 @@ from sync.server.models import Base, Cinema, now_ms
 
 from . import audit
 from .errors import OfficeError
+from .rows import get_or_refuse
 
 #: admin: everything; operator: vouchers and counters; auditor: reads and exports
 #: everything; cinema: its own cinema's redemptions and statements.
@@ -105,10 +106,9 @@ def _check_password(password: str) -> None:
 
 
 def get_user(session: Session, name: str) -> ConsoleUser:
-    user = session.get(ConsoleUser, name.strip())
-    if user is None:
-        raise OfficeError("unknown_user", f"no console user {name!r}")
-    return user
+    return get_or_refuse(
+        session, ConsoleUser, name, "unknown_user", f"没有此用户 / no console user {name!r}"
+    )
 
 
 def add_user(
@@ -173,15 +173,7 @@ def disable_user(session: Session, name: str, *, actor: str, address: str = "") 
     before = _public(user)
     user.disabled = True
     session.execute(delete(ConsoleSession).where(ConsoleSession.user_name == user.name))
-    audit.record(
-        session,
-        actor=actor,
-        action="user.disable",
-        subject=user.name,
-        before=before,
-        after=_public(user),
-        address=address,
-    )
+    _audit_change(session, user, "user.disable", before, actor=actor, address=address)
 
 
 def set_totp(
@@ -191,16 +183,22 @@ def set_totp(
     user = get_user(session, name)
     before = _public(user)
     user.totp_secret = pyotp.random_base32() if enable else None
+    _audit_change(session, user, "user.totp", before, actor=actor, address=address)
+    return user.totp_secret
+
+
+def _audit_change(
+    session: Session, user: ConsoleUser, action: str, before: Any, *, actor: str, address: str
+) -> None:
     audit.record(
         session,
         actor=actor,
-        action="user.totp",
+        action=action,
         subject=user.name,
         before=before,
         after=_public(user),
         address=address,
     )
-    return user.totp_secret
 
 
 def totp_uri(user: ConsoleUser, issuer: str = "CinePass") -> str:
