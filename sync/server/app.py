@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sync import protocol as P
 from sync.errors import CinePassError
 
-from . import alerts_worker
+from . import alerts_worker, metrics
 from .db import make_sessionmaker
 from .routers import ROUTERS
 from .routers.health import VERSION
@@ -171,13 +171,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(
-    engine: Engine, *, trusted_proxies: Sequence[str] = (), console: bool = True
+    engine: Engine,
+    *,
+    trusted_proxies: Sequence[str] = (),
+    console: bool = True,
+    metrics_token: str | None = None,
 ) -> BodyLimit:
     """Build the ASGI app for one database (the server, tests and bench all use this).
 
     ``trusted_proxies`` are the CIDRs whose ``X-Forwarded-For`` is believed
     (see :func:`sync.server.deps.client_addr`); none by default. ``console``:
     also serve the union office's web console under ``/console/``.
+    ``metrics_token``: the bearer token ``/metrics`` asks for (None: open).
     """
     app = FastAPI(
         title="CinePass central server",
@@ -206,6 +211,7 @@ def create_app(
         from sync.console import mount  # the console sits above the server: imported late
 
         mount(app)
-    wrapped = BodyLimit(app)
+    metrics.install(app, metrics_token)  # issue 16: GET /metrics (docs/server.md)
+    wrapped = BodyLimit(metrics.RequestMetrics(app))
     wrapped.fastapi = app
     return wrapped
