@@ -96,13 +96,13 @@ def test_a_cut_during_the_pages_leaves_an_enrolled_counter(
     central: Central, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The code is not wasted: the counter is enrolled and its next sync loads the rest."""
-    from kiosk import enrollment, snapshots
+    from kiosk import snapshots
     from kiosk.http import SyncError
     from kiosk.syncer import SyncEngine
 
     add_frozen(central, 7)
     monkeypatch.setattr(snapshots, "SNAPSHOT_PAGE", 2)
-    real = enrollment.pull_snapshot
+    real = snapshots.pull_snapshot
     calls = []
 
     def cut(get, store, feed):  # type: ignore[no-untyped-def]
@@ -111,7 +111,7 @@ def test_a_cut_during_the_pages_leaves_an_enrolled_counter(
             raise SyncError("offline", "connection reset (test)")
         return real(get, store, feed)
 
-    monkeypatch.setattr(enrollment, "pull_snapshot", cut)
+    monkeypatch.setattr("kiosk.enrollment.pull_snapshot", cut)
     home = tmp_path / "k"
     result = enroll(home, central.url, central.code("CIN-A"), allow_http=True)
     assert result["pending_snapshots"] == ["roster"] and result["revocations"] == 7
