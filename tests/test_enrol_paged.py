@@ -7,12 +7,12 @@ does not ask (every counter before paging) gets the whole lists as before.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 import requests
+from bulkrows import frozen_voucher_rows
 from sqlalchemy import insert
 from syncsupport import Central
 
@@ -27,26 +27,7 @@ API = "/api/v1"
 
 def add_frozen(central: Central, n: int) -> None:
     """``n`` frozen vouchers straight into the table (issuing 200,000 would take minutes)."""
-    kid = central.issuer_key.public.kid.hex()
-    rows = [
-        {
-            "cti": os.urandom(10).hex(),
-            "short_code": f"F{i}",
-            "issuer_code": "TESTU",
-            "kid": kid,
-            "formats": ["2D"],
-            "admissions": 1,
-            "iat": 0,
-            "nbf": 0,
-            "exp": 2**31,
-            "token": "x",
-            "batch": "bulk",
-            "issued_at": 0,
-            "status": "frozen",
-            "freeze_reason": "lost",
-        }
-        for i in range(n)
-    ]
+    rows = frozen_voucher_rows(n, "TESTU", central.issuer_key.public.kid.hex())
     with central.session() as s:
         for i in range(0, n, 50_000):
             s.execute(insert(Voucher), rows[i : i + 50_000])

@@ -18,7 +18,7 @@ import requests
 import uvicorn
 from alembic import command
 from rawdevice import RawDevice
-from syncsupport import ROOT, Central, ThreadServer
+from syncsupport import ROOT, Central, ThreadServer, start_cluster
 from waitfor import wait_for
 
 from sync.server import metrics
@@ -63,14 +63,7 @@ def test_ready_one_migration_behind(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_ready_database_stopped() -> None:
-    out = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "pg.sh"), "start"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout.strip()
-    url, _, folder = out.partition("#dir=")
+    url, folder = start_cluster()  # the test's own: it is stopped below
     engine = migrate(make_engine(url, pool_pre_ping=True))
     srv = ThreadServer(engine).start()
     try:

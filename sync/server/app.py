@@ -17,6 +17,7 @@ error to an answer in one place (:func:`install_error_handlers`).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -34,7 +35,7 @@ from sync import protocol as P
 from sync.errors import CinePassError
 
 from . import alerts_worker, metrics
-from .db import make_sessionmaker
+from .db import POOL_OVERFLOW, POOL_SIZE, make_sessionmaker
 from .routers import ROUTERS
 from .routers.health import VERSION
 
@@ -94,6 +95,39 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class Admission:
+    """ASGI middleware: at most ``limit`` requests inside the app at once; the rest wait here.
+
+    Why: a route's sync dependencies and body run in FastAPI's thread pool in
+    separate hops, and the request's session holds its database connection
+    across them. With more requests in flight than the connection pool holds,
+    the threads can all be waiting for a connection while the connections
+    belong to requests waiting for a thread: nothing moves until the pool's
+    30 s timeout (seen under bench/load.py). Admitting fewer requests than
+    there are connections (and threads) makes that impossible, and a waiting
+    request costs a coroutine, not a thread.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._gate: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.limit)
+        async with self._gate:
+            await self.app(scope, receive, send)
+
+
+#: requests inside the app at once: the pool's connections less three for the alerts
+#: worker's threads and a /metrics or /ready read
+ADMITTED = POOL_SIZE + POOL_OVERFLOW - 3
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -212,6 +246,6 @@ def create_app(
 
         mount(app)
     metrics.install(app, metrics_token)  # issue 16: GET /metrics (docs/server.md)
-    wrapped = BodyLimit(metrics.RequestMetrics(app))
+    wrapped = BodyLimit(metrics.RequestMetrics(Admission(app, ADMITTED)))
     wrapped.fastapi = app
     return wrapped

@@ -32,6 +32,10 @@ from .models import Base, FeedHead
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()
 _CHUNK = 500  # values per IN (...): well under every database's bound-parameter limit
+#: PostgreSQL connections one process opens at most (SQLAlchemy's defaults, made explicit:
+#: the server admits fewer requests at once than this, see sync.server.app.Admission);
+#: with --workers N that is N x 15 of PostgreSQL's max_connections (100 by default)
+POOL_SIZE, POOL_OVERFLOW = 5, 10
 
 
 def default_db_url() -> str:
@@ -205,6 +209,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(url, **kwargs)
 
 

@@ -33,23 +33,20 @@ log = logging.getLogger("cinepass.server")
 router = APIRouter(prefix=P.API_PREFIX)
 
 _GUESSES = ("bad_code", "code_used", "code_expired")
-_WHOLE = {"revocations": feeds.revocation_snapshot, "roster": feeds.roster_snapshot}
-_FEED = {"revocations": "revocation", "roster": "roster"}
 
 
-def snapshot_pages(session: Session, paged: bool) -> dict[str, P.FeedPage]:
+def snapshot_pages(session: Session, paged: bool) -> tuple[P.FeedPage, P.FeedPage]:
     """The ``revocations`` and ``roster`` of the answer: whole, or "pull the pages"."""
-    out = {}
-    for key, whole in _WHOLE.items():
-        if paged:
-            page = P.FeedPage(
-                feed=_FEED[key], cursor=feeds.head(session), snapshot=True, more=True, entries=[]
-            )
-        else:
-            entries, cursor = whole(session)
-            page = P.FeedPage(feed=_FEED[key], cursor=cursor, snapshot=True, entries=entries)
-        out[key] = page
-    return out
+    if paged:
+        at = feeds.head(session)
+        first = P.FeedPage(feed="revocation", cursor=at, snapshot=True, more=True, entries=[])
+        return first, first.model_copy(update={"feed": "roster"})
+    rev, rev_cursor = feeds.revocation_snapshot(session)
+    roster, roster_cursor = feeds.roster_snapshot(session)
+    return (
+        P.FeedPage(feed="revocation", cursor=rev_cursor, snapshot=True, entries=rev),
+        P.FeedPage(feed="roster", cursor=roster_cursor, snapshot=True, entries=roster),
+    )
 
 
 @router.post("/enrol", response_model=P.EnrolResponse)
@@ -64,7 +61,7 @@ def enrol(body: P.EnrolRequest, session: SessionDep, client: ClientAddr) -> P.En
     try:
         device, token, cinema = enrolment.enrol(session, body.code, public_raw, body.name)
         keys, _ = feeds.keys_snapshot(session)
-        pages = snapshot_pages(session, body.snapshots == "paged")
+        revocations, roster = snapshot_pages(session, body.snapshots == "paged")
         session.commit()
     except ServerError as exc:
         session.rollback()
@@ -73,14 +70,8 @@ def enrol(body: P.EnrolRequest, session: SessionDep, client: ClientAddr) -> P.En
             session.commit()
         raise
     log.info("enrolled device %s for cinema %s", device.id, cinema.code)
-    return P.EnrolResponse(
-        device_id=device.id,
-        cinema=cinema.code,
-        cinema_name=cinema.name,
-        timezone=cinema.timezone,
-        day_starts=cinema.day_starts,
-        token=token,
-        keys=[P.TrustedKeyOut(**k) for k in keys],
-        time_ms=now_ms(),
-        **pages,
+    return P.EnrolResponse.model_validate(
+        {"device_id": device.id, "token": token, "keys": keys, "time_ms": now_ms()}
+        | {"cinema": cinema.code, "cinema_name": cinema.name, "timezone": cinema.timezone}
+        | {"day_starts": cinema.day_starts, "revocations": revocations, "roster": roster}
     )
