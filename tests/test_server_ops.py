@@ -158,3 +158,23 @@ def test_workers_refused_on_sqlite(capsys: pytest.CaptureFixture[str], tmp_path:
     assert server_main(["--db", db, "--workers", "0"]) == 2
     assert "--workers" in capsys.readouterr().err
     assert not (tmp_path / "x.sqlite3").exists()  # refused before anything was made
+
+
+def test_more_requests_than_connections_do_not_stall(central: Central) -> None:
+    """120 requests at once (the pool has 15 connections, the thread pool 40): all answered.
+
+    Before :class:`sync.server.app.Admission` the threads waited for connections held by
+    requests waiting for a thread, until the pool's 30 s timeout (bench/load.py found it).
+    """
+    dev = RawDevice(central)
+    answers: list[int] = []
+
+    def hello() -> None:
+        answers.append(dev.hello().status_code)
+
+    threads = [threading.Thread(target=hello) for _ in range(120)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [200] * 120  # a stalled request ends in the pool's timeout: 503
