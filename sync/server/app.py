@@ -24,6 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -119,8 +120,12 @@ class Admission:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._gate is None:
+        if self._gate is None:  # first request: inside the server's event loop
             self._gate = asyncio.Semaphore(self.limit)
+            # every admitted request may need two threads at once (its body, and FastAPI's
+            # response check while the dependency still holds the connection): never short
+            threads = anyio.to_thread.current_default_thread_limiter()
+            threads.total_tokens = max(threads.total_tokens, 4 * self.limit)
         async with self._gate:
             await self.app(scope, receive, send)
 
