@@ -37,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from kiosk import snapshots  # noqa: E402
 from kiosk.engine.service import KioskService, init_standalone  # noqa: E402
@@ -163,6 +163,7 @@ def before_paging(tmp: Path, key: PrivateKey, n: int) -> None:
 
 def end_to_end(tmp: Path, n: int) -> None:
     """A real server on loopback with ``n`` frozen vouchers; a counter's first snapshot."""
+    from bulkrows import frozen_voucher_rows
     from sqlalchemy import insert
 
     from kiosk.enrollment import enroll
@@ -179,31 +180,13 @@ def end_to_end(tmp: Path, n: int) -> None:
     with session_scope(engine) as s:
         add_signing_key(s, "BENCH", "Bench", key, tmp / "k.pem")
         add_cinema(s, "SH01", "Cinema")
-        rows = [
-            {
-                "cti": os.urandom(10).hex(),
-                "short_code": f"S{i}",
-                "issuer_code": "BENCH",
-                "kid": key.public.kid.hex(),
-                "formats": ["2D"],
-                "admissions": 1,
-                "iat": 0,
-                "nbf": 0,
-                "exp": 2**31,
-                "token": "x",
-                "batch": "bench",
-                "issued_at": 0,
-                "status": "frozen",
-                "freeze_reason": "lost",
-            }
-            for i in range(n)
-        ]
+        rows = frozen_voucher_rows(n, "BENCH", key.public.kid.hex())
         s.execute(insert(Voucher), rows)
         code = device_code(s, "SH01")
     srv = EmbeddedServer(engine).start()
     try:
         h = tmp / "e2e"
-        enroll(h, srv.url, code)  # its answer still carries the whole snapshot (docs/feeds.md)
+        enroll(h, srv.url, code)  # pulls the paged snapshots once enrolled (docs/feeds.md)
         with KioskService.open(h) as svc, svc.store.write() as conn:
             conn.exec_driver_sql("DELETE FROM cursors WHERE feed IN ('revocations', 'roster')")
         e = SyncEngine(h)

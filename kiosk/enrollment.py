@@ -3,7 +3,8 @@
 The kiosk keeps its own Ed25519 device key (made here if missing, 0600) and
 sends only the public half. The server answers with a device id, the cinema,
 an API token, the trusted issuer keys and the first revocation list and
-roster. They are written in the order that keeps a half-finished enrolment
+roster (from a server that pages them, only their cursors: the lists are then
+pulled page by page once enrolled, docs/feeds.md). They are written in the order that keeps a half-finished enrolment
 harmless: the store first (keys, feeds), then the token (0600), and the
 config last, because a config with a ``device_id`` is what says "enrolled".
 """
@@ -22,11 +23,13 @@ from sync.voucher.keys import PrivateKey, load_private_key, save_private_key, wr
 
 from .config import KioskConfig, load_config, save_config
 from .engine.facts import TrustedKey
+from .engine.feeds import Feed
 from .engine.store import Store
 from .engine.tally import business_day_metas
 from .errors import ConfigError, NotSetUp, UsageError
 from .feedmap import feed_entries
 from .http import HttpClient, SyncError
+from .snapshots import pull_snapshot
 
 # what the server says about a code, and how the clerk should read it (exit 2: bad input)
 CODE_ERRORS = {
@@ -98,6 +101,7 @@ def enroll(
         "code": code,
         "public_key": key.public.raw.hex(),
         "name": (name or socket.gethostname())[:200],
+        "snapshots": "paged",  # an older server ignores it and sends the whole lists
     }
     try:
         raw = client.post(f"{P.API_PREFIX}/enrol", body)
@@ -117,15 +121,23 @@ def enroll(
             "bad_answer", f"the server sent a malformed enrolment answer: {exc}"
         ) from None
 
+    lists: tuple[tuple[Feed, P.FeedPage], ...] = (
+        ("revocation", answer.revocations),
+        ("roster", answer.roster),
+    )
     paths.ensure()
     if new_key:
         save_private_key(paths.device_key, key)
     store = Store.open(paths.store)
     try:
         store.set_trusted_keys(keys)
-        # the same snapshot-apply as a first sync (a snapshot has no "unredeemed" entries)
-        store.replace_feed("revocation", revs, str(answer.revocations.cursor))
-        store.replace_feed("roster", roster, str(answer.roster.cursor))
+        # the same snapshot-apply as a first sync (a snapshot has no "unredeemed" entries);
+        # a paged answer (more: true) leaves the feed to the pages pulled below
+        for feed, page in lists:
+            if page.more:
+                store.begin_snapshot(feed)  # fresh: never a page token of an earlier server
+            else:
+                store.replace_feed(feed, revs if feed == "revocation" else roster, str(page.cursor))
         store.set_cursor("status", "0")
         store.set_metas(
             {"device_revoked": "0", "last_sync": str(answer.time_ms), "online": "1"}
@@ -149,12 +161,48 @@ def enroll(
     if not cfg.counter:
         cfg.counter = body["name"]
     save_config(paths.config, cfg)
+    counts = {"revocations": len(revs), "roster": len(roster)}
+    paged = [feed for feed, page in lists if page.more]
+    pending = pull_pages(
+        paths.store, client.base_url, answer.token, paged, counts, ca_bundle, allow_http
+    )
     return {
         "device_id": answer.device_id,
         "cinema": answer.cinema,
         "cinema_name": answer.cinema_name,
         "server": client.base_url,
         "keys": len(keys),
-        "revocations": len(revs),
-        "roster": len(roster),
-    }
+        **counts,
+    } | ({"pending_snapshots": pending} if pending else {})
+
+
+def pull_pages(
+    store_path: Path,
+    server_url: str,
+    token: str,
+    feeds: list[Feed],
+    counts: dict[str, int],
+    ca_bundle: str | None,
+    allow_http: bool,
+) -> list[str]:
+    """Pull the paged snapshots a paged enrolment answer left out; the feeds not finished.
+
+    Runs once the counter is enrolled (token and config written): a cut
+    connection then costs nothing, the next sync goes on from the last staged
+    page (:func:`kiosk.snapshots.pull_snapshot`), and the code is not wasted.
+    """
+    if not feeds:
+        return []
+    client = HttpClient(server_url, token=token, ca_bundle=ca_bundle, allow_http=allow_http)
+    store = Store.open(store_path)
+    try:
+        for i, feed in enumerate(feeds):
+            try:
+                n = pull_snapshot(client.get, store, feed)
+            except SyncError:
+                return list(feeds[i:])
+            counts["revocations" if feed == "revocation" else "roster"] = n
+        return []
+    finally:
+        store.close()
+        client.close()

@@ -287,6 +287,9 @@ class EnrolRequest(_Model):
     code: str = Field(min_length=1, max_length=64)
     public_key: str = Field(pattern=r"^[0-9a-f]{64}$")
     name: str = Field(default="", max_length=200)
+    #: "paged": answer with the cursors only, the counter pulls the snapshot pages itself
+    #: (docs/feeds.md); an older counter sends nothing and gets the whole snapshot
+    snapshots: Literal["whole", "paged"] = "whole"
 
 
 #: The cinema's business day (sync.businessday), in the enrolment and hello answers;

@@ -47,16 +47,21 @@ def pg_base_url() -> str:
             if env:
                 _pg_state["url"] = env
             else:
-                out = subprocess.run(
-                    ["bash", str(ROOT / "scripts" / "pg.sh"), "start"],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                    timeout=120,
-                ).stdout.strip()
-                url, _, d = out.partition("#dir=")
-                _pg_state["url"], _pg_state["dir"] = url, d
+                _pg_state["url"], _pg_state["dir"] = start_cluster()
         return str(_pg_state["url"])
+
+
+def start_cluster() -> tuple[str, str]:
+    """A new private PostgreSQL cluster (scripts/pg.sh): its URL and its folder."""
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "pg.sh"), "start"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.strip()
+    url, _, folder = out.partition("#dir=")
+    return url, folder
 
 
 def stop_pg() -> None:

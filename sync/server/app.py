@@ -17,12 +17,14 @@ error to an answer in one place (:func:`install_error_handlers`).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -33,8 +35,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sync import protocol as P
 from sync.errors import CinePassError
 
-from . import alerts_worker
-from .db import make_sessionmaker
+from . import alerts_worker, metrics
+from .db import POOL_OVERFLOW, POOL_SIZE, make_sessionmaker
 from .routers import ROUTERS
 from .routers.health import VERSION
 
@@ -94,6 +96,43 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class Admission:
+    """ASGI middleware: at most ``limit`` requests inside the app at once; the rest wait here.
+
+    Why: a route's sync dependencies and body run in FastAPI's thread pool in
+    separate hops, and the request's session holds its database connection
+    across them. With more requests in flight than the connection pool holds,
+    the threads can all be waiting for a connection while the connections
+    belong to requests waiting for a thread: nothing moves until the pool's
+    30 s timeout (seen under bench/load.py). Admitting fewer requests than
+    there are connections (and threads) makes that impossible, and a waiting
+    request costs a coroutine, not a thread.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._gate: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._gate is None:  # first request: inside the server's event loop
+            self._gate = asyncio.Semaphore(self.limit)
+            # every admitted request may need two threads at once (its body, and FastAPI's
+            # response check while the dependency still holds the connection): never short
+            threads = anyio.to_thread.current_default_thread_limiter()
+            threads.total_tokens = max(threads.total_tokens, 4 * self.limit)
+        async with self._gate:
+            await self.app(scope, receive, send)
+
+
+#: requests inside the app at once: the pool's connections less three for the alerts
+#: worker's threads and a /metrics or /ready read
+ADMITTED = POOL_SIZE + POOL_OVERFLOW - 3
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -171,13 +210,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(
-    engine: Engine, *, trusted_proxies: Sequence[str] = (), console: bool = True
+    engine: Engine,
+    *,
+    trusted_proxies: Sequence[str] = (),
+    console: bool = True,
+    metrics_token: str | None = None,
 ) -> BodyLimit:
     """Build the ASGI app for one database (the server, tests and bench all use this).
 
     ``trusted_proxies`` are the CIDRs whose ``X-Forwarded-For`` is believed
     (see :func:`sync.server.deps.client_addr`); none by default. ``console``:
     also serve the union office's web console under ``/console/``.
+    ``metrics_token``: the bearer token ``/metrics`` asks for (None: open).
     """
     app = FastAPI(
         title="CinePass central server",
@@ -206,6 +250,7 @@ def create_app(
         from sync.console import mount  # the console sits above the server: imported late
 
         mount(app)
-    wrapped = BodyLimit(app)
+    metrics.install(app, metrics_token)  # issue 16: GET /metrics (docs/server.md)
+    wrapped = BodyLimit(metrics.RequestMetrics(Admission(app, ADMITTED)))
     wrapped.fastapi = app
     return wrapped

@@ -11,6 +11,7 @@ nothing special: write paths serialize on the feed head row (see models).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -19,9 +20,9 @@ from pathlib import Path
 from typing import Any, TypeVarTuple
 
 import platformdirs
-from sqlalchemy import URL, Engine, Row, Select, create_engine, event, inspect
+from sqlalchemy import URL, Engine, Row, Select, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from sync.errors import EXIT_USAGE, CinePassError
@@ -31,6 +32,10 @@ from .models import Base, FeedHead
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()
 _CHUNK = 500  # values per IN (...): well under every database's bound-parameter limit
+#: PostgreSQL connections one process opens at most (SQLAlchemy's defaults, made explicit:
+#: the server admits fewer requests at once than this, see sync.server.app.Admission);
+#: with --workers N that is N x 15 of PostgreSQL's max_connections (100 by default)
+POOL_SIZE, POOL_OVERFLOW = 5, 10
 
 
 def default_db_url() -> str:
@@ -204,6 +209,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(url, **kwargs)
 
 
@@ -228,11 +235,16 @@ def session_scope(engine: Engine | sessionmaker[Session]) -> Iterator[Session]:
 
 def alembic_config(engine: Engine) -> Any:
     """Alembic's configuration for ``engine`` (no alembic.ini): tests upgrade step by step."""
-    from alembic.config import Config
+    cfg = _script_config()
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def _script_config() -> Any:
+    from alembic.config import Config  # imported when needed: the admin CLI starts faster
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["engine"] = engine
     return cfg
 
 
@@ -254,6 +266,27 @@ def migrate(url_or_engine: str | Engine) -> Engine:
     except IntegrityError:
         pass  # another process starting at the same moment seeded it first
     return engine
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest Alembic revision of this code (what ``/api/v1/ready`` expects)."""
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(_script_config()).get_current_head())
+
+
+def current_revision(session: Session) -> str | None:
+    """The database's Alembic revision (None: never migrated)."""
+    try:
+        value = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except ProgrammingError:  # PostgreSQL: no such table
+        return None
+    except OperationalError as exc:
+        if "no such table" in str(exc):  # SQLite says it this way
+            return None
+        raise
+    return None if value is None else str(value)
 
 
 def schema_matches(engine: Engine) -> bool:

@@ -9,6 +9,11 @@ credential: ``chmod 600`` it, or start with ``--allow-world-readable-db``).
 ``--trusted-proxy CIDR`` (repeatable) names the reverse proxies (nginx)
 whose ``X-Forwarded-For`` is believed for enrolment rate limits; without it
 the header is ignored (docs/server.md).
+
+``--workers N`` runs N processes on one PostgreSQL (:mod:`sync.server.workers`);
+each builds its app from the same flags through :func:`configure` and
+:func:`build_app`, so a new flag is wired in those two places only.
+``--upgrade-only`` migrates and exits (deployments run it before a restart).
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync.errors import CinePassError
 
-from . import alerts_worker
-from .db import DatabaseUrlError, check_db_url, default_db_url, migrate, world_readable
+from . import alerts_worker, metrics, workers
+from .db import check_db_url, default_db_url, head_revision, make_engine, migrate, world_readable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--alert-webhook", default=None, help="POST new alerts here (signed JSON)")
     p.add_argument("--alert-webhook-secret-file", default=None, help="the webhook's HMAC secret")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on one PostgreSQL (default 1; SQLite: 1 only)",
+    )
+    p.add_argument("--metrics-token-file", default=None, help="/metrics asks for this bearer token")
+    p.add_argument(
+        "--upgrade-only", action="store_true", help="migrate the database to this version, exit"
+    )
     return p
 
 
@@ -86,28 +103,67 @@ def _check_file(url: str, allow: bool) -> bool:
     return allow
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+def configure(args: argparse.Namespace) -> None:
+    """Settings every process of the server takes from the flags (raises CinePassError).
+
+    Runs in ``cinepass-server`` itself and again in each ``--workers`` process,
+    before :func:`build_app`: a flag that configures a module belongs here.
+    """
+    alerts_worker.configure_from(
+        args.alert_rules, args.alert_webhook, args.alert_webhook_secret_file
+    )
+
+
+def build_app(args: argparse.Namespace, engine: Engine) -> Any:
+    """The ASGI app the flags describe (the same in the single process and every worker)."""
+    from .app import create_app
+
+    return create_app(
+        engine,
+        trusted_proxies=_proxies(args.trusted_proxy) or [],
+        console=not args.no_console,
+        metrics_token=metrics.read_token(args.metrics_token_file),
+    )
+
+
+def worker_app() -> Any:
+    """The app of one ``--workers`` process (uvicorn's factory; the parent migrated)."""
+    args = build_parser().parse_args(workers.worker_argv())
+    _log_setup(args.log_level)
+    configure(args)
+    return build_app(args, make_engine(args.db or default_db_url()))
+
+
+def _log_setup(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _refuse(exc: CinePassError) -> int:
+    print(f"cinepass-server: {exc.message}", file=sys.stderr)
+    return exc.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    _log_setup(args.log_level)
     url = args.db or default_db_url()
     try:
         check_db_url(url)  # the one check cinepass-admin makes too (exit 2, one line)
-    except DatabaseUrlError as exc:
-        print(f"cinepass-server: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+        workers.check_workers(url, args.workers)
+    except CinePassError as exc:
+        return _refuse(exc)
     proxies = _proxies(args.trusted_proxy)
     if proxies is None:
         return 2
     if not _check_file(url, args.allow_world_readable_db):
         return 3
     try:
-        alerts_worker.configure_from(
-            args.alert_rules, args.alert_webhook, args.alert_webhook_secret_file
-        )
+        configure(args)
+        metrics.read_token(args.metrics_token_file)  # refused now, not in every worker
     except CinePassError as exc:
-        print(f"cinepass-server: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+        return _refuse(exc)
     try:
         engine = migrate(url)
     except (SQLAlchemyError, OSError) as exc:
@@ -118,21 +174,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+    if args.upgrade_only:
+        print(f"cinepass-server: 数据库已是最新 / the database is at {head_revision()}")
+        return 0
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "ssl_certfile": args.ssl_certfile,
+        "ssl_keyfile": args.ssl_keyfile,
+        "timeout_graceful_shutdown": 5,
+        "proxy_headers": False,  # forwarded headers: only --trusted-proxy counts (the app)
+    }
+    if args.workers > 1:
+        engine.dispose()  # each worker opens its own pool
+        rc = workers.serve(argv, args.workers, options)
+        if rc == 3:
+            print(f"cinepass-server: cannot listen on {args.host}:{args.port}", file=sys.stderr)
+        return rc
     import uvicorn
 
-    from .app import create_app
-
     try:
-        uvicorn.run(
-            create_app(engine, trusted_proxies=proxies, console=not args.no_console),
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            ssl_certfile=args.ssl_certfile,
-            ssl_keyfile=args.ssl_keyfile,
-            timeout_graceful_shutdown=5,
-            proxy_headers=False,  # forwarded headers: only --trusted-proxy counts (the app)
-        )
+        uvicorn.run(build_app(args, engine), **options)
     except OSError as exc:
         print(f"cinepass-server: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 3

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from sync import protocol as P
 
-from .. import alerts_worker, enrolment, ingest
+from .. import alerts_worker, enrolment, ingest, metrics
 from ..deps import CurrentDevice, SessionDep
 from ..models import now_ms
 
@@ -39,6 +39,7 @@ def upload(body: P.UploadRequest, device: CurrentDevice, session: SessionDep) ->
         enrolment.note_contact(session, device.id, body.health)
     results = ingest.store(session, device.id, prepared)
     alerts_worker.after_upload(session, records=[r["uuid"] for r in results])
+    metrics.ingested(results)
     # built by ingest from typed columns: answer directly (the response model
     # stays in the OpenAPI schema; re-validating 1,000 results costs more than it checks)
     return JSONResponse({"results": results, "time_ms": now_ms()})
