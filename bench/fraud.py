@@ -246,7 +246,15 @@ def setup(folder: Path, sim: Sim) -> Any:
             ],
         )
         for d, c in sim.devices.items():
-            s.add(Device(id=d, cinema=c, public_raw=sim.keys[d].public.raw, token_hash=d * 16))
+            s.add(
+                Device(
+                    id=d,
+                    cinema=c,
+                    public_raw=sim.keys[d].public.raw,
+                    token_hash=d * 16,
+                    enrolled_at=now_ms() - 40 * 86_400_000,
+                )
+            )
     with session_scope(engine) as s:
         for cti, at in sim.freezes:
             s.execute(update(Voucher).where(Voucher.cti == cti).values(status="frozen"))
