@@ -211,7 +211,9 @@ def _check_note(note: str) -> str:
     return text
 
 
-def _change(session: Session, alert_id: int, status: str, note: str, actor: str) -> Alert:
+def _change(
+    session: Session, alert_id: int, status: str, note: str, actor: str, address: str
+) -> Alert:
     """Move an alert to ``status`` with a note, audited in the same transaction."""
     alert = get_alert(session, alert_id)
     if status == "acked" and alert.status != "open":
@@ -236,15 +238,18 @@ def _change(session: Session, alert_id: int, status: str, note: str, actor: str)
         subject=f"alert:{alert_id}",
         before=before,
         after=_state(alert),
+        address=address,
     )
     return alert
 
 
-def ack(session: Session, alert_id: int, *, note: str, actor: str) -> Alert:
+def ack(session: Session, alert_id: int, *, note: str, actor: str, address: str = "cli") -> Alert:
     """Acknowledge: someone is on it (repeats still add to it; it stays the subject's alert)."""
-    return _change(session, alert_id, "acked", note, actor)
+    return _change(session, alert_id, "acked", note, actor, address)
 
 
-def resolve(session: Session, alert_id: int, *, note: str, actor: str) -> Alert:
+def resolve(
+    session: Session, alert_id: int, *, note: str, actor: str, address: str = "cli"
+) -> Alert:
     """Resolve: closed; the subject's next finding opens a new alert."""
-    return _change(session, alert_id, "resolved", note, actor)
+    return _change(session, alert_id, "resolved", note, actor, address)
