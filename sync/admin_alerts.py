@@ -37,11 +37,10 @@ def _actor(args: argparse.Namespace) -> str:
 def cmd_alerts(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = [alerts.alert_json(a) for a in alerts.list_alerts(s, open_only=args.open)]
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    if not rows:
-        print("没有告警 / no alerts")
+    if args.json or not rows:  # an empty list is a list in JSON, a sentence otherwise
+        print(
+            json.dumps(rows, ensure_ascii=False, indent=2) if args.json else "没有告警 / no alerts"
+        )
         return EXIT_OK
     head = ("id", "rule", "severity", "status", "cinema", "device", "voucher", "member")
     print("\t".join((*head, "last_seen", "count")))

@@ -13,9 +13,10 @@ sees its own cinema's alerts only (another cinema's alert is "no such alert").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -63,30 +64,33 @@ def listing(
     }
 
 
+@dataclass
+class Filters:
+    """The list's query: ``?status=&rule=&cinema=`` (each may be empty: all)."""
+
+    status: str = ""
+    rule: str = ""
+    cinema: str = ""
+
+
+@dataclass
+class NoteForm:
+    """The ack / resolve form: the note and the session's CSRF token."""
+
+    note: Annotated[str, Form()] = ""
+    csrf: Annotated[str, Form()] = ""
+
+
 @router.get("/alerts")
-def alerts_page(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    status: str = "",
-    rule: str = "",
-    cinema: str = "",
-) -> Response:
-    data = listing(session, viewer, status, rule, cinema)
-    return render(request, "alerts.html", viewer, active="alerts", **data)
-
-
 @router.get("/alerts/live")
-def alerts_live(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    status: str = "",
-    rule: str = "",
-    cinema: str = "",
+def alerts_page(
+    request: Request, session: SessionDep, viewer: ViewerDep, q: Annotated[Filters, Depends()]
 ) -> Response:
-    data = listing(session, viewer, status, rule, cinema)
-    return render(request, "alerts_live.html", viewer, **data)
+    """The list, or (``/alerts/live``) its live part alone, which the page polls."""
+    data = listing(session, viewer, q.status, q.rule, q.cinema)
+    if request.url.path.endswith("/live"):
+        return render(request, "alerts_live.html", viewer, **data)
+    return render(request, "alerts.html", viewer, active="alerts", **data)
 
 
 @router.get("/alerts/{alert_id}")
@@ -106,42 +110,21 @@ def alert_page(
     )
 
 
-def change(
+@router.post("/alerts/{alert_id}/{action}")
+def change_alert(
     request: Request,
-    session: Session,
-    viewer: Viewer,
+    session: SessionDep,
+    viewer: ViewerDep,
     alert_id: int,
-    csrf: str,
-    note: str,
     action: str,
+    form: Annotated[NoteForm, Depends()],
 ) -> Response:
-    check_csrf(viewer.csrf, csrf, viewer)
+    """``ack`` or ``resolve`` with a note (:func:`sync.office.alerts.ack` / ``resolve``)."""
+    steps = {"ack": alerts.ack, "resolve": alerts.resolve}
+    if action not in steps:
+        raise HTTPException(404)
+    check_csrf(viewer.csrf, form.csrf, viewer)
     require(viewer, CHANGE_ALERTS)
     shown(session, viewer, alert_id)
-    step = alerts.ack if action == "ack" else alerts.resolve
-    step(session, alert_id, note=note, actor=viewer.name, address=viewer.address)
+    steps[action](session, alert_id, note=form.note, actor=viewer.name, address=viewer.address)
     return RedirectResponse(f"{base_of(request)}/alerts/{alert_id}?done={action}", 303)
-
-
-@router.post("/alerts/{alert_id}/ack")
-def ack_alert(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    alert_id: int,
-    note: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    return change(request, session, viewer, alert_id, csrf, note, "ack")
-
-
-@router.post("/alerts/{alert_id}/resolve")
-def resolve_alert(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    alert_id: int,
-    note: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    return change(request, session, viewer, alert_id, csrf, note, "resolve")

@@ -99,28 +99,18 @@ def raise_alert(session: Session, f: Finding, *, notify: bool = False) -> tuple[
     raise OfficeError("alert_conflict", f"could not store alert {f.open_key}")
 
 
+#: What an alert copies from the finding that opens it, as it is.
+_FROM_FINDING: tuple[str, ...] = ("rule", "severity", "subject_kind", "subject_key", "open_key")
+_FROM_FINDING += ("cinema", "device", "voucher", "member", "staff")
+
+
 def new_alert(f: Finding) -> Alert:
     t = now_ms()
-    return Alert(
-        rule=f.rule,
-        severity=f.severity,
-        status="open",
-        subject_kind=f.subject_kind,
-        subject_key=f.subject_key,
-        open_key=f.open_key,
-        cinema=f.cinema,
-        device=f.device,
-        voucher=f.voucher,
-        member=f.member,
-        staff=f.staff,
-        first_seen=f.at,
-        last_seen=f.at,
-        count=1,
-        evidence=list(f.evidence[:MAX_EVIDENCE]),
-        detail=dict(f.detail),
-        created_at=t,
-        updated_at=t,
-    )
+    alert = Alert(**{k: getattr(f, k) for k in _FROM_FINDING})
+    alert.status, alert.count, alert.first_seen, alert.last_seen = "open", 1, f.at, f.at
+    alert.evidence, alert.detail = list(f.evidence[:MAX_EVIDENCE]), dict(f.detail)
+    alert.created_at = alert.updated_at = t
+    return alert
 
 
 def merge(alert: Alert, f: Finding) -> bool:
