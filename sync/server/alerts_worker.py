@@ -258,9 +258,9 @@ class AlertsWorker:
             with Session(self.reader) as rs:
                 recs = [(d, u) for _i, d, us, _r in rows for u in us]
                 refs = [(d, r) for _i, d, _u, rs_ in rows for r in rs_]
-                findings = self._findings(rs, load_batch(rs, recs, refs, t))
+                findings = self.findings(rs, load_batch(rs, recs, refs, t))
             try:
-                new += self._raise(findings, taken=[r[0] for r in rows])
+                new += self.store(findings, taken=[r[0] for r in rows])
             except InboxTaken:
                 return new
 
@@ -276,14 +276,14 @@ class AlertsWorker:
             )
             recs = [(devices[u], u) for u in records if u in devices]
             batch = load_batch(rs, recs, list(refusals), now_ms())
-            findings = self._findings(rs, batch)
-        return self._raise(findings)
+            findings = self.findings(rs, batch)
+        return self.store(findings)
 
-    def _findings(self, rs: Session, batch: Batch) -> list[Finding]:
+    def findings(self, rs: Session, batch: Batch) -> list[Finding]:
         self.evaluations += 1
         return alert_rules.evaluate(rs, batch, self.settings.rules)
 
-    def _raise(self, findings: list[Finding], taken: Sequence[int] = ()) -> list[Alert]:
+    def store(self, findings: list[Finding], taken: Sequence[int] = ()) -> list[Alert]:
         """Store findings (and consume ``taken`` inbox rows) in one short write transaction."""
         if not findings and not taken:
             return []
@@ -310,8 +310,8 @@ class AlertsWorker:
         if position is None:
             return []
         with Session(self.reader) as rs:
-            findings = self._findings(rs, Batch([], [], t, scheduled=True))
-        return self._raise(findings)
+            findings = self.findings(rs, Batch([], [], t, scheduled=True))
+        return self.store(findings)
 
 
 def read_engine(engine: Engine) -> Engine:
