@@ -7,6 +7,8 @@
 * ``alerts show ID [--json]`` — one alert with its evidence (record and refusal ids).
 * ``alerts ack ID --note TEXT`` / ``alerts resolve ID --note TEXT`` — audited
   (:func:`sync.office.audit.record`), actor ``--actor`` or the login name.
+* ``alerts digest [--date YYYY-MM-DD] [--json]`` — the day's digest (China Standard
+  Time; default today): per rule new, open and resolved, and the top subjects.
 * ``alert-rules [--alert-rules FILE] [--json]`` — the effective thresholds.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 from sync.admin_common import add_common, session
 from sync.cliparse import Parser
 from sync.errors import EXIT_OK
-from sync.office import alerts
+from sync.office import alerts, alerts_digest
 from sync.office.alerts_config import load_rules
 
 
@@ -79,6 +81,17 @@ def cmd_alert_resolve(args: argparse.Namespace) -> int:
     return _change(args, "resolve")
 
 
+def cmd_alert_digest(args: argparse.Namespace) -> int:
+    day = alerts_digest.parse_day(args.date)
+    with session(args) as s:
+        d = alerts_digest.digest(s, day)
+    print(
+        json.dumps(d, ensure_ascii=False, indent=2) if args.json else alerts_digest.digest_text(d),
+        end="\n" if args.json else "",
+    )
+    return EXIT_OK
+
+
 def cmd_alert_rules(args: argparse.Namespace) -> int:
     settings = load_rules(args.alert_rules)
     data: dict[str, Any] = settings.to_json()
@@ -110,6 +123,11 @@ def register(sub: Any) -> None:
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_alert_show)
+    dg = asub.add_parser("digest", help="the day's digest: per rule new, open, resolved")
+    add_common(dg)
+    dg.add_argument("--date", default=None, help="YYYY-MM-DD (China Standard Time; default today)")
+    dg.add_argument("--json", action="store_true")
+    dg.set_defaults(func=cmd_alert_digest)
     for name, func, help_ in (
         ("ack", cmd_alert_ack, "acknowledge: someone is on it"),
         ("resolve", cmd_alert_resolve, "resolve: closed, with what was found"),
