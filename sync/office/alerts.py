@@ -71,7 +71,9 @@ class Finding:
         return f"{self.rule}|{self.subject_kind}|{self.subject_key}"[:260]
 
 
-def raise_alert(session: Session, f: Finding, *, notify: bool = False) -> tuple[Alert, bool]:
+def raise_alert(
+    session: Session, f: Finding, *, notify: bool = False, mail: bool = False
+) -> tuple[Alert, bool]:
     """Store a finding; returns (the alert, True if it is new). Safe under concurrency.
 
     The open alert of the rule and subject is read with ``FOR UPDATE`` (a row
@@ -93,8 +95,9 @@ def raise_alert(session: Session, f: Finding, *, notify: bool = False) -> tuple[
                 session.add(alert)
         except IntegrityError:
             continue  # someone else opened it between our read and our insert
-        if notify:
-            session.add(AlertNotice(alert_id=alert.id, event="opened", payload={}, next_at=0))
+        for wanted, event in ((notify, "opened"), (mail, "mail:opened")):
+            if wanted:  # the webhook's notice, the mail's (sync.server.alerts_mail)
+                session.add(AlertNotice(alert_id=alert.id, event=event, payload={}, next_at=0))
         return alert, True
     raise OfficeError("alert_conflict", f"could not store alert {f.open_key}")
 
@@ -132,12 +135,12 @@ def merge(alert: Alert, f: Finding) -> bool:
 
 
 def raise_all(
-    session: Session, findings: Iterable[Finding], *, notify: bool = False
+    session: Session, findings: Iterable[Finding], *, notify: bool = False, mail: bool = False
 ) -> list[Alert]:
-    """Store every finding; the alerts that are new (``notify``: their webhook notices queued)."""
+    """Store every finding; the alerts that are new (their webhook / mail notices queued)."""
     new = []
     for f in findings:
-        alert, is_new = raise_alert(session, f, notify=notify)
+        alert, is_new = raise_alert(session, f, notify=notify, mail=mail)
         if is_new:
             new.append(alert)
     return new

@@ -34,7 +34,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -86,6 +86,35 @@ class Webhook:
                 "bad_webhook", f"密钥太短 / the secret in {secret_file} is under 16 bytes"
             )
         return cls(url, secret)
+
+    #: the notices this channel sends: every event without a channel prefix
+    prefix = ""
+
+    def prepare(self, event: str, alert: Alert, t: int) -> bytes:
+        return body_of(event, alert, t)
+
+    def send(self, notice_id: int, event: str, prepared: bytes, t: int) -> str:
+        return post(self, notice_id, event, prepared, t)
+
+
+class Channel(Protocol):
+    """A way notices leave (the webhook, mail): its retry schedule and how to send one."""
+
+    @property
+    def prefix(self) -> str: ...  # its notices' events start with this ("mail:"; "": webhook)
+
+    @property
+    def base_s(self) -> float: ...
+
+    @property
+    def max_backoff_s(self) -> float: ...
+
+    @property
+    def dead_after_ms(self) -> int: ...
+
+    def prepare(self, event: str, alert: Alert, t: int) -> Any: ...
+
+    def send(self, notice_id: int, event: str, prepared: Any, t: int) -> str: ...
 
 
 class WebhookError(CinePassError):
@@ -141,11 +170,14 @@ def post(hook: Webhook, notice_id: int, event: str, body: bytes, t: int) -> str:
     return "" if 200 <= code < 300 else f"HTTP {code}"
 
 
-def claim_due(session: Session, t: int, limit: int = 20) -> list[AlertNotice]:
-    """Pending notices due now, each claimed for :data:`CLAIM_MS` (only ours are returned)."""
+def claim_due(
+    session: Session, t: int, limit: int = 20, prefix: str = ""
+) -> list[AlertNotice]:
+    """Pending notices due now of one channel (``prefix``), each claimed for :data:`CLAIM_MS`."""
+    mine_only = AlertNotice.event.like(f"{prefix}%") if prefix else ~AlertNotice.event.like("%:%")
     due = session.scalars(
         select(AlertNotice)
-        .where(AlertNotice.status == "pending", AlertNotice.next_at <= t)
+        .where(AlertNotice.status == "pending", AlertNotice.next_at <= t, mine_only)
         .order_by(AlertNotice.next_at, AlertNotice.id)
         .limit(limit)
     ).all()
@@ -162,18 +194,19 @@ def claim_due(session: Session, t: int, limit: int = 20) -> list[AlertNotice]:
     return mine
 
 
-def deliver_due(maker: sessionmaker[Session], hook: Webhook) -> int:
-    """Try every notice due now once; returns how many were delivered."""
+def deliver_due(maker: sessionmaker[Session], hook: Channel) -> int:
+    """Try every notice of this channel due now once; returns how many were delivered."""
     t = now_ms()
     with session_scope(maker) as s:
         jobs = []
-        for n in claim_due(s, t):
+        for n in claim_due(s, t, prefix=hook.prefix):
             alert = s.get(Alert, n.alert_id)
+            event = n.event.removeprefix(hook.prefix)
             if alert is not None:
-                jobs.append((n.id, n.event, n.created_at, n.attempts, body_of(n.event, alert, t)))
+                jobs.append((n.id, event, n.created_at, n.attempts, hook.prepare(event, alert, t)))
     sent = 0
     for notice_id, event, created, attempts, body in jobs:
-        error = post(hook, notice_id, event, body, t)
+        error = hook.send(notice_id, event, body, t)
         done = now_ms()
         with session_scope(maker) as s:
             values: dict[str, Any] = {"attempts": attempts + 1, "last_error": error}

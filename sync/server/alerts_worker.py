@@ -54,7 +54,7 @@ from sync.office.alerts_batch import Batch, load_batch
 from sync.office.alerts_config import RuleSettings, load_rules
 from sync.office.alerts_models import Alert, AlertInbox, AlertLease
 
-from . import alerts_webhook
+from . import alerts_mail, alerts_webhook
 from .db import make_sessionmaker, session_scope
 from .models import Redemption, now_ms
 
@@ -77,6 +77,7 @@ class AlertSettings:
 
     rules: RuleSettings = field(default_factory=RuleSettings)
     webhook: alerts_webhook.Webhook | None = None
+    mail: alerts_mail.Mail | None = None
     sweep_s: float = 30.0
     #: after a local upload wakes it, wait this long for more before evaluating: under
     #: load one evaluation covers several uploads (its queries are per batch), well
@@ -94,10 +95,15 @@ def configure(settings: AlertSettings) -> None:
     _CONFIG[0] = settings
 
 
-def configure_from(rules_file: str | None, url: str | None, secret_file: str | None) -> None:
-    """``cinepass-server --alert-rules --alert-webhook --alert-webhook-secret-file`` (exit 2)."""
+def configure_from(
+    rules_file: str | None,
+    url: str | None,
+    secret_file: str | None,
+    mail: alerts_mail.Mail | None = None,
+) -> None:
+    """``cinepass-server --alert-rules --alert-webhook ... --alert-smtp ...`` (exit 2)."""
     hook = alerts_webhook.Webhook.of(url, secret_file) if url else None
-    configure(AlertSettings(rules=load_rules(rules_file), webhook=hook))
+    configure(AlertSettings(rules=load_rules(rules_file), webhook=hook, mail=mail))
 
 
 def install(owner: object, engine: Engine) -> AlertsWorker:
@@ -224,16 +230,17 @@ class AlertsWorker:
 
     def _run_sender(self) -> None:
         while self._alive():
-            hook = self.settings.webhook
+            channels = [c for c in (self.settings.webhook, self.settings.mail) if c is not None]
             timeout = 5.0
-            if hook is not None:
+            if channels:
                 try:
-                    alerts_webhook.deliver_due(self.sessions, hook)
+                    for channel in channels:
+                        alerts_webhook.deliver_due(self.sessions, channel)
                     due = alerts_webhook.next_due(self.sessions)
                     if due is not None:
                         timeout = min(5.0, max(0.05, (due - now_ms()) / 1000))
                 except Exception:  # noqa: BLE001
-                    log.exception("alert webhook delivery failed")
+                    log.exception("alert notice delivery failed")
             self._send.wait(timeout)
             self._send.clear()
 
@@ -296,7 +303,12 @@ class AlertsWorker:
                 )
                 if getattr(gone, "rowcount", 0) != len(taken):
                     raise InboxTaken()  # rolls back: the other process's alerts stand
-            new = raise_all(s, findings, notify=self.settings.webhook is not None)
+            new = raise_all(
+                s,
+                findings,
+                notify=self.settings.webhook is not None,
+                mail=self.settings.mail is not None,
+            )
         if new:
             self._send.set()
             log.warning("alerts: %s", ", ".join(f"{a.rule} {a.subject_key}" for a in new))

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sync.errors import CinePassError
 
-from . import alerts_worker
+from . import alerts_mail, alerts_worker
 from .db import DatabaseUrlError, check_db_url, default_db_url, migrate, world_readable
 
 
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--alert-webhook", default=None, help="POST new alerts here (signed JSON)")
     p.add_argument("--alert-webhook-secret-file", default=None, help="the webhook's HMAC secret")
+    alerts_mail.add_flags(p)  # --alert-smtp HOST:PORT --alert-mail-from/-to ... (issue 13)
     return p
 
 
@@ -103,7 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
     try:
         alerts_worker.configure_from(
-            args.alert_rules, args.alert_webhook, args.alert_webhook_secret_file
+            args.alert_rules,
+            args.alert_webhook,
+            args.alert_webhook_secret_file,
+            alerts_mail.from_args(args),
         )
     except CinePassError as exc:
         print(f"cinepass-server: {exc.message}", file=sys.stderr)
