@@ -11,7 +11,7 @@ import logging
 import socketserver
 import threading
 from collections.abc import Iterator
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from email.message import Message
 from pathlib import Path
 
@@ -21,7 +21,8 @@ from syncsupport import Central, enrolled_kiosk
 from waitfor import wait_for
 
 from sync.server.alerts_mail import Mail, MailError
-from sync.server.alerts_worker import AlertSettings
+from sync.server.alerts_worker import AlertSettings, AlertsWorker
+from sync.server.models import now_ms
 
 
 class Smtp(socketserver.StreamRequestHandler):
@@ -50,7 +51,7 @@ class Smtp(socketserver.StreamRequestHandler):
                 if self.server.attempts == 1:
                     self.reply("451 try again later")
                 else:
-                    self.server.got.append(message_from_bytes(data))
+                    self.server.got.append(message_from_bytes(data, policy=policy.default))
                     self.reply("250 queued")
             elif cmd == "QUIT":
                 self.reply("221 bye")
@@ -109,3 +110,20 @@ def test_new_alert_is_mailed_and_retried(
     assert "<alert-notice-" in msg["Message-ID"]
     assert alert["voucher"] in msg.get_payload(decode=True).decode("utf-8")
     assert smtp.auth and "s3cret" not in caplog.text  # logged in, the password never logged
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_daily_digest_is_mailed_once_across_processes(
+    central: Central, smtp: Server, tmp_path: Path
+) -> None:
+    port = smtp.server_address[1]
+    mail = Mail("127.0.0.1", port, "duty@union.cn", ("ops@union.cn",), base_s=0.05)
+    mon = monitor_for(central, tmp_path)
+    mon.worker.settings = AlertSettings(mon.worker.settings.rules, mail=mail, digest_hour=0)
+    other = AlertsWorker(central.engine, mon.worker.settings)  # a second server process
+    t = now_ms()
+    assert mon.worker.send_digest(t) is True
+    assert other.send_digest(t) is False and mon.worker.send_digest(t + 1000) is False
+    [msg] = wait_for(lambda: smtp.got, timeout=15)
+    assert "告警日报 alert digest" in msg["Subject"]
+    assert "告警日报 / alert digest" in msg.get_payload(decode=True).decode("utf-8")

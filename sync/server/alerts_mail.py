@@ -20,9 +20,11 @@ import stat
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from sync.errors import EXIT_USAGE, CinePassError
 from sync.office.alerts import alert_json
+from sync.office.alerts_digest import digest_text
 from sync.office.alerts_models import Alert
 
 PREFIX = "mail:"
@@ -87,11 +89,18 @@ class Mail:
                 )
         return cls(host.strip("[]"), int(port), sender, tuple(to), user or "", password)
 
-    def prepare(self, event: str, alert: Alert, t: int) -> EmailMessage:
-        """The message: a one-line subject (severity, rule, subject), the alert as text."""
-        a = alert_json(alert, full=True)
+    def prepare(
+        self, event: str, alert: Alert | None, payload: dict[str, Any], t: int
+    ) -> EmailMessage:
+        """The message: a one-line subject (severity, rule, subject), the alert as text;
+        or the daily digest (``alert`` None, ``payload`` the digest)."""
         msg = EmailMessage()
         msg["From"], msg["To"] = self.sender, ", ".join(self.to)
+        if alert is None:
+            msg["Subject"] = f"[CinePass 告警日报 alert digest] {payload.get('date', '')}"
+            msg.set_content(digest_text(payload))
+            return msg
+        a = alert_json(alert, full=True)
         msg["Subject"] = (
             f"[CinePass 告警 alert #{a['id']}] {a['severity']} {a['rule']} "
             f"{a['subject']['kind']}:{a['subject']['key']}"
@@ -127,9 +136,14 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alert-mail-to", action="append", default=None, metavar="ADDR")
     p.add_argument("--alert-smtp-user", default=None, metavar="NAME")
     p.add_argument("--alert-smtp-password-file", default=None, metavar="FILE", help="mode 0600")
+    p.add_argument(
+        "--alert-digest-hour", type=int, default=None, metavar="H",
+        help="send the previous day's alert digest at this hour (China Standard Time, 0-23)",
+    )  # fmt: skip
 
 
 def from_args(args: argparse.Namespace) -> Mail | None:
+    """The ``Mail`` of the flags, or None without ``--alert-smtp``."""
     if not args.alert_smtp:
         return None
     return Mail.of(

@@ -90,8 +90,9 @@ class Webhook:
     #: the notices this channel sends: every event without a channel prefix
     prefix = ""
 
-    def prepare(self, event: str, alert: Alert, t: int) -> bytes:
-        return body_of(event, alert, t)
+    def prepare(self, event: str, alert: Alert | None, payload: dict[str, Any], t: int) -> bytes:
+        """The body: the alert, or (``alert.digest``) the day's digest."""
+        return body_of(event, alert, t) if alert is not None else digest_body(payload, t)
 
     def send(self, notice_id: int, event: str, prepared: bytes, t: int) -> str:
         return post(self, notice_id, event, prepared, t)
@@ -112,7 +113,7 @@ class Channel(Protocol):
     @property
     def dead_after_ms(self) -> int: ...
 
-    def prepare(self, event: str, alert: Alert, t: int) -> Any: ...
+    def prepare(self, event: str, alert: Alert | None, payload: dict[str, Any], t: int) -> Any: ...
 
     def send(self, notice_id: int, event: str, prepared: Any, t: int) -> str: ...
 
@@ -144,6 +145,12 @@ def body_of(event: str, alert: Alert, t: int) -> bytes:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
+def digest_body(digest: dict[str, Any], t: int) -> bytes:
+    """``alert.digest``: the daily digest (:mod:`sync.office.alerts_digest`'s object)."""
+    payload = {"event": "alert.digest", "digest": digest, "sent_at": iso_utc(t)}
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
 def post(hook: Webhook, notice_id: int, event: str, body: bytes, t: int) -> str:
     """POST once; "" on a 2xx answer, else what went wrong (one line)."""
     ts = str(t // 1000)
@@ -170,9 +177,7 @@ def post(hook: Webhook, notice_id: int, event: str, body: bytes, t: int) -> str:
     return "" if 200 <= code < 300 else f"HTTP {code}"
 
 
-def claim_due(
-    session: Session, t: int, limit: int = 20, prefix: str = ""
-) -> list[AlertNotice]:
+def claim_due(session: Session, t: int, limit: int = 20, prefix: str = "") -> list[AlertNotice]:
     """Pending notices due now of one channel (``prefix``), each claimed for :data:`CLAIM_MS`."""
     mine_only = AlertNotice.event.like(f"{prefix}%") if prefix else ~AlertNotice.event.like("%:%")
     due = session.scalars(
@@ -200,10 +205,11 @@ def deliver_due(maker: sessionmaker[Session], hook: Channel) -> int:
     with session_scope(maker) as s:
         jobs = []
         for n in claim_due(s, t, prefix=hook.prefix):
-            alert = s.get(Alert, n.alert_id)
+            alert = s.get(Alert, n.alert_id) if n.alert_id else None  # 0: the digest
             event = n.event.removeprefix(hook.prefix)
-            if alert is not None:
-                jobs.append((n.id, event, n.created_at, n.attempts, hook.prepare(event, alert, t)))
+            if alert is not None or not n.alert_id:
+                body = hook.prepare(event, alert, dict(n.payload), t)
+                jobs.append((n.id, event, n.created_at, n.attempts, body))
     sent = 0
     for notice_id, event, created, attempts, body in jobs:
         error = hook.send(notice_id, event, body, t)

@@ -41,6 +41,7 @@ import time
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
@@ -48,11 +49,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.errors import CinePassError
+from sync.issuing import DISPLAY_TZ
 from sync.office import alert_rules
 from sync.office.alerts import Finding, raise_all
 from sync.office.alerts_batch import Batch, load_batch
 from sync.office.alerts_config import RuleSettings, load_rules
-from sync.office.alerts_models import Alert, AlertInbox, AlertLease
+from sync.office.alerts_digest import digest
+from sync.office.alerts_models import Alert, AlertInbox, AlertLease, AlertNotice
 
 from . import alerts_mail, alerts_webhook
 from .db import make_sessionmaker, session_scope
@@ -78,6 +81,8 @@ class AlertSettings:
     rules: RuleSettings = field(default_factory=RuleSettings)
     webhook: alerts_webhook.Webhook | None = None
     mail: alerts_mail.Mail | None = None
+    #: send the previous day's digest (webhook and mail) at this hour, CST; None: never
+    digest_hour: int | None = None
     sweep_s: float = 30.0
     #: after a local upload wakes it, wait this long for more before evaluating: under
     #: load one evaluation covers several uploads (its queries are per batch), well
@@ -100,10 +105,14 @@ def configure_from(
     url: str | None,
     secret_file: str | None,
     mail: alerts_mail.Mail | None = None,
+    digest_hour: int | None = None,
 ) -> None:
     """``cinepass-server --alert-rules --alert-webhook ... --alert-smtp ...`` (exit 2)."""
     hook = alerts_webhook.Webhook.of(url, secret_file) if url else None
-    configure(AlertSettings(rules=load_rules(rules_file), webhook=hook, mail=mail))
+    if digest_hour is not None and not 0 <= digest_hour <= 23:
+        raise alerts_mail.MailError("日报时间应为 0-23 / --alert-digest-hour must be 0 to 23")
+    settings = AlertSettings(load_rules(rules_file), hook, mail=mail, digest_hour=digest_hour)
+    configure(settings)
 
 
 def install(owner: object, engine: Engine) -> AlertsWorker:
@@ -323,7 +332,46 @@ class AlertsWorker:
             return []
         with Session(self.reader) as rs:
             findings = self.findings(rs, Batch([], [], t, scheduled=True))
+        self.send_digest(t)
         return self.store(findings)
+
+    def send_digest(self, t: int) -> bool:
+        """At ``digest_hour`` (CST), queue the previous day's digest, once a day across processes.
+
+        The ``digest`` lease row's ``position`` is the last day sent (its ordinal); it
+        moves with a conditional UPDATE, so exactly one process queues each day's
+        notices (webhook ``digest``, mail ``mail:digest``), sent and retried as any.
+        """
+        hour, channels = self.settings.digest_hour, []
+        if self.settings.webhook is not None:
+            channels.append("digest")
+        if self.settings.mail is not None:
+            channels.append("mail:digest")
+        local = datetime.fromtimestamp(t / 1000, DISPLAY_TZ)
+        if hour is None or not channels or local.hour < hour:
+            return False
+        day = local.date() - timedelta(days=1)
+        with session_scope(self.sessions) as s:
+            if s.get(AlertLease, "digest") is None:  # the first day ever: no day sent yet
+                try:
+                    with s.begin_nested():
+                        s.add(AlertLease(name="digest", holder="", until=0, position=0))
+                except IntegrityError:
+                    pass  # another process made it first; the UPDATE below decides
+            won = s.execute(
+                update(AlertLease)
+                .where(AlertLease.name == "digest", AlertLease.position < day.toordinal())
+                .values(position=day.toordinal())
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(won, "rowcount", 0) != 1:
+                return False
+            payload = digest(s, day)
+            s.add_all(
+                AlertNotice(alert_id=0, event=e, payload=payload, next_at=0) for e in channels
+            )
+        self._send.set()
+        return True
 
 
 def read_engine(engine: Engine) -> Engine:

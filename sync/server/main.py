@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.alert_webhook,
             args.alert_webhook_secret_file,
             alerts_mail.from_args(args),
+            args.alert_digest_hour,
         )
     except CinePassError as exc:
         print(f"cinepass-server: {exc.message}", file=sys.stderr)
