@@ -118,16 +118,22 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_alerts)
     asub = p.add_subparsers(dest="alerts_command", required=False, parser_class=Parser)
-    show = asub.add_parser("show", help="one alert with its evidence")
-    add_common(show)
-    show.add_argument("id", type=int)
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=cmd_alert_show)
-    dg = asub.add_parser("digest", help="the day's digest: per rule new, open, resolved")
-    add_common(dg)
-    dg.add_argument("--date", default=None, help="YYYY-MM-DD (China Standard Time; default today)")
-    dg.add_argument("--json", action="store_true")
-    dg.set_defaults(func=cmd_alert_digest)
+    reads: tuple[tuple[str, Any, str, str, dict[str, Any]], ...] = (
+        ("show", cmd_alert_show, "one alert with its evidence", "id", {"type": int}),
+        (
+            "digest",
+            cmd_alert_digest,
+            "the day's digest: per rule new, open, resolved",
+            "--date",
+            {"default": None, "help": "YYYY-MM-DD (China Standard Time; default today)"},
+        ),
+    )
+    for name, func, help_, arg, kw in reads:
+        r = asub.add_parser(name, help=help_)
+        add_common(r)
+        r.add_argument(arg, **kw)
+        r.add_argument("--json", action="store_true")
+        r.set_defaults(func=func)
     for name, func, help_ in (
         ("ack", cmd_alert_ack, "acknowledge: someone is on it"),
         ("resolve", cmd_alert_resolve, "resolve: closed, with what was found"),
