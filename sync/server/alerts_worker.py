@@ -87,7 +87,7 @@ class AlertSettings:
     #: after a local upload wakes it, wait this long for more before evaluating: under
     #: load one evaluation covers several uploads (its queries are per batch), well
     #: inside the 5 s; the evaluator also looks at the inbox every ``poll_s``
-    gather_s: float = 0.5
+    gather_s: float = 1.0
     poll_s: float = 0.5
 
 
