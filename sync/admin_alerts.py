@@ -7,6 +7,8 @@
 * ``alerts show ID [--json]`` — one alert with its evidence (record and refusal ids).
 * ``alerts ack ID --note TEXT`` / ``alerts resolve ID --note TEXT`` — audited
   (:func:`sync.office.audit.record`), actor ``--actor`` or the login name.
+* ``alerts digest [--date YYYY-MM-DD] [--json]`` — the day's digest (China Standard
+  Time; default today): per rule new, open and resolved, and the top subjects.
 * ``alert-rules [--alert-rules FILE] [--json]`` — the effective thresholds.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 from sync.admin_common import add_common, session
 from sync.cliparse import Parser
 from sync.errors import EXIT_OK
-from sync.office import alerts
+from sync.office import alerts, alerts_digest
 from sync.office.alerts_config import load_rules
 
 
@@ -37,11 +39,10 @@ def _actor(args: argparse.Namespace) -> str:
 def cmd_alerts(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = [alerts.alert_json(a) for a in alerts.list_alerts(s, open_only=args.open)]
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    if not rows:
-        print("没有告警 / no alerts")
+    if args.json or not rows:  # an empty list is a list in JSON, a sentence otherwise
+        print(
+            json.dumps(rows, ensure_ascii=False, indent=2) if args.json else "没有告警 / no alerts"
+        )
         return EXIT_OK
     head = ("id", "rule", "severity", "status", "cinema", "device", "voucher", "member")
     print("\t".join((*head, "last_seen", "count")))
@@ -80,6 +81,17 @@ def cmd_alert_resolve(args: argparse.Namespace) -> int:
     return _change(args, "resolve")
 
 
+def cmd_alert_digest(args: argparse.Namespace) -> int:
+    day = alerts_digest.parse_day(args.date)
+    with session(args) as s:
+        d = alerts_digest.digest(s, day)
+    print(
+        json.dumps(d, ensure_ascii=False, indent=2) if args.json else alerts_digest.digest_text(d),
+        end="\n" if args.json else "",
+    )
+    return EXIT_OK
+
+
 def cmd_alert_rules(args: argparse.Namespace) -> int:
     settings = load_rules(args.alert_rules)
     data: dict[str, Any] = settings.to_json()
@@ -106,11 +118,22 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_alerts)
     asub = p.add_subparsers(dest="alerts_command", required=False, parser_class=Parser)
-    show = asub.add_parser("show", help="one alert with its evidence")
-    add_common(show)
-    show.add_argument("id", type=int)
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=cmd_alert_show)
+    reads: tuple[tuple[str, Any, str, str, dict[str, Any]], ...] = (
+        ("show", cmd_alert_show, "one alert with its evidence", "id", {"type": int}),
+        (
+            "digest",
+            cmd_alert_digest,
+            "the day's digest: per rule new, open, resolved",
+            "--date",
+            {"default": None, "help": "YYYY-MM-DD (China Standard Time; default today)"},
+        ),
+    )
+    for name, func, help_, arg, kw in reads:
+        r = asub.add_parser(name, help=help_)
+        add_common(r)
+        r.add_argument(arg, **kw)
+        r.add_argument("--json", action="store_true")
+        r.set_defaults(func=func)
     for name, func, help_ in (
         ("ack", cmd_alert_ack, "acknowledge: someone is on it"),
         ("resolve", cmd_alert_resolve, "resolve: closed, with what was found"),

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sync.errors import CinePassError
 
 from . import (
+    pages_alerts,
     pages_audit,
     pages_auth,
     pages_cards,
@@ -67,6 +68,7 @@ def create_console(sessions: object) -> FastAPI:
         pages_counters,
         pages_settlement,
         pages_audit,
+        pages_alerts,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -14,6 +14,8 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+from sync.console import labels_alerts
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 
@@ -67,3 +69,6 @@ def translator(lang: str) -> Callable[[str], str]:
         return LABELS[key][index]
 
     return t
+
+
+extend(labels_alerts.LABELS)

@@ -53,6 +53,7 @@ NAV = (
     ("counters", "nav_counters", READ_VOUCHERS),
     ("settlement", "nav_settlement", EVERYONE),
     ("audit", "nav_audit", READ_AUDIT),
+    ("alerts", "nav_alerts", EVERYONE),
 )
 
 env = Environment(

@@ -16,45 +16,59 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sync.server.db import rows_in
+from sync.server.ingest_settle import DISPUTED
 from sync.server.models import FeedEvent, Redemption, Refusal
 
 from . import alerts_rules_more as more
 from .alerts import Finding
-from .alerts_batch import COUNTED, DAY, MINUTE, Batch, Rule, densest, rec_id, ref_id, short_codes
+from .alerts_batch import (
+    COUNTED,
+    DAY,
+    MINUTE,
+    REC_COLS,
+    Batch,
+    Rec,
+    Rule,
+    densest,
+    rec_id,
+    ref_id,
+    short_codes,
+)
 from .alerts_config import RuleSettings
 
 
 def duplicate_use(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
     """One voucher admitted twice (two counters, or a cloned counter): the resale signal.
 
-    Threshold: any stored ``duplicate`` line. Subject: the voucher. Evidence: every
-    redemption of the voucher that counted (so the first use is in it too).
+    Threshold: any stored line the settlement marks as a second use (issue 10):
+    status ``duplicate``, or ``review`` with the ``disputed`` flag (two counters
+    claim it and neither is paid until the union decides); or two counted lines
+    of one voucher whatever their status (a line held in ``review`` for its own
+    flags takes no first use, so its rival is not marked ``duplicate``).
+    Subject: the voucher. Evidence: every redemption of the voucher that counted.
     """
     ctis = {r.voucher for r in batch.records if r.kind == "redeem"}
     if not ctis:
         return []
-    rows = session.scalars(
-        select(Redemption).where(
-            Redemption.voucher.in_(ctis),
-            Redemption.kind == "redeem",
-            Redemption.status.in_(COUNTED),
-        )
-    ).all()
-    by_cti: dict[str, list[Redemption]] = defaultdict(list)
-    for r in rows:
-        by_cti[r.voucher].append(r)
-    codes = short_codes(session, set(by_cti))
+    q = select(*REC_COLS).where(Redemption.kind == "redeem", Redemption.status.in_(COUNTED))
+    by_cti: dict[str, list[Rec]] = defaultdict(list)
+    for row in rows_in(session, q, Redemption.voucher, sorted(ctis)):
+        by_cti[row.voucher].append(Rec._make(row))
+    second = {
+        cti: [r for r in uses if second_use(r)] or (uses[1:] if len(uses) > 1 else [])
+        for cti, uses in by_cti.items()
+    }
+    codes = short_codes(session, {cti for cti, dups in second.items() if dups})
     out = []
     for cti, uses in by_cti.items():
-        dups = [r for r in uses if r.status == "duplicate"]
-        if not dups:
+        if not second[cti]:
             continue
-        last = max(dups, key=lambda r: r.at)
+        last = max(second[cti], key=lambda r: r.at)
         out.append(
             Finding(
                 "duplicate_use",
@@ -62,38 +76,24 @@ def duplicate_use(session: Session, batch: Batch, s: RuleSettings) -> Iterable[F
                 "voucher",
                 cti,
                 last.at,
-                tuple(f"record:{r.uuid}" for r in sorted(uses, key=lambda r: r.at)),
+                tuple(rec_id(r) for r in sorted(uses, key=lambda r: r.at)),
                 cinema=last.cinema,
                 device=last.device,
                 voucher=codes.get(cti),
                 staff=last.staff or None,
-                detail={"uses": len(uses), "devices": sorted({r.device for r in uses})},
+                detail={
+                    "uses": len(uses),
+                    "devices": sorted({r.device for r in uses}),
+                    "disputed": any(DISPUTED in r.flags for r in uses),
+                },
             )
         )
     return out
 
 
-class Use(NamedTuple):
-    """The columns duplicate_use reads of a redemption (no ORM object per row)."""
-
-    uuid: str
-    voucher: str
-    at: int
-    status: str
-    cinema: str
-    device: str
-    staff: str
-
-
-_USE_COLS = (
-    Redemption.uuid,
-    Redemption.voucher,
-    Redemption.at,
-    Redemption.status,
-    Redemption.cinema,
-    Redemption.device,
-    Redemption.staff,
-)
+def second_use(r: Rec) -> bool:
+    """A line the settlement holds as a second use: ``duplicate``, or ``review`` + ``disputed``."""
+    return r.status == "duplicate" or (r.status == "review" and DISPUTED in r.flags)
 
 
 def after_freeze(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
@@ -191,7 +191,7 @@ def burst(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
     """
     w = s.int("burst", "window_minutes") * MINUTE
     out: list[Finding] = []
-    by_device: dict[str, list[Redemption]] = defaultdict(list)
+    by_device: dict[str, list[Rec]] = defaultdict(list)
     for r in batch.redeems:
         by_device[r.device].append(r)
     if not by_device:

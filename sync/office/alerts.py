@@ -71,7 +71,9 @@ class Finding:
         return f"{self.rule}|{self.subject_kind}|{self.subject_key}"[:260]
 
 
-def raise_alert(session: Session, f: Finding, *, notify: bool = False) -> tuple[Alert, bool]:
+def raise_alert(
+    session: Session, f: Finding, *, notify: bool = False, mail: bool = False
+) -> tuple[Alert, bool]:
     """Store a finding; returns (the alert, True if it is new). Safe under concurrency.
 
     The open alert of the rule and subject is read with ``FOR UPDATE`` (a row
@@ -93,34 +95,25 @@ def raise_alert(session: Session, f: Finding, *, notify: bool = False) -> tuple[
                 session.add(alert)
         except IntegrityError:
             continue  # someone else opened it between our read and our insert
-        if notify:
-            session.add(AlertNotice(alert_id=alert.id, event="opened", payload={}, next_at=0))
+        for wanted, event in ((notify, "opened"), (mail, "mail:opened")):
+            if wanted:  # the webhook's notice, the mail's (sync.server.alerts_mail)
+                session.add(AlertNotice(alert_id=alert.id, event=event, payload={}, next_at=0))
         return alert, True
     raise OfficeError("alert_conflict", f"could not store alert {f.open_key}")
 
 
+#: What an alert copies from the finding that opens it, as it is.
+_FROM_FINDING: tuple[str, ...] = ("rule", "severity", "subject_kind", "subject_key", "open_key")
+_FROM_FINDING += ("cinema", "device", "voucher", "member", "staff")
+
+
 def new_alert(f: Finding) -> Alert:
     t = now_ms()
-    return Alert(
-        rule=f.rule,
-        severity=f.severity,
-        status="open",
-        subject_kind=f.subject_kind,
-        subject_key=f.subject_key,
-        open_key=f.open_key,
-        cinema=f.cinema,
-        device=f.device,
-        voucher=f.voucher,
-        member=f.member,
-        staff=f.staff,
-        first_seen=f.at,
-        last_seen=f.at,
-        count=1,
-        evidence=list(f.evidence[:MAX_EVIDENCE]),
-        detail=dict(f.detail),
-        created_at=t,
-        updated_at=t,
-    )
+    alert = Alert(**{k: getattr(f, k) for k in _FROM_FINDING})
+    alert.status, alert.count, alert.first_seen, alert.last_seen = "open", 1, f.at, f.at
+    alert.evidence, alert.detail = list(f.evidence[:MAX_EVIDENCE]), dict(f.detail)
+    alert.created_at = alert.updated_at = t
+    return alert
 
 
 def merge(alert: Alert, f: Finding) -> bool:
@@ -142,12 +135,12 @@ def merge(alert: Alert, f: Finding) -> bool:
 
 
 def raise_all(
-    session: Session, findings: Iterable[Finding], *, notify: bool = False
+    session: Session, findings: Iterable[Finding], *, notify: bool = False, mail: bool = False
 ) -> list[Alert]:
-    """Store every finding; the alerts that are new (``notify``: their webhook notices queued)."""
+    """Store every finding; the alerts that are new (their webhook / mail notices queued)."""
     new = []
     for f in findings:
-        alert, is_new = raise_alert(session, f, notify=notify)
+        alert, is_new = raise_alert(session, f, notify=notify, mail=mail)
         if is_new:
             new.append(alert)
     return new
@@ -211,7 +204,9 @@ def _check_note(note: str) -> str:
     return text
 
 
-def _change(session: Session, alert_id: int, status: str, note: str, actor: str) -> Alert:
+def _change(
+    session: Session, alert_id: int, status: str, note: str, actor: str, address: str
+) -> Alert:
     """Move an alert to ``status`` with a note, audited in the same transaction."""
     alert = get_alert(session, alert_id)
     if status == "acked" and alert.status != "open":
@@ -236,15 +231,18 @@ def _change(session: Session, alert_id: int, status: str, note: str, actor: str)
         subject=f"alert:{alert_id}",
         before=before,
         after=_state(alert),
+        address=address,
     )
     return alert
 
 
-def ack(session: Session, alert_id: int, *, note: str, actor: str) -> Alert:
+def ack(session: Session, alert_id: int, *, note: str, actor: str, address: str = "cli") -> Alert:
     """Acknowledge: someone is on it (repeats still add to it; it stays the subject's alert)."""
-    return _change(session, alert_id, "acked", note, actor)
+    return _change(session, alert_id, "acked", note, actor, address)
 
 
-def resolve(session: Session, alert_id: int, *, note: str, actor: str) -> Alert:
+def resolve(
+    session: Session, alert_id: int, *, note: str, actor: str, address: str = "cli"
+) -> Alert:
     """Resolve: closed; the subject's next finding opens a new alert."""
-    return _change(session, alert_id, "resolved", note, actor)
+    return _change(session, alert_id, "resolved", note, actor, address)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from sync.businessday import BusinessDay
-from sync.server.models import Redemption, Refusal, Voucher
+from sync.server.db import rows_in
+from sync.server.models import Quarantine, Redemption, Refusal, Voucher
 
 from .alerts import Finding
 from .alerts_config import RuleSettings
@@ -20,7 +22,50 @@ DAY = 86_400_000
 COUNTED = ("valid", "duplicate", "review")  # stored redemptions that admitted someone
 
 
-def rec_id(r: Redemption) -> str:
+class Rec(NamedTuple):
+    """The columns the rules read of a stored redemption (not the token: no ORM object per row).
+
+    ``flags`` are the settlement's review codes (docs/settlement.md): ``chain_gap``,
+    ``chain_fork``, ``disputed``, ...; ``status`` is ``valid | review | duplicate |
+    void | rejected``.
+    """
+
+    uuid: str
+    device: str
+    kind: str
+    voucher: str
+    cinema: str
+    staff: str
+    at: int
+    status: str
+    flags: list[str]
+    received_at: int
+
+
+REC_COLS = (
+    Redemption.uuid,
+    Redemption.device,
+    Redemption.kind,
+    Redemption.voucher,
+    Redemption.cinema,
+    Redemption.staff,
+    Redemption.at,
+    Redemption.status,
+    Redemption.flags,
+    Redemption.received_at,
+)
+
+
+class Quarantined(NamedTuple):
+    """A record the server refused on its own (bad device signature, malformed, wrong device)."""
+
+    uuid: str
+    device: str
+    problem: str
+    at: int  # when the server last received it
+
+
+def rec_id(r: Rec) -> str:
     return f"record:{r.uuid}"
 
 
@@ -32,10 +77,11 @@ def ref_id(r: Refusal) -> str:
 class Batch:
     """What one evaluation looks at: the rows an upload stored, and the time."""
 
-    records: list[Redemption] = field(default_factory=list)
+    records: list[Rec] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     now: int = 0
     scheduled: bool = False
+    quarantined: list[Quarantined] = field(default_factory=list)
     _days: dict[str, BusinessDay] = field(default_factory=dict)
 
     def day(self, session: Session, cinema: str) -> BusinessDay:
@@ -44,7 +90,7 @@ class Batch:
         return self._days[cinema]
 
     @property
-    def redeems(self) -> list[Redemption]:
+    def redeems(self) -> list[Rec]:
         return [r for r in self.records if r.kind == "redeem" and r.status in COUNTED]
 
 
@@ -57,16 +103,22 @@ def densest(
     """The window of ``window`` ms holding most items, among those holding a new one.
 
     ``items`` are (time, id) sorted by time; returns (count, ids, end time).
+    One pass with a running count of new items in the window, and the ids of
+    the best window only: a counter's busy evening is thousands of rows, and
+    listing every window's ids made a 10,000-record upload cost minutes.
     """
-    best: tuple[int, list[str], int] = (0, [], 0)
-    lo = 0
-    for hi, (t, _i) in enumerate(items):
+    best_n, best_lo, best_hi = 0, 0, -1
+    lo = fresh = 0
+    for hi, (t, i) in enumerate(items):
+        fresh += i in new
         while items[lo][0] <= t - window:
+            fresh -= items[lo][1] in new
             lo += 1
-        ids = [i for _t, i in items[lo : hi + 1]]
-        if hi - lo + 1 > best[0] and any(i in new for i in ids):
-            best = (hi - lo + 1, ids, t)
-    return best
+        if hi - lo + 1 > best_n and fresh:
+            best_n, best_lo, best_hi = hi - lo + 1, lo, hi
+    if best_hi < 0:
+        return (0, [], 0)
+    return (best_n, [i for _t, i in items[best_lo : best_hi + 1]], items[best_hi][0])
 
 
 def short_codes(session: Session, ctis: set[str]) -> dict[str, str]:
@@ -74,3 +126,25 @@ def short_codes(session: Session, ctis: set[str]) -> dict[str, str]:
         return {}
     q = select(Voucher.cti, Voucher.short_code).where(Voucher.cti.in_(ctis))
     return {c: sc for c, sc in session.execute(q)}
+
+
+def load_batch(
+    session: Session,
+    records: Sequence[tuple[str, str]],
+    refusals: Sequence[tuple[str, str]],
+    now: int,
+) -> Batch:
+    """The rows behind (device, record uuid) and (device, refusal id) pairs an upload named.
+
+    A record uuid that is no redemption line was quarantined (its device
+    signature failed, or it was malformed): it comes back as :class:`Quarantined`.
+    """
+    by_uuid = {u: d for d, u in records}
+    recs = [Rec._make(row) for row in rows_in(session, select(*REC_COLS), Redemption.uuid, by_uuid)]
+    missing = {(by_uuid[u], u) for u in by_uuid} - {(r.device, r.uuid) for r in recs}
+    q = select(Quarantine.uuid, Quarantine.device, Quarantine.problem, Quarantine.last_at)
+    key: Any = tuple_(Quarantine.device, Quarantine.uuid)
+    quarantined = [Quarantined._make(row) for row in rows_in(session, q, key, sorted(missing))]
+    rkey: Any = tuple_(Refusal.device, Refusal.id)
+    refs = [row[0] for row in rows_in(session, select(Refusal), rkey, sorted(set(refusals)))]
+    return Batch(recs, refs, now, quarantined=quarantined)

@@ -93,3 +93,23 @@ class AlertLease(Base):
     holder: Mapped[str] = mapped_column(String(64), default="")
     until: Mapped[int] = mapped_column(BigInteger, default=0)
     position: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AlertInbox(Base):
+    """What an upload stored and no process has evaluated yet (migration 0008_alerts_inbox).
+
+    Written in the upload's own transaction (one row per upload, not per
+    record), so what is new survives a crash and any server process can take
+    it; the evaluating process deletes the rows it evaluated in the same
+    transaction that stores their alerts, so each upload is evaluated exactly
+    once (:mod:`sync.server.alerts_worker`).
+    """
+
+    __tablename__ = "alert_inbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device: Mapped[str] = mapped_column(String(64), default="")
+    records: Mapped[list[str]] = mapped_column(
+        JSON, default=list
+    )  # redemption (or quarantine) uuids
+    refusals: Mapped[list[str]] = mapped_column(JSON, default=list)  # refusal ids of ``device``
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now_ms)

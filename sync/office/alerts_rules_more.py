@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sync.server.models import Device, Redemption, Refusal, Voucher
 
 from .alerts import Finding
-from .alerts_batch import COUNTED, MINUTE, Batch, densest, rec_id, ref_id
+from .alerts_batch import COUNTED, MINUTE, Batch, Rec, densest, rec_id, ref_id
 from .alerts_config import RuleSettings
 
 HOUR = 60 * MINUTE
@@ -180,7 +180,7 @@ def off_hours(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Findi
     Threshold: any counted redemption whose local time at the cinema is outside
     ``[opening_hours]`` (per cinema, default 09:00 to 02:00). Subject: the counter.
     """
-    by_device: dict[str, list[Redemption]] = defaultdict(list)
+    by_device: dict[str, list[Rec]] = defaultdict(list)
     for r in batch.redeems:
         minute = batch.day(session, r.cinema).local(r.at)
         if not s.hours_of(r.cinema).inside(minute.hour * 60 + minute.minute):
@@ -256,35 +256,65 @@ def clock_skew(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Find
     return out
 
 
+CHAIN_FLAGS = ("chain_gap", "chain_fork")
+
+
 def chain_anomaly(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
     """Gaps (deleted rows), forks (a cloned counter folder) and quarantined records.
 
-    Threshold: any stored record with ``chain_gap``, ``chain_fork`` or status
-    ``rejected``. Subject: the counter.
+    Threshold: any stored line flagged ``chain_gap`` or ``chain_fork`` (issue 10's
+    review flags, whatever its status), any line the server refused as ``rejected``
+    (a forged or altered voucher), or any record it quarantined (bad device
+    signature, malformed, another device's). Subject: the counter.
     """
-    by_device: dict[str, list[Redemption]] = defaultdict(list)
+    by_device: dict[str, list[tuple[str, int, str]]] = defaultdict(list)  # (evidence, at, cinema)
+    flagged: dict[str, list[str]] = defaultdict(list)
+    held: dict[str, list[str]] = defaultdict(list)
     for r in batch.records:
-        if r.chain_gap or r.chain_fork or r.status == "rejected":
-            by_device[r.device].append(r)
-    return per_device(
-        "chain_anomaly",
-        s,
-        by_device,
-        lambda rows: {
-            "gaps": sum(r.chain_gap for r in rows),
-            "forks": sum(r.chain_fork for r in rows),
-            "rejected": sum(r.status == "rejected" for r in rows),
-        },
-    )
+        hit = [f for f in r.flags if f in CHAIN_FLAGS]
+        if hit or r.status == "rejected":
+            by_device[r.device].append((rec_id(r), r.at, r.cinema))
+            flagged[r.device] += hit
+            if r.status == "rejected":
+                held[r.device].append("rejected")
+    quarantined: dict[str, int] = defaultdict(int)
+    for q in batch.quarantined:
+        by_device[q.device].append((f"quarantine:{q.device}:{q.uuid}", q.at, ""))
+        held[q.device].append(q.problem)
+        quarantined[q.device] += 1
+    if not by_device:
+        return []
+    named = select(Device.id, Device.cinema).where(Device.id.in_(by_device))
+    cinemas = {d: c for d, c in session.execute(named)}
+    return [
+        Finding(
+            "chain_anomaly",
+            s.severity("chain_anomaly"),
+            "device",
+            device,
+            max(at for _e, at, _c in rows),
+            tuple(e for e, _at, _c in rows),
+            cinema=cinemas.get(device) or next((c for *_x, c in rows if c), None),
+            device=device,
+            detail={
+                "gaps": flagged[device].count("chain_gap"),
+                "forks": flagged[device].count("chain_fork"),
+                "rejected": len(held[device]),  # refused by the server: rejected or quarantined
+                "quarantined": quarantined[device],
+                "problems": sorted(set(held[device])),
+            },
+        )
+        for device, rows in by_device.items()
+    ]
 
 
 def per_device(
     rule: str,
     s: RuleSettings,
-    by_device: dict[str, list[Redemption]],
-    detail: Callable[[list[Redemption]], dict[str, Any]],
+    by_device: dict[str, list[Rec]],
+    detail: Callable[[list[Rec]], dict[str, Any]],
 ) -> list[Finding]:
-    """One finding per counter with its offending records (off_hours, chain_anomaly)."""
+    """One finding per counter with its offending records (off_hours)."""
     return [
         Finding(
             rule,

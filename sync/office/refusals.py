@@ -51,21 +51,7 @@ def store_refusals(
     t = now_ms()
     fresh = [i for i in wanted.values() if i.id not in known]
     session.add_all(
-        Refusal(
-            device=device,
-            id=i.id,
-            cinema=cinema,
-            counter=i.counter,
-            staff=i.staff,
-            reason=i.reason,
-            voucher=i.voucher,
-            text_hash=i.text_hash,
-            format=i.format,
-            source=i.source,
-            at=i.at,
-            received_at=t,
-        )
-        for i in fresh
+        Refusal(device=device, cinema=cinema, received_at=t, **i.model_dump()) for i in fresh
     )
     session.flush()
     return len(fresh), len(items) - len(fresh)

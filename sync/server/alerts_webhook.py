@@ -34,7 +34,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -87,6 +87,36 @@ class Webhook:
             )
         return cls(url, secret)
 
+    #: the notices this channel sends: every event without a channel prefix
+    prefix = ""
+
+    def prepare(self, event: str, alert: Alert | None, payload: dict[str, Any], t: int) -> bytes:
+        """The body: the alert, or (``alert.digest``) the day's digest."""
+        return body_of(event, alert, t) if alert is not None else digest_body(payload, t)
+
+    def send(self, notice_id: int, event: str, prepared: bytes, t: int) -> str:
+        return post(self, notice_id, event, prepared, t)
+
+
+class Channel(Protocol):
+    """A way notices leave (the webhook, mail): its retry schedule and how to send one."""
+
+    @property
+    def prefix(self) -> str: ...  # its notices' events start with this ("mail:"; "": webhook)
+
+    @property
+    def base_s(self) -> float: ...
+
+    @property
+    def max_backoff_s(self) -> float: ...
+
+    @property
+    def dead_after_ms(self) -> int: ...
+
+    def prepare(self, event: str, alert: Alert | None, payload: dict[str, Any], t: int) -> Any: ...
+
+    def send(self, notice_id: int, event: str, prepared: Any, t: int) -> str: ...
+
 
 class WebhookError(CinePassError):
     """The webhook settings cannot be used (exit 2)."""
@@ -112,6 +142,12 @@ def body_of(event: str, alert: Alert, t: int) -> bytes:
         "alert": alert_json(alert, full=True),
         "sent_at": iso_utc(t),
     }
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def digest_body(digest: dict[str, Any], t: int) -> bytes:
+    """``alert.digest``: the daily digest (:mod:`sync.office.alerts_digest`'s object)."""
+    payload = {"event": "alert.digest", "digest": digest, "sent_at": iso_utc(t)}
     return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
@@ -141,11 +177,12 @@ def post(hook: Webhook, notice_id: int, event: str, body: bytes, t: int) -> str:
     return "" if 200 <= code < 300 else f"HTTP {code}"
 
 
-def claim_due(session: Session, t: int, limit: int = 20) -> list[AlertNotice]:
-    """Pending notices due now, each claimed for :data:`CLAIM_MS` (only ours are returned)."""
+def claim_due(session: Session, t: int, limit: int = 20, prefix: str = "") -> list[AlertNotice]:
+    """Pending notices due now of one channel (``prefix``), each claimed for :data:`CLAIM_MS`."""
+    mine_only = AlertNotice.event.like(f"{prefix}%") if prefix else ~AlertNotice.event.like("%:%")
     due = session.scalars(
         select(AlertNotice)
-        .where(AlertNotice.status == "pending", AlertNotice.next_at <= t)
+        .where(AlertNotice.status == "pending", AlertNotice.next_at <= t, mine_only)
         .order_by(AlertNotice.next_at, AlertNotice.id)
         .limit(limit)
     ).all()
@@ -162,18 +199,20 @@ def claim_due(session: Session, t: int, limit: int = 20) -> list[AlertNotice]:
     return mine
 
 
-def deliver_due(maker: sessionmaker[Session], hook: Webhook) -> int:
-    """Try every notice due now once; returns how many were delivered."""
+def deliver_due(maker: sessionmaker[Session], hook: Channel) -> int:
+    """Try every notice of this channel due now once; returns how many were delivered."""
     t = now_ms()
     with session_scope(maker) as s:
         jobs = []
-        for n in claim_due(s, t):
-            alert = s.get(Alert, n.alert_id)
-            if alert is not None:
-                jobs.append((n.id, n.event, n.created_at, n.attempts, body_of(n.event, alert, t)))
+        for n in claim_due(s, t, prefix=hook.prefix):
+            alert = s.get(Alert, n.alert_id) if n.alert_id else None  # 0: the digest
+            event = n.event.removeprefix(hook.prefix)
+            if alert is not None or not n.alert_id:
+                body = hook.prepare(event, alert, dict(n.payload), t)
+                jobs.append((n.id, event, n.created_at, n.attempts, body))
     sent = 0
     for notice_id, event, created, attempts, body in jobs:
-        error = post(hook, notice_id, event, body, t)
+        error = hook.send(notice_id, event, body, t)
         done = now_ms()
         with session_scope(maker) as s:
             values: dict[str, Any] = {"attempts": attempts + 1, "last_error": error}

@@ -1,66 +1,77 @@
-"""Alert evaluation inside the server process: after each upload, and on a schedule.
+"""Alert evaluation inside the server, off the request path: an inbox in the DB, one evaluator.
 
 How it runs
 -----------
-* **After an upload.** The records and refusals routers call
-  :func:`after_upload` with what they stored; it waits for the request's
-  commit (a session ``after_commit`` listener: nothing is evaluated that could
-  still roll back) and hands the ids to this process's :class:`AlertsWorker`.
-  Its thread evaluates everything queued in one transaction
-  (:func:`sync.office.alert_rules.evaluate`, then
-  :func:`sync.office.alerts.raise_all`), typically within milliseconds; the
-  upload's answer never waits for it.
-* **On a schedule.** Every ``sweep_s`` seconds one process (the holder of the
-  ``sweep`` lease, a row in ``alert_lease``) runs the time-based rules
-  (``silent_counter``) and a catch-up sweep: records and refusals received
-  since its last position that this process did not evaluate itself (an
-  upload handled by a process that died before evaluating it, or by another
-  process) are evaluated too. Evaluation is idempotent (evidence is a set).
-* **Several server processes.** Each evaluates its own uploads; the alert
-  row is the unit of exclusion: one open alert per rule and subject is a
-  unique index (``alert.open_key``), the open row is read ``FOR UPDATE``, and
-  a losing insert merges into the winner's row (see
-  :func:`sync.office.alerts.raise_alert`). Leases and webhook notices are
-  claimed with conditional UPDATEs, so one process runs the schedule and one
-  posts each notice.
+* **An upload** (records or refusals) adds one row to ``alert_inbox`` in its
+  own transaction (:func:`after_upload`: the device and the ids it stored) and,
+  once that commits, wakes this process's :class:`AlertsWorker`. That is all
+  the request does: no rule runs before its answer (issue 13's regression: the
+  rules had cost a 10,000-record upload 17 s instead of 6).
+* **The worker** of whichever process holds the ``eval`` lease (a row of
+  ``alert_lease``, taken with a conditional UPDATE; renewed while it works,
+  free again 10 s after its holder stops) reads the inbox, evaluates the rows
+  it names with a reader that takes no write lock, and in **one** short write
+  transaction deletes those inbox rows and stores the alerts
+  (:func:`sync.office.alerts.raise_all`). The DELETE must remove every row it
+  read, else the transaction rolls back: each upload is evaluated exactly
+  once, by exactly one process, and an upload is never lost (a crash leaves its
+  inbox row for the next holder). The holder also looks at the inbox every
+  ``poll_s`` (0.5 s), so an upload that another process answered raises its
+  alert within about a second; a local upload wakes it at once, and it waits
+  ``gather_s`` for more so a busy sync is evaluated a few batches at a time.
+* **On a schedule.** Every ``sweep_s`` seconds the holder of the ``sweep``
+  lease runs the time-based rules (``silent_counter``).
+* **Several server processes.** Besides the leases, one open alert per rule and
+  subject is a unique index (``alert.open_key``): see
+  :func:`sync.office.alerts.raise_alert`. Webhook and mail notices are claimed
+  with conditional UPDATEs, so one process sends each.
 
-``cinepass-server`` sets the rules and the webhook with :func:`configure`
+``cinepass-server`` sets the rules and the notifications with :func:`configure`
 before it builds the app; :func:`sync.server.app.create_app` calls
-:func:`install`. The thread ends when its app is garbage-collected.
+:func:`install`. The threads end when their app is garbage-collected.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, tuple_, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from sync.errors import CinePassError
+from sync.issuing import DISPLAY_TZ
 from sync.office import alert_rules
 from sync.office.alerts import Finding, raise_all
-from sync.office.alerts_batch import Batch
+from sync.office.alerts_batch import Batch, load_batch
 from sync.office.alerts_config import RuleSettings, load_rules
-from sync.office.alerts_models import Alert, AlertLease
+from sync.office.alerts_digest import digest
+from sync.office.alerts_models import Alert, AlertInbox, AlertLease, AlertNotice
 
-from . import alerts_webhook
+from . import alerts_mail, alerts_webhook
 from .db import make_sessionmaker, session_scope
-from .models import Redemption, Refusal, now_ms
+from .models import Redemption, now_ms
 
 log = logging.getLogger("cinepass.alerts")
-_CHUNK = 500
-_SWEEP_LIMIT = 5000
 RefusalKey = tuple[str, str]  # (device, refusal id)
+_TAKE = 40  # inbox rows per evaluation (40 uploads of up to 1,000 records)
+EVAL_TTL_MS = 10_000  # a stopped evaluator's lease is free again after this
+
+
+class InboxTaken(CinePassError):
+    """Another process evaluated these inbox rows first (its alerts stand; ours roll back)."""
+
+    def __init__(self) -> None:
+        super().__init__("inbox_taken", "告警收件箱已被其他进程处理 / inbox rows taken elsewhere")
 
 
 @dataclass(frozen=True)
@@ -69,10 +80,15 @@ class AlertSettings:
 
     rules: RuleSettings = field(default_factory=RuleSettings)
     webhook: alerts_webhook.Webhook | None = None
+    mail: alerts_mail.Mail | None = None
+    #: send the previous day's digest (webhook and mail) at this hour, CST; None: never
+    digest_hour: int | None = None
     sweep_s: float = 30.0
-    #: after the first upload, wait this long for more before evaluating: under load one
-    #: evaluation covers many uploads (its queries are per batch), well inside the 5 s
-    gather_s: float = 0.25
+    #: after a local upload wakes it, wait this long for more before evaluating: under
+    #: load one evaluation covers several uploads (its queries are per batch), well
+    #: inside the 5 s; the evaluator also looks at the inbox every ``poll_s``
+    gather_s: float = 1.0
+    poll_s: float = 0.5
 
 
 _CONFIG: list[AlertSettings] = [AlertSettings()]
@@ -84,10 +100,19 @@ def configure(settings: AlertSettings) -> None:
     _CONFIG[0] = settings
 
 
-def configure_from(rules_file: str | None, url: str | None, secret_file: str | None) -> None:
-    """``cinepass-server --alert-rules --alert-webhook --alert-webhook-secret-file`` (exit 2)."""
+def configure_from(
+    rules_file: str | None,
+    url: str | None,
+    secret_file: str | None,
+    mail: alerts_mail.Mail | None = None,
+    digest_hour: int | None = None,
+) -> None:
+    """``cinepass-server --alert-rules --alert-webhook ... --alert-smtp ...`` (exit 2)."""
     hook = alerts_webhook.Webhook.of(url, secret_file) if url else None
-    configure(AlertSettings(rules=load_rules(rules_file), webhook=hook))
+    if digest_hour is not None and not 0 <= digest_hour <= 23:
+        raise alerts_mail.MailError("日报时间应为 0-23 / --alert-digest-hour must be 0 to 23")
+    settings = AlertSettings(load_rules(rules_file), hook, mail=mail, digest_hour=digest_hour)
+    configure(settings)
 
 
 def install(owner: object, engine: Engine) -> AlertsWorker:
@@ -103,23 +128,30 @@ def worker_for(engine: Engine) -> AlertsWorker | None:
 
 
 def after_upload(
-    session: Session, *, records: Iterable[str] = (), refusals: Iterable[RefusalKey] = ()
+    session: Session,
+    *,
+    records: Iterable[str] = (),
+    refusals: Iterable[RefusalKey] = (),
+    device: str = "",
 ) -> None:
-    """Evaluate these rows once ``session`` commits (the one-line hook of the routers)."""
+    """Note what this upload stored in the inbox (its transaction) and wake the worker on commit.
+
+    ``records`` are the uploaded record uuids of ``device`` (a stored line, or a
+    quarantined record), ``refusals`` (device, refusal id) pairs.
+    """
+    recs, refs = list(records), list(refusals)
+    if not recs and not refs:
+        return
+    dev = device or (refs[0][0] if refs else "")
+    session.add(AlertInbox(device=dev, records=recs, refusals=[i for _d, i in refs]))
     bind = session.get_bind()
     worker = _WORKERS.get(bind) if isinstance(bind, Engine) else None
-    if worker is None:
-        return
-    recs, refs = list(records), list(refusals)
-
-    def committed(_s: Session) -> None:
-        worker.submit(recs, refs)
-
-    event.listen(session, "after_commit", committed, once=True)
+    if worker is not None:
+        event.listen(session, "after_commit", lambda _s: worker.wake(), once=True)
 
 
 class AlertsWorker:
-    """One thread evaluating uploads and the schedule; one posting webhook notices."""
+    """One thread evaluating the inbox and the schedule; one sending notices."""
 
     def __init__(
         self, engine: Engine, settings: AlertSettings, owner: object | None = None
@@ -130,17 +162,13 @@ class AlertsWorker:
         self.reader = read_engine(engine)
         self.me = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
         self._owner = weakref.ref(owner) if owner is not None else None
-        self._queue: queue.Queue[tuple[list[str], list[RefusalKey]]] = queue.Queue()
-        self._done: deque[str] = deque(maxlen=200_000)
-        self._done_set: set[str] = set()
+        self._wake = threading.Event()
         self._send = threading.Event()
         self._stop = threading.Event()
         self.evaluations = 0
-        self._pending = 0
-        self._lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._run, name="cinepass-alerts", daemon=True),
-            threading.Thread(target=self._run_sender, name="cinepass-alert-webhook", daemon=True),
+            threading.Thread(target=self._run_sender, name="cinepass-alert-notices", daemon=True),
         ]
 
     def start(self) -> None:
@@ -150,19 +178,44 @@ class AlertsWorker:
     def stop(self) -> None:
         self._stop.set()
         self._send.set()
-        self._queue.put(([], []))
+        self._wake.set()
         for t in self._threads:
             t.join(5)
+        with session_scope(self.sessions) as s:  # let another process take over at once
+            s.execute(
+                update(AlertLease)
+                .where(AlertLease.holder == self.me)
+                .values(holder="", until=0)
+                .execution_options(synchronize_session=False)
+            )
+
+    def wake(self) -> None:
+        """An upload committed: evaluate soon (called from the request's after_commit)."""
+        self._wake.set()
 
     def submit(self, records: Sequence[str], refusals: Sequence[RefusalKey]) -> None:
-        with self._lock:
-            self._pending += 1
-        self._queue.put((list(records), list(refusals)))
+        """Queue stored rows for evaluation (what an upload does; the bench and tests call it)."""
+        by_device: dict[str, tuple[list[str], list[RefusalKey]]] = {}
+        if records:
+            with Session(self.reader) as rs:
+                rows = rs.execute(
+                    select(Redemption.device, Redemption.uuid).where(
+                        Redemption.uuid.in_(list(records))
+                    )
+                ).all()
+            for d, u in rows:
+                by_device.setdefault(d, ([], []))[0].append(u)
+        for d, i in refusals:
+            by_device.setdefault(d, ([], []))[1].append((d, i))
+        with session_scope(self.sessions) as s:
+            for d, (recs, refs) in by_device.items():
+                after_upload(s, records=recs, refusals=refs, device=d)
+        self.wake()
 
     def idle(self) -> bool:
-        """Nothing submitted is still waiting to be evaluated (tests wait for it)."""
-        with self._lock:
-            return self._pending == 0
+        """Nothing uploaded is still waiting to be evaluated (tests wait for it)."""
+        with Session(self.reader) as rs:
+            return not rs.scalar(select(func.count()).select_from(AlertInbox))
 
     def _alive(self) -> bool:
         return not self._stop.is_set() and (self._owner is None or self._owner() is not None)
@@ -170,113 +223,155 @@ class AlertsWorker:
     def _run(self) -> None:
         next_tick = 0.0
         while self._alive():
-            wait = max(0.0, next_tick - now_ms() / 1000)
-            taken = 0
-            recs: list[str] = []
-            refs: list[RefusalKey] = []
+            if self._wake.wait(self.settings.poll_s):
+                self._stop.wait(self.settings.gather_s)  # let a busy sync's next batches land
+            self._wake.clear()
+            if not self._alive():
+                break
             try:
-                first = self._queue.get(timeout=min(wait, 5.0))
-            except queue.Empty:
-                first = None
-            until = time.monotonic() + self.settings.gather_s
-            while first is not None:  # coalesce what queues meanwhile into one evaluation
-                taken += 1
-                recs += first[0]
-                refs += first[1]
-                try:
-                    first = self._queue.get(timeout=max(0.0, until - time.monotonic()))
-                except queue.Empty:
-                    first = None
-            try:
-                if recs or refs:
-                    self.evaluate(recs, refs)
-                if now_ms() / 1000 >= next_tick:
-                    next_tick = now_ms() / 1000 + self.settings.sweep_s
+                self.drain()
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.settings.sweep_s
                     self.tick()
             except Exception:  # noqa: BLE001 (the thread must outlive a bad evaluation)
-                log.exception("alert evaluation failed (the next sweep retries it)")
-            finally:
-                with self._lock:
-                    self._pending -= taken
+                log.exception("alert evaluation failed (its inbox rows stay: retried)")
+                self._stop.wait(1.0)
 
     def _run_sender(self) -> None:
         while self._alive():
-            hook = self.settings.webhook
+            channels = [c for c in (self.settings.webhook, self.settings.mail) if c is not None]
             timeout = 5.0
-            if hook is not None:
+            if channels:
                 try:
-                    alerts_webhook.deliver_due(self.sessions, hook)
+                    for channel in channels:
+                        alerts_webhook.deliver_due(self.sessions, channel)
                     due = alerts_webhook.next_due(self.sessions)
                     if due is not None:
                         timeout = min(5.0, max(0.05, (due - now_ms()) / 1000))
                 except Exception:  # noqa: BLE001
-                    log.exception("alert webhook delivery failed")
+                    log.exception("alert notice delivery failed")
             self._send.wait(timeout)
             self._send.clear()
 
-    def evaluate(self, records: Sequence[str], refusals: Sequence[RefusalKey]) -> list[Alert]:
-        """Evaluate these stored rows now (the thread's work; tests and the bench call it too)."""
-        with Session(self.reader) as rs:
-            batch = Batch(load_records(rs, records), load_refusals(rs, refusals), now_ms())
-            findings = alert_rules.evaluate(rs, batch, self.settings.rules)
-        new = self._raise(findings)
-        self._remember(records, refusals)
-        return new
+    def drain(self) -> list[Alert]:
+        """Evaluate the inbox until it is empty, if this process holds the ``eval`` lease."""
+        new: list[Alert] = []
+        while True:
+            t = now_ms()
+            with Session(self.reader) as rs:  # an empty inbox costs one read, no write
+                rows = rs.execute(
+                    select(
+                        AlertInbox.id, AlertInbox.device, AlertInbox.records, AlertInbox.refusals
+                    )
+                    .order_by(AlertInbox.id)
+                    .limit(_TAKE)
+                ).all()
+            if not rows:
+                return new
+            with session_scope(self.sessions) as s:
+                if take_lease(s, "eval", self.me, t, EVAL_TTL_MS) is None:
+                    return new
+            with Session(self.reader) as rs:
+                recs = [(d, u) for _i, d, us, _r in rows for u in us]
+                refs = [(d, r) for _i, d, _u, rs_ in rows for r in rs_]
+                findings = self.findings(rs, load_batch(rs, recs, refs, t))
+            try:
+                new += self.store(findings, taken=[r[0] for r in rows])
+            except InboxTaken:
+                return new
 
-    def _raise(self, findings: list[Finding]) -> list[Alert]:
-        """Store findings in a short write transaction (the reads ran without the write lock)."""
+    def evaluate(self, records: Sequence[str], refusals: Sequence[RefusalKey]) -> list[Alert]:
+        """Evaluate these stored rows now, outside the inbox (tests and the bench call it)."""
+        with Session(self.reader) as rs:
+            devices = dict(
+                rs.execute(
+                    select(Redemption.uuid, Redemption.device).where(
+                        Redemption.uuid.in_(list(records))
+                    )
+                ).all()
+            )
+            recs = [(devices[u], u) for u in records if u in devices]
+            batch = load_batch(rs, recs, list(refusals), now_ms())
+            findings = self.findings(rs, batch)
+        return self.store(findings)
+
+    def findings(self, rs: Session, batch: Batch) -> list[Finding]:
         self.evaluations += 1
-        if not findings:
+        return alert_rules.evaluate(rs, batch, self.settings.rules)
+
+    def store(self, findings: list[Finding], taken: Sequence[int] = ()) -> list[Alert]:
+        """Store findings (and consume ``taken`` inbox rows) in one short write transaction."""
+        if not findings and not taken:
             return []
         with session_scope(self.sessions) as s:
-            new = raise_all(s, findings, notify=self.settings.webhook is not None)
+            if taken:
+                gone = s.execute(
+                    delete(AlertInbox)
+                    .where(AlertInbox.id.in_(list(taken)))
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(gone, "rowcount", 0) != len(taken):
+                    raise InboxTaken()  # rolls back: the other process's alerts stand
+            new = raise_all(
+                s,
+                findings,
+                notify=self.settings.webhook is not None,
+                mail=self.settings.mail is not None,
+            )
         if new:
             self._send.set()
             log.warning("alerts: %s", ", ".join(f"{a.rule} {a.subject_key}" for a in new))
         return new
 
-    def _remember(self, records: Sequence[str], refusals: Sequence[RefusalKey]) -> None:
-        for key in [*records, *(f"{d}:{i}" for d, i in refusals)]:
-            if key not in self._done_set:
-                if len(self._done) == self._done.maxlen:
-                    self._done_set.discard(self._done[0])
-                self._done.append(key)
-                self._done_set.add(key)
-
     def tick(self, now: int | None = None) -> list[Alert]:
-        """The scheduled part, if this process holds the lease: time rules, catch-up sweep."""
+        """The scheduled part, if this process holds the ``sweep`` lease: the time rules."""
         t = now_ms() if now is None else now
         with session_scope(self.sessions) as s:
             position = take_lease(s, "sweep", self.me, t, int(self.settings.sweep_s * 3000))
         if position is None:
             return []
-        until = t - 2000  # leave the uploads still being evaluated to their own process
-        with Session(self.reader) as s:
-            recs = s.scalars(
-                select(Redemption.uuid)
-                .where(Redemption.received_at > position, Redemption.received_at <= until)
-                .order_by(Redemption.received_at)
-                .limit(_SWEEP_LIMIT)
-            ).all()
-            refs = s.execute(
-                select(Refusal.device, Refusal.id, Refusal.received_at)
-                .where(Refusal.received_at > position, Refusal.received_at <= until)
-                .order_by(Refusal.received_at)
-                .limit(_SWEEP_LIMIT)
-            ).all()
-            late = [u for u in recs if u not in self._done_set]
-            late_refs = [(d, i) for d, i, _r in refs if f"{d}:{i}" not in self._done_set]
-            batch = Batch(load_records(s, late), load_refusals(s, late_refs), t, scheduled=True)
-            findings = alert_rules.evaluate(s, batch, self.settings.rules)
-        new = self._raise(findings)
-        reached = until
-        if len(recs) == _SWEEP_LIMIT or len(refs) == _SWEEP_LIMIT:
-            reached = max(
-                position, max(r[2] for r in refs) if refs else position
-            )  # go on from here
+        with Session(self.reader) as rs:
+            findings = self.findings(rs, Batch([], [], t, scheduled=True))
+        self.send_digest(t)
+        return self.store(findings)
+
+    def send_digest(self, t: int) -> bool:
+        """At ``digest_hour`` (CST), queue the previous day's digest, once a day across processes.
+
+        The ``digest`` lease row's ``position`` is the last day sent (its ordinal); it
+        moves with a conditional UPDATE, so exactly one process queues each day's
+        notices (webhook ``digest``, mail ``mail:digest``), sent and retried as any.
+        """
+        hour, channels = self.settings.digest_hour, []
+        if self.settings.webhook is not None:
+            channels.append("digest")
+        if self.settings.mail is not None:
+            channels.append("mail:digest")
+        local = datetime.fromtimestamp(t / 1000, DISPLAY_TZ)
+        if hour is None or not channels or local.hour < hour:
+            return False
+        day = local.date() - timedelta(days=1)
         with session_scope(self.sessions) as s:
-            s.execute(update(AlertLease).where(AlertLease.name == "sweep").values(position=reached))
-        return new
+            if s.get(AlertLease, "digest") is None:  # the first day ever: no day sent yet
+                try:
+                    with s.begin_nested():
+                        s.add(AlertLease(name="digest", holder="", until=0, position=0))
+                except IntegrityError:
+                    pass  # another process made it first; the UPDATE below decides
+            won = s.execute(
+                update(AlertLease)
+                .where(AlertLease.name == "digest", AlertLease.position < day.toordinal())
+                .values(position=day.toordinal())
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(won, "rowcount", 0) != 1:
+                return False
+            payload = digest(s, day)
+            s.add_all(
+                AlertNotice(alert_id=0, event=e, payload=payload, next_at=0) for e in channels
+            )
+        self._send.set()
+        return True
 
 
 def read_engine(engine: Engine) -> Engine:
@@ -316,21 +411,3 @@ def take_lease(s: Session, name: str, me: str, t: int, ttl_ms: int) -> int | Non
     if getattr(won, "rowcount", 0) != 1:
         return None
     return s.scalar(select(AlertLease.position).where(AlertLease.name == name))
-
-
-def load_records(s: Session, uuids: Sequence[str]) -> list[Redemption]:
-    out: list[Redemption] = []
-    wanted = sorted(set(uuids))
-    for i in range(0, len(wanted), _CHUNK):
-        chunk = wanted[i : i + _CHUNK]
-        out.extend(s.scalars(select(Redemption).where(Redemption.uuid.in_(chunk))))
-    return out
-
-
-def load_refusals(s: Session, keys: Sequence[RefusalKey]) -> list[Refusal]:
-    out: list[Refusal] = []
-    wanted = sorted(set(keys))
-    for i in range(0, len(wanted), _CHUNK):
-        chunk: list[Any] = wanted[i : i + _CHUNK]
-        out.extend(s.scalars(select(Refusal).where(tuple_(Refusal.device, Refusal.id).in_(chunk))))
-    return out

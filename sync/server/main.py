@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sync.errors import CinePassError
 
-from . import alerts_worker, metrics, workers
+from . import alerts_mail, alerts_worker, metrics, workers
 from .db import check_db_url, default_db_url, head_revision, make_engine, migrate, world_readable
 
 
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--upgrade-only", action="store_true", help="migrate the database to this version, exit"
     )
+    alerts_mail.add_flags(p)  # --alert-smtp HOST:PORT --alert-mail-from/-to ... (issue 13)
     return p
 
 
@@ -110,7 +111,11 @@ def configure(args: argparse.Namespace) -> None:
     before :func:`build_app`: a flag that configures a module belongs here.
     """
     alerts_worker.configure_from(
-        args.alert_rules, args.alert_webhook, args.alert_webhook_secret_file
+        args.alert_rules,
+        args.alert_webhook,
+        args.alert_webhook_secret_file,
+        alerts_mail.from_args(args),
+        args.alert_digest_hour,
     )
 
 

@@ -38,7 +38,7 @@ def upload(body: P.UploadRequest, device: CurrentDevice, session: SessionDep) ->
     if body.health is not None:  # first: its clock offset corrects this batch's times
         enrolment.note_contact(session, device.id, body.health)
     results = ingest.store(session, device.id, prepared)
-    alerts_worker.after_upload(session, records=[r["uuid"] for r in results])
+    alerts_worker.after_upload(session, records=[r["uuid"] for r in results], device=device.id)
     metrics.ingested(results)
     # built by ingest from typed columns: answer directly (the response model
     # stays in the OpenAPI schema; re-validating 1,000 results costs more than it checks)
