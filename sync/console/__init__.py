@@ -26,6 +26,8 @@ from sync.errors import CinePassError
 from . import (
     pages_audit,
     pages_auth,
+    pages_batches,
+    pages_campaigns,
     pages_cards,
     pages_counters,
     pages_issue,
@@ -64,6 +66,8 @@ def create_console(sessions: object) -> FastAPI:
         pages_vouchers,
         pages_cards,
         pages_issue,
+        pages_batches,
+        pages_campaigns,
         pages_counters,
         pages_settlement,
         pages_audit,
