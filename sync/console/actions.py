@@ -35,24 +35,11 @@ def allowed(viewer: Viewer, form: dict[str, str], roles: tuple[str, ...]) -> Non
     require(viewer, roles)
 
 
-def audited(
-    session: Session,
-    viewer: Viewer,
-    action: str,
-    subject: str,
-    *,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> None:
-    """The audit line of ``viewer``'s change (or download), in the request's transaction."""
+def audited(session: Session, viewer: Viewer, action: str, subject: str, **what: Any) -> None:
+    """The audit line of ``viewer``'s change (or download), in the request's transaction;
+    ``what``: its ``before`` and ``after``."""
     audit.record(
-        session,
-        actor=viewer.name,
-        action=action,
-        subject=subject,
-        before=before,
-        after=after,
-        address=viewer.address,
+        session, actor=viewer.name, action=action, subject=subject, address=viewer.address, **what
     )
 
 

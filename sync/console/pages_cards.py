@@ -72,7 +72,8 @@ def cards_pdf(session: Session, vouchers: list[Voucher]) -> bytes:
 
 def card_of(session: Session, v: Voucher) -> cards.Card:
     """What the member's card prints, from the voucher's row (as a batch's cards do)."""
-    return batchparts.card_of(issued_of(v), issuer_label(session, v.issuer_code))
+    card: cards.Card = batchparts.card_of(issued_of(v), issuer_label(session, v.issuer_code))
+    return card
 
 
 def issued_of(v: Voucher) -> IssuedVoucher:
