@@ -140,3 +140,33 @@ def test_campaigns_page_after_a_counter_redeems(
     log_in(p3, central.url, "cina")
     assert p3.goto(f"{central.url}/console/campaigns").status == 403
     cin.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_campaign_pages_in_both_languages_csrf_and_roles(central: Central) -> None:
+    from test_console import hidden, logged_in
+
+    make_user(central, "boss", "admin")
+    make_user(central, "aud", "auditor")
+    central.issue(1, campaign="SPRING27")
+    s = logged_in(central.url, "boss")
+    for lang, words in (("zh", "30 天内到期"), ("en", "Expiring within 30 days")):
+        s.cookies.set("cp_lang", lang, path="/")
+        for path in ("/console/campaigns", "/console/issue"):
+            r = s.get(f"{central.url}{path}", timeout=10)
+            assert r.status_code == 200, (path, r.text[:500])
+        assert words in s.get(f"{central.url}/console/campaigns", timeout=10).text
+    page = s.get(f"{central.url}/console/campaigns", timeout=10).text
+    form = {"code": "SPRING27", "name": "春节", "start": "2027-01-20", "end": "2027-02-28"}
+    r = s.post(f"{central.url}/console/campaigns", data=form, timeout=10)
+    assert r.status_code == 403  # no CSRF token: nothing registered
+    r = s.post(f"{central.url}/console/campaigns", data={**form, "csrf": hidden(page)}, timeout=10)
+    assert r.status_code == 200 and "Campaign added" in r.text
+    r = s.post(f"{central.url}/console/campaigns", data={**form, "csrf": hidden(page)}, timeout=10)
+    assert r.status_code == 400 and "already exists" in r.text
+    aud = logged_in(central.url, "aud")
+    apage = aud.get(f"{central.url}/console/campaigns", timeout=10)
+    assert apage.status_code == 200 and "SPRING27" in apage.text
+    form2 = {**form, "code": "X", "csrf": hidden(apage.text)}
+    assert aud.post(f"{central.url}/console/campaigns", data=form2, timeout=10).status_code == 403
+    assert aud.get(f"{central.url}/console/issue/jobs/nope", timeout=10).status_code == 404
