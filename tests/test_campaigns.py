@@ -24,12 +24,9 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_campaign_tables_appear_on_a_first_schema_database(db_url: str) -> None:
     engine = make_engine(db_url)
-    cfg = alembic_config(engine)
-    command.upgrade(cfg, "0001")
-    migrate(engine)
-    names = set(inspect(engine).get_table_names())
-    assert {"campaign", "issue_job"} <= names
-    command.downgrade(cfg, "0007_online_partners_holds")
+    command.upgrade(alembic_config(engine), "0001")  # the first released schema
+    assert {"campaign", "issue_job"} <= set(inspect(migrate(engine)).get_table_names())
+    command.downgrade(alembic_config(engine), "0007_online_partners_holds")
     assert "campaign" not in inspect(engine).get_table_names()
     migrate(engine)
     assert "issue_job" in inspect(engine).get_table_names()
@@ -90,12 +87,10 @@ def redeem(home: Path, token: str, fmt: str) -> None:
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_campaigns_page_after_a_counter_redeems(
-    central: Central,
-    browser: object,  # noqa: F811
-    shots: Path,  # noqa: F811
-    tmp_path: Path,
-) -> None:
+def test_campaigns_page_after_redeems(central: Central, request: pytest.FixtureRequest) -> None:
+    """The figures after a real counter redeems three vouchers (2D, 2D, 3D) and syncs."""
+    web, shots_dir = request.getfixturevalue("browser"), request.getfixturevalue("shots")
+    tmp_path: Path = request.getfixturevalue("tmp_path")
     pytest.importorskip("playwright.sync_api")
     make_user(central, "op", "operator")
     spring = central.issue(4, campaign="SPRING27")
@@ -106,7 +101,7 @@ def test_campaigns_page_after_a_counter_redeems(
     redeem(kiosk, spring[1], "2D")
     redeem(kiosk, spring[2], "3D")
     sync(kiosk)
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    ctx = web.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     page = ctx.new_page()
     log_in(page, central.url, "op")
     page.get_by_role("link", name="活动", exact=True).click()
@@ -127,14 +122,14 @@ def test_campaigns_page_after_a_counter_redeems(
     assert row.locator(".expiring").inner_text() == "2"
     old = page.locator('#campaigns tr[data-code="OLD"]')
     assert old.locator(".issued").inner_text() == "3" and "未登记" in old.inner_text()
-    page.screenshot(path=str(shots / "console-campaigns.png"), full_page=True)
+    page.screenshot(path=str(shots_dir / "console-campaigns.png"), full_page=True)
     with central.session() as s:
         [figures] = campaign_utilisation(s, "SPRING27")
     assert figures["by_format"] == {"2D": 2, "3D": 1} and figures["planned"] == 100
     page.goto(f"{central.url}/console/issue")  # the issue page offers the registered codes
     assert page.locator('#campaign-codes option[value="SPRING27"]').count() == 1
     ctx.close()
-    cin = browser.new_context()
+    cin = web.new_context()
     make_user(central, "cina", "cinema", "CIN-A")
     p3 = cin.new_page()
     log_in(p3, central.url, "cina")
