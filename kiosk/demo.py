@@ -103,7 +103,8 @@ def _setup_central(
     (``vouchers.csv``, one PNG per voucher, ``cards.pdf``).
     """
     from sync import batchdir
-    from sync.issuing import create_batch, make_options, read_members
+    from sync.issuing import create_batch, make_options
+    from sync.members import read_members
     from sync.office.batches import record_batch
     from sync.office.cinemas import add_cinema
     from sync.office.issuers import add_signing_key, issuer_label, key_dir_for

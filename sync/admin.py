@@ -21,7 +21,15 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync import admin_alerts, admin_issue, admin_partners, admin_review, admin_server, admin_users
+from sync import (
+    admin_alerts,
+    admin_campaigns,
+    admin_issue,
+    admin_partners,
+    admin_review,
+    admin_server,
+    admin_users,
+)
 from sync.admin_common import AdminError
 from sync.cliparse import Parser, run
 from sync.errors import EXIT_ENV, EXIT_OK, EXIT_USAGE
@@ -43,11 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     admin_users.register(sub)
     admin_alerts.register(sub)
     admin_partners.register(sub)
+    admin_campaigns.register(sub)
     return parser
 
 
-#: Commands whose module does not write its own audit line: one is written after success.
-_AUDIT_AFTER = {"init": "issuer.init", "issue": "batch.issue"}
+#: Commands whose module does not write its own audit line: one is written after success
+#: (``issue`` writes its own, in the transaction that records the batch).
+_AUDIT_AFTER = {"init": "issuer.init"}
 
 
 def _audit_after(args: argparse.Namespace) -> None:

@@ -1,6 +1,7 @@
 """Issuing vouchers: member lists, name masking, signing, and the batch folder.
 
-Pure logic with no database: ``cinepass-admin issue`` (:mod:`sync.admin_issue`)
+Pure logic with no database (the members file is read by :mod:`sync.members`):
+``cinepass-admin issue`` (:mod:`sync.admin_issue`)
 reads the issuer key and records the result centrally (:mod:`sync.office`);
 ``reissue`` reuses
 :func:`create_voucher`. Everything that can be wrong with the input is
@@ -23,15 +24,12 @@ continued by running the same command again (docs/issuing-at-scale.md).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from sync.voucher.codec import Voucher, encode_voucher, make_voucher
 from sync.voucher.errors import VoucherError
@@ -47,30 +45,6 @@ KNOWN_FORMATS = ("2D", "3D")
 #: Dates on cards and in the CSV are China Standard Time, where members live.
 DISPLAY_TZ = timezone(timedelta(hours=8), "CST")
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-
-#: Accepted header spellings (compared after lower-casing and dropping spaces,
-#: dashes and underscores), so Excel exports from different offices just work.
-MEMBER_REF_HEADERS = frozenset(
-    {
-        "member",
-        "memberref",
-        "memberid",
-        "membernumber",
-        "memberno",
-        "ref",
-        "reference",
-        "id",
-        "会员编号",
-        "会员号",
-        "会员卡号",
-        "编号",
-        "工号",
-        "会员id",
-    }
-)
-NAME_HEADERS = frozenset({"name", "fullname", "holder", "membername", "姓名", "名字", "会员姓名"})
-MAX_REF_LEN = 128
-MAX_NAME_LEN = 100
 
 
 class IssueError(VoucherError):
@@ -167,109 +141,6 @@ def make_options(
     return IssueOptions(
         iss=iss, valid_days=valid_days, formats=fmts, cinemas=cins, campaign=camp or None
     )
-
-
-# -- members file -------------------------------------------------------------
-
-
-def _header_key(text: str) -> str:
-    return re.sub(r"[\s_\-]", "", unicodedata.normalize("NFKC", text)).lower()
-
-
-def read_members(path: Path, encoding: str = "utf-8") -> list[Member]:
-    """Read a members CSV (member reference + name; header row required).
-
-    UTF-8 with or without BOM by default; ``encoding="gb18030"`` reads what
-    a Chinese Excel saves as plain "CSV". Refuses, with the line number:
-    undecodable bytes, unknown or missing columns, empty cells, duplicate
-    member references, and a file with no members.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise IssueError("members_unreadable", f"cannot read {path}: {exc.strerror}") from exc
-    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-    try:
-        text = data.decode(enc)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise IssueError(
-            "bad_encoding",
-            f"{path.name} line {line} is not valid {encoding} text: save it as 'CSV UTF-8' "
-            "(or pass --encoding gb18030 for a Chinese Excel CSV)",
-        ) from exc
-    except LookupError as exc:
-        raise IssueError("bad_encoding", f"unknown encoding {encoding!r}") from exc
-    if "\x00" in text:
-        raise IssueError("bad_encoding", f"{path.name} contains NUL bytes: not a text CSV")
-    first = text.split("\n", 1)[0]
-    delimiter = ","  # Excel in some locales writes ; or tab: decide from the header line
-    if "," not in first:
-        delimiter = "\t" if "\t" in first else ";" if ";" in first else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
-    try:  # (physical line number, cells) of every non-blank row
-        numbered = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]
-    except csv.Error as exc:
-        raise IssueError(
-            "bad_csv", f"{path.name} line {reader.line_num}: not a valid CSV ({exc})"
-        ) from exc
-    rows = [r for _, r in numbered]
-    if not rows:
-        raise IssueError(
-            "empty_members", f"{path.name} is empty: expected a header row and members"
-        )
-    header = [_header_key(h) for h in rows[0]]
-    ref_col = name_col = None
-    for i, h in enumerate(header):
-        if h in MEMBER_REF_HEADERS and ref_col is None:
-            ref_col = i
-        elif h in NAME_HEADERS and name_col is None:
-            name_col = i
-        else:
-            raise IssueError(
-                "unknown_column",
-                f"{path.name}: unknown or repeated column {rows[0][i].strip()!r} (expected a member "
-                "reference column such as member_ref/会员编号 and a name column such as "
-                "name/姓名)",
-            )
-    if ref_col is None or name_col is None:
-        missing = (
-            "member reference (member_ref/会员编号)" if ref_col is None else "name (name/姓名)"
-        )
-        raise IssueError("missing_column", f"{path.name}: no {missing} column in the header")
-    members: list[Member] = []
-    seen: dict[str, int] = {}
-    for line, row in numbered[1:]:
-        if len(row) > len(header) and any(c.strip() for c in row[len(header) :]):
-            raise IssueError("bad_row", f"{path.name} line {line}: more cells than columns")
-        cells = row + [""] * (len(header) - len(row))
-        ref, name = cells[ref_col].strip(), cells[name_col].strip()
-        if not ref or not name:
-            what = "member reference" if not ref else "name"
-            raise IssueError("bad_row", f"{path.name} line {line}: the {what} is empty")
-        if len(ref) > MAX_REF_LEN or len(name) > MAX_NAME_LEN:
-            raise IssueError("bad_row", f"{path.name} line {line}: value too long")
-        if any(unicodedata.category(c).startswith("C") for c in ref + name):
-            raise IssueError("bad_row", f"{path.name} line {line}: control characters in a cell")
-        if ref in seen:
-            raise IssueError(
-                "duplicate_member",
-                f"{path.name} line {line}: member {ref!r} is already on line {seen[ref]}",
-            )
-        try:
-            mask_name(name)  # fail here, with the line number, not halfway through signing
-        except IssueError as exc:
-            raise IssueError("bad_row", f"{path.name} line {line}: {exc.message}") from exc
-        seen[ref] = line
-        members.append(Member(ref=ref, name=name, line=line))
-    if not members:
-        raise IssueError("empty_members", f"{path.name} has a header but no members")
-    if len(members) > MAX_BATCH:
-        raise IssueError(
-            "batch_too_large",
-            f"{len(members)} members: at most {MAX_BATCH} vouchers per batch, split the file",
-        )
-    return members
 
 
 # -- masking ------------------------------------------------------------------
@@ -398,8 +269,3 @@ def create_batch(
     if len({v.voucher.cti for v in out}) != len(out):  # 80 random bits: never, but cheap
         raise IssueError("cti_collision", "random voucher ids collided; run again")
     return out
-
-
-def members_from_rows(rows: Iterable[tuple[str, str]]) -> list[Member]:
-    """Members from (ref, name) pairs (tests and the demo), line numbers from 2."""
-    return [Member(ref=r, name=n, line=i) for i, (r, n) in enumerate(rows, start=2)]

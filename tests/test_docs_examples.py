@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.issuing import read_members
+from sync.members import read_members
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

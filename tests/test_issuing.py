@@ -13,7 +13,8 @@ import pytest
 import zxingcpp
 
 from sync import batchdir, cards, issuing
-from sync.issuing import DISPLAY_TZ, IssueError, mask_name, read_members
+from sync.issuing import DISPLAY_TZ, IssueError, mask_name
+from sync.members import members_from_rows, read_members
 from sync.voucher import PrivateKey, decode_and_verify, keyring
 
 
@@ -296,7 +297,7 @@ def test_write_batch_with_the_process_pool_keeps_everything_in_order(
     """Big batches encode QR codes in worker processes; results must stay in voucher order."""
     monkeypatch.setattr(batchdir, "POOL_THRESHOLD", 1)
     monkeypatch.setattr(batchdir, "CHUNK", 3)
-    members = issuing.members_from_rows((f"M{i:02d}", f"会员{i:02d}号") for i in range(17))
+    members = members_from_rows((f"M{i:02d}", f"会员{i:02d}号") for i in range(17))
     issued = issuing.create_batch(issuer_key, issuing.make_options("ACFTU-SH"), members=members)
     done: list[int] = []
     batchdir.write_batch(tmp_path, issued, "ACFTU-SH", progress=done.append, workers=2)

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from sync.console import labels_alerts
+from sync.console import labels_alerts, labels_issue
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -72,3 +72,4 @@ def translator(lang: str) -> Callable[[str], str]:
 
 
 extend(labels_alerts.LABELS)
+extend(labels_issue.LABELS)

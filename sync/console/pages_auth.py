@@ -9,14 +9,14 @@ says whether the name exists.
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from sync.office import audit, users
 from sync.server.deps import ClientAddr, SessionDep
 
+from .actions import Posted
 from .i18n import LANGS
 from .web import (
     LANG_COOKIE,
@@ -70,46 +70,33 @@ def login_page(request: Request) -> Response:
 
 
 @router.post("/login")
-def login(
-    request: Request,
-    session: SessionDep,
-    address: ClientAddr,
-    username: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    totp: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "",  # noqa: A002 (the form field's name)
-) -> Response:
-    check_csrf(request.cookies.get(LOGIN_COOKIE, ""), csrf)
+def login(request: Request, session: SessionDep, address: ClientAddr, form: Posted) -> Response:
+    check_csrf(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf", ""))
+    username, next_ = form.get("username", ""), form.get("next", "")
     result = users.check_login(
         session,
         username,
-        password,
-        totp,
+        form.get("password", ""),
+        form.get("totp", ""),
         address=address,
         admin_totp=bool(request.app.state.admin_totp),
     )
     if result.user is None:
         status = 429 if result.reason == "locked" else 401
-        return login_form(request, status=status, error=result.reason, name=username, next_=next)
+        return login_form(request, status=status, error=result.reason, name=username, next_=next_)
     token, _csrf = users.open_session(session, result.user, address)
     audit.record(
         session, actor=result.user.name, action="login", subject=result.user.name, address=address
     )
-    response = RedirectResponse(safe_next(request, next), 303)
+    response = RedirectResponse(safe_next(request, next_), 303)
     response.set_cookie(SESSION_COOKIE, token, **cookie_args(request))
     response.delete_cookie(LOGIN_COOKIE, path=cookie_args(request)["path"])
     return response
 
 
 @router.post("/logout")
-def logout(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    check_csrf(viewer.csrf, csrf, viewer)
+def logout(request: Request, session: SessionDep, viewer: ViewerDep, form: Posted) -> Response:
+    check_csrf(viewer.csrf, form.get("csrf", ""), viewer)
     users.close_session(session, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse(f"{base_of(request)}/login", 303)
     response.delete_cookie(SESSION_COOKIE, path=cookie_args(request)["path"])

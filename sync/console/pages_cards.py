@@ -15,14 +15,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from sync import cards
-from sync.issuing import display_date, valid_until_date
-from sync.office import audit
+from sync import batchparts, cards
+from sync.issuing import IssuedVoucher
 from sync.office.errors import OfficeError
 from sync.office.issuers import issuer_label
 from sync.server.deps import SessionDep
 from sync.server.models import Voucher
+from sync.voucher import decode_voucher
 
+from .actions import audited
 from .pages_vouchers import load
 from .web import CHANGE_VOUCHERS, Viewer, ViewerDep, require
 
@@ -34,14 +35,7 @@ def handed_out(session: Session, viewer: Viewer, cti: str, what: str) -> Voucher
     v = load(session, cti)
     if v.status == "frozen":
         raise OfficeError("frozen", f"voucher {v.short_code} is frozen: no card for it")
-    audit.record(
-        session,
-        actor=viewer.name,
-        action="voucher.card",
-        subject=v.short_code,
-        after={"download": what},
-        address=viewer.address,
-    )
+    audited(session, viewer, "voucher.card", v.short_code, after={"download": what})
     return v
 
 
@@ -77,15 +71,11 @@ def cards_pdf(session: Session, vouchers: list[Voucher]) -> bytes:
 
 
 def card_of(session: Session, v: Voucher) -> cards.Card:
-    """What the member's card prints, from the voucher's row."""
-    return cards.Card(
-        token=v.token,
-        short_code=v.short_code,
-        holder=v.holder,
-        valid_from=display_date(v.nbf),
-        valid_until=valid_until_date(v.exp),
-        formats=tuple(v.formats),
-        cinemas=tuple(v.cinemas) if v.cinemas is not None else None,
-        campaign=v.campaign,
-        issuer=issuer_label(session, v.issuer_code),
-    )
+    """What the member's card prints, from the voucher's row (as a batch's cards do)."""
+    card: cards.Card = batchparts.card_of(issued_of(v), issuer_label(session, v.issuer_code))
+    return card
+
+
+def issued_of(v: Voucher) -> IssuedVoucher:
+    """The signed voucher of a row (its claims read back from its QR text)."""
+    return IssuedVoucher(decode_voucher(v.token).voucher, v.token, v.member_ref)

@@ -10,19 +10,17 @@ log names the cinema, never the code.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from sync.office import audit
 from sync.office.cinemas import add_cinema
 from sync.office.devices import device_code, list_devices, revoke_device
 from sync.server.deps import SessionDep
 from sync.server.models import Cinema
 
-from .web import CHANGE_VOUCHERS, READ_VOUCHERS, ViewerDep, base_of, check_csrf, render, require
+from .actions import Posted, allowed, audited
+from .web import CHANGE_VOUCHERS, READ_VOUCHERS, ViewerDep, base_of, render, require
 
 router = APIRouter()
 
@@ -54,19 +52,11 @@ def counters_page(request: Request, session: SessionDep, viewer: ViewerDep) -> R
 
 
 @router.post("/counters/code")
-def new_code(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    cinema: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    check_csrf(viewer.csrf, csrf, viewer)
-    require(viewer, CHANGE_VOUCHERS)
+def new_code(request: Request, session: SessionDep, viewer: ViewerDep, form: Posted) -> Response:
+    allowed(viewer, form, CHANGE_VOUCHERS)
+    cinema = form.get("cinema", "")
     code = device_code(session, cinema)
-    audit.record(
-        session, actor=viewer.name, action="device.code", subject=cinema, address=viewer.address
-    )
+    audited(session, viewer, "device.code", cinema)  # the cinema, never the code
     server = f"{request.url.scheme}://{request.url.netloc}"  # what the counter enrols against
     return render(
         request, "code.html", viewer, active="counters", cinema=cinema, code=code, server=server
@@ -75,45 +65,20 @@ def new_code(
 
 @router.post("/counters/{device_id}/revoke")
 def revoke(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    device_id: str,
-    csrf: Annotated[str, Form()] = "",
+    request: Request, session: SessionDep, viewer: ViewerDep, device_id: str, form: Posted
 ) -> Response:
-    check_csrf(viewer.csrf, csrf, viewer)
-    require(viewer, CHANGE_VOUCHERS)
+    allowed(viewer, form, CHANGE_VOUCHERS)
     device = revoke_device(session, device_id)
-    audit.record(
-        session,
-        actor=viewer.name,
-        action="device.revoke",
-        subject=device.id,
-        before={"status": "active", "cinema": device.cinema},
-        after={"status": device.status, "cinema": device.cinema},
-        address=viewer.address,
-    )
+    before = {"status": "active", "cinema": device.cinema}
+    after = {"status": device.status, "cinema": device.cinema}
+    audited(session, viewer, "device.revoke", device.id, before=before, after=after)
     return RedirectResponse(f"{base_of(request)}/counters?done=revoked", 303)
 
 
 @router.post("/counters/cinema")
-def new_cinema(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    code: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    check_csrf(viewer.csrf, csrf, viewer)
-    require(viewer, CHANGE_VOUCHERS)
-    cinema = add_cinema(session, code, name)
-    audit.record(
-        session,
-        actor=viewer.name,
-        action="cinema.add",
-        subject=cinema.code,
-        after={"code": cinema.code, "name": cinema.name},
-        address=viewer.address,
-    )
+def new_cinema(request: Request, session: SessionDep, viewer: ViewerDep, form: Posted) -> Response:
+    allowed(viewer, form, CHANGE_VOUCHERS)
+    cinema = add_cinema(session, form.get("code", ""), form.get("name", ""))
+    after = {"code": cinema.code, "name": cinema.name}
+    audited(session, viewer, "cinema.add", cinema.code, after=after)
     return RedirectResponse(f"{base_of(request)}/counters?done=cinema", 303)

@@ -1,64 +1,55 @@
-"""发券 Issue: upload a members CSV, issue a batch, download its CSV, PDF and PNGs.
+"""发券 Issue: upload a members CSV, issue it in the background, download CSV, PDF and PNGs.
 
-The members file is read by :func:`sync.issuing.read_members` (the same
-checks as ``cinepass-admin issue``: encoding, columns, empty cells, duplicate
-members, each refusal with its line number) before anything is signed or
-written; signing is :func:`sync.issuing.create_batch` and recording
-:func:`sync.office.batches.record_batch`, in one transaction with its audit
-row. Nothing is kept on disk: a batch's files are made from its database
-rows when downloaded (integrator: the sequence shared with
-``sync/admin_issue.py`` belongs in one :mod:`sync.office` function).
+The same office sequence as ``cinepass-admin issue`` (:mod:`sync.office.issuing`),
+so ``allow repeat``, the hotline and the after-sales text mean the same here.
+The request only checks: the flags, the whole members file
+(:func:`sync.members.parse_members`: every problem listed with its line number,
+nothing written), the issuer's key, the cinemas, and members who already hold
+vouchers in the campaign (refused unless allowed). Then the batch is issued
+by a background thread (:func:`sync.office.issuing.start_in_background`), its
+progress kept in the ``issue_job`` row, so a 20,000-member batch never holds a
+request and any server process answers the progress page. A small batch is
+usually done within :data:`QUICK_WAIT_S`: the answer then goes straight to the
+finished batch.
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
-import tempfile
-import zipfile
-from pathlib import Path
-from typing import Annotated
+import secrets
+import time
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from sync import batchdir, cards, issuing
+from sync import issuing
 from sync.errors import CinePassError
-from sync.office import audit
-from sync.office.batches import record_batch
-from sync.office.cinemas import check_cinemas
-from sync.office.issuers import signing_key
-from sync.server.deps import SessionDep
-from sync.server.models import Voucher
-
-from .pages_cards import attachment, cards_pdf
-from .web import (
-    CHANGE_VOUCHERS,
-    READ_VOUCHERS,
-    Viewer,
-    ViewerDep,
-    base_of,
-    check_csrf,
-    render,
-    require,
+from sync.members import MembersError, Problem, parse_members
+from sync.office.batches import job_of_batch, job_state, recent_batches
+from sync.office.campaigns import list_campaigns
+from sync.office.issuing import (
+    Audit,
+    Order,
+    batch_root,
+    check_order,
+    check_repeat,
+    prepare,
+    start_in_background,
 )
+from sync.server.deps import SessionDep
+
+from . import web
+from .actions import Posted, allowed, number
+from .web import CHANGE_VOUCHERS, READ_VOUCHERS, Viewer, ViewerDep, base_of
 
 router = APIRouter()
 ENCODINGS = ("utf-8", "gb18030")
-
-
-def recent_batches(session: Session) -> list[dict[str, object]]:
-    rows = session.execute(
-        select(Voucher.batch, func.count(), func.min(Voucher.issued_at), func.max(Voucher.campaign))
-        .group_by(Voucher.batch)
-        .order_by(func.min(Voucher.issued_at).desc())
-        .limit(50)
-    )
-    return [{"batch": b, "count": n, "at": at, "campaign": c} for b, n, at, c in rows if b]
+#: A batch of at most this many members is waited for (it takes a second or two) ...
+QUICK_BATCH = 500
+#: ... for at most this long; a larger batch answers at once with its progress page.
+QUICK_WAIT_S = 30.0
 
 
 def issue_form(
@@ -68,6 +59,7 @@ def issue_form(
     *,
     status: int = 200,
     problem: str = "",
+    problems: list[Problem] | None = None,
     done: str = "",
     values: dict[str, object] | None = None,
 ) -> Response:
@@ -76,28 +68,39 @@ def issue_form(
         "valid_days": issuing.MIN_VALID_DAYS,
         "cinemas": "",
         "campaign": "",
+        "hotline": "",
+        "after_sales": "",
+        "allow_repeat": False,
         "formats": list(issuing.KNOWN_FORMATS),
     }
     shown.update(values or {})
-    return render(
+    job = job_of_batch(session, done) if done else None
+    return web.render(
         request,
         "issue.html",
         viewer,
         status=status,
         active="issue",
         batches=recent_batches(session),
+        campaigns=list_campaigns(session),
         known_formats=issuing.KNOWN_FORMATS,
         values=shown,
         may_change=viewer.may(CHANGE_VOUCHERS),
         problem=problem,
+        problems=problems or [],
         done=done,
+        fresh=list(job.files or []) if job is not None else [],
     )
 
 
 @router.get("/issue")
 def issue_page(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
-    require(viewer, READ_VOUCHERS)
+    web.require(viewer, READ_VOUCHERS)
     return issue_form(request, session, viewer, done=request.query_params.get("done", "")[:64])
+
+
+#: The issue form's fields that are an :class:`~sync.office.issuing.Order`'s text fields.
+TEXT_FIELDS = ("cinemas", "campaign", "hotline", "after_sales")
 
 
 @router.post("/issue")
@@ -106,108 +109,76 @@ def issue_batch(
     session: SessionDep,
     viewer: ViewerDep,
     members: Annotated[UploadFile, File()],
-    csrf: Annotated[str, Form()] = "",
-    encoding: Annotated[str, Form()] = "utf-8",
-    valid_days: Annotated[int, Form()] = issuing.MIN_VALID_DAYS,
+    form: Posted,
     formats: Annotated[list[str] | None, Form()] = None,
-    cinemas: Annotated[str, Form()] = "",
-    campaign: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(viewer.csrf, csrf, viewer)
-    require(viewer, CHANGE_VOUCHERS)
-    values = {
-        "valid_days": valid_days,
-        "cinemas": cinemas,
-        "campaign": campaign,
-        "formats": formats or [],
-    }
+    allowed(viewer, form, CHANGE_VOUCHERS)
+    values: dict[str, Any] = {k: form.get(k, "") for k in TEXT_FIELDS}
+    values.update(allow_repeat=bool(form.get("allow_repeat")), formats=formats or [])
+    values["valid_days"] = form.get("valid_days", "") or issuing.MIN_VALID_DAYS
+    sessions = request.app.state.sessions
+    job_id = f"J{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+    name = (members.filename or "members.csv").rsplit("/", 1)[-1] or "members.csv"
+    encoding = form.get("encoding", "utf-8")
     try:
-        options = issuing.make_options(
-            "-",
-            valid_days=valid_days,
+        order = Order(
+            valid_days=number(values["valid_days"]),
             formats=",".join(formats or []) or None,
-            cinemas=cinemas or None,
-            campaign=campaign or None,
+            allow_repeat=values["allow_repeat"],
+            **{k: values[k] or None for k in TEXT_FIELDS},
         )
-        with tempfile.TemporaryDirectory(prefix="cinepass-members-") as tmp:
-            path = Path(tmp) / (Path(members.filename or "members.csv").name or "members.csv")
-            path.write_bytes(members.file.read())
-            people = issuing.read_members(path, encoding if encoding in ENCODINGS else "utf-8")
-        code, kid, key = signing_key(session, None)
-        check_cinemas(session, options.cinemas)
+        check_order(order)  # a validity under 12 months is refused before the file is read
+        people = parse_members(
+            members.file.read(), name, encoding if encoding in ENCODINGS else "utf-8"
+        )
+        out = batch_root(sessions) / job_id
+        out.parent.mkdir(parents=True, exist_ok=True)
+        prepared = prepare(session, order, people, out)
+        check_repeat(prepared.held, prepared.options.campaign, allow=order.allow_repeat)
     except CinePassError as exc:  # shown on the form, nothing signed or written
-        return issue_form(request, session, viewer, status=400, problem=exc.message, values=values)
-    options = dataclasses.replace(options, iss=code)
-    issued = issuing.create_batch(key, options, members=people)
-    batch = batchdir.batch_id()
-    record_batch(session, issued, kid, batch)
-    audit.record(
-        session,
-        actor=viewer.name,
-        action="batch.issue",
-        subject=batch,
-        after={
-            "count": len(issued),
-            "kid": kid,
-            "campaign": options.campaign,
-            "file": members.filename,
-        },
-        address=viewer.address,
-    )
-    return RedirectResponse(f"{base_of(request)}/issue?done={batch}", 303)
-
-
-def batch_rows(session: Session, batch: str, viewer: Viewer, what: str) -> list[Voucher]:
-    require(viewer, CHANGE_VOUCHERS)
-    rows = list(
-        session.scalars(
-            select(Voucher).where(Voucher.batch == batch).order_by(Voucher.issued_at, Voucher.cti)
+        problems = exc.problems if isinstance(exc, MembersError) else None
+        return issue_form(
+            request,
+            session,
+            viewer,
+            status=400,
+            problem=exc.message,
+            problems=problems,
+            values=values,
         )
-    )
-    if not rows:
-        raise HTTPException(404, "no such batch")
-    audit.record(
-        session,
-        actor=viewer.name,
-        action="batch.download",
-        subject=batch,
-        after={"download": what},
-        address=viewer.address,
-    )
-    return rows
+    who = Audit(actor=viewer.name, address=viewer.address, after={"file": name, "job": job_id})
+    # the job writes in its own transactions: this request's (the session's heartbeat,
+    # SQLite's BEGIN IMMEDIATE) must not hold it up
+    session.commit()
+    thread = start_in_background(sessions, prepared, who, job_id)
+    if prepared.total <= QUICK_BATCH:
+        thread.join(QUICK_WAIT_S)
+    return RedirectResponse(f"{base_of(request)}/issue/jobs/{job_id}", 303)
 
 
-@router.get("/batches/{batch}/vouchers.csv")
-def batch_csv(request: Request, session: SessionDep, viewer: ViewerDep, batch: str) -> Response:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(batchdir.CSV_HEADER)
-    for v in batch_rows(session, batch, viewer, "csv"):
-        w.writerow(
-            (
-                v.short_code,
-                v.member_ref or "",
-                v.holder or "",
-                issuing.display_date(v.nbf),
-                issuing.valid_until_date(v.exp),
-                v.token,
-            )
-        )
-    return attachment(
-        ("\ufeff" + out.getvalue()).encode(), "text/csv; charset=utf-8", f"{batch}.csv"
-    )
+def state_of_job(session: Session, viewer: Viewer, job_id: str) -> dict[str, Any]:
+    web.require(viewer, READ_VOUCHERS)
+    state = job_state(session, job_id[:40])
+    if state is None:
+        raise HTTPException(404, "no such job")
+    return state
 
 
-@router.get("/batches/{batch}/cards.pdf")
-def batch_pdf(request: Request, session: SessionDep, viewer: ViewerDep, batch: str) -> Response:
-    data = cards_pdf(session, batch_rows(session, batch, viewer, "pdf"))
-    return attachment(data, "application/pdf", f"{batch}.pdf")
+@router.get("/issue/jobs/{job_id}")
+def job_page(request: Request, session: SessionDep, viewer: ViewerDep, job_id: str) -> Response:
+    """A finished job goes to its batch on the issue page; a running one shows progress."""
+    state = state_of_job(session, viewer, job_id)
+    if state["status"] == "done":
+        return RedirectResponse(f"{base_of(request)}/issue?done={state['batch']}", 303)
+    status = 400 if state["status"] == "failed" else 200
+    return web.render(request, "issue_job.html", viewer, status=status, active="issue", job=state)
 
 
-@router.get("/batches/{batch}/qr.zip")
-def batch_zip(request: Request, session: SessionDep, viewer: ViewerDep, batch: str) -> Response:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for v in batch_rows(session, batch, viewer, "zip"):
-            z.writestr(f"{v.short_code}.png", cards.png_bytes(cards.qr_matrix(v.token)))
-    return attachment(buf.getvalue(), "application/zip", f"{batch}.zip")
+@router.get("/issue/jobs/{job_id}/state.json")
+def job_json(request: Request, session: SessionDep, viewer: ViewerDep, job_id: str) -> Response:
+    """What the progress bar polls (plain JS, static/issue.js)."""
+    state = state_of_job(session, viewer, job_id)
+    keep = ("status", "phase", "done", "total", "percent", "batch", "message")
+    body = {k: state[k] for k in keep}
+    body["next"] = f"{base_of(request)}/issue?done={state['batch']}" if state["batch"] else ""
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

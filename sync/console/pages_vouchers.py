@@ -9,29 +9,19 @@ only with the session's CSRF token.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from sync.office import audit
 from sync.office.vouchers import freeze, reissue, unfreeze
 from sync.server.deps import SessionDep
 from sync.server.models import FREEZE_REASONS, Voucher
 
 from . import queries
-from .web import (
-    CHANGE_VOUCHERS,
-    READ_VOUCHERS,
-    Viewer,
-    ViewerDep,
-    base_of,
-    check_csrf,
-    render,
-    require,
-)
+from .actions import Posted, allowed, audited
+from .web import CHANGE_VOUCHERS, READ_VOUCHERS, ViewerDep, base_of, render, require
 
 router = APIRouter()
 NOTE_MAX = 500
@@ -72,82 +62,33 @@ def voucher_page(request: Request, session: SessionDep, viewer: ViewerDep, cti: 
     )
 
 
+#: The changes a voucher's page posts: ``/vouchers/{cti}/<action>`` -> the office call
+#: (the session, the voucher, the form); a reissue returns the replacement.
+CHANGES: dict[str, Callable[[Session, Voucher, dict[str, str]], Voucher | None]] = {
+    "freeze": lambda s, v, form: freeze(s, v, form.get("reason", "")),
+    "unfreeze": lambda s, v, form: unfreeze(s, v),
+    "reissue": lambda s, v, form: reissue(s, v),  # freeze (replaced), a new card for the member
+}
+
+
+@router.post("/vouchers/{cti}/{action}")
 def change(
-    request: Request,
-    session: Session,
-    viewer: Viewer,
-    cti: str,
-    csrf: str,
-    note: str,
-    action: str,
-    apply: Callable[[Voucher], Voucher | None],
+    request: Request, session: SessionDep, viewer: ViewerDep, cti: str, action: str, form: Posted
 ) -> Response:
     """Check the form, apply one office change and audit it (before/after) in one transaction.
 
-    ``apply`` may return another voucher (the replacement of a reissue): the
-    answer then goes to that voucher's page.
+    A reissue's answer goes to the replacement's page (download its card there).
     """
-    check_csrf(viewer.csrf, csrf, viewer)
-    require(viewer, CHANGE_VOUCHERS)
+    allowed(viewer, form, CHANGE_VOUCHERS)
+    apply = CHANGES.get(action)
+    if apply is None:
+        raise HTTPException(404, "no such action")
     v = load(session, cti)
     before = {"status": v.status, "freeze_reason": v.freeze_reason}
-    target = apply(v) or v
-    audit.record(
-        session,
-        actor=viewer.name,
-        action=f"voucher.{action}",
-        subject=v.short_code,
-        before=before,
-        after={
-            "status": v.status,
-            "freeze_reason": v.freeze_reason,
-            "note": note.strip()[:NOTE_MAX],
-            **({"replaced_by": target.short_code} if target is not v else {}),
-        },
-        address=viewer.address,
-    )
+    target = apply(session, v, form) or v
+    after = {"status": v.status, "freeze_reason": v.freeze_reason}
+    after["note"] = form.get("note", "").strip()[:NOTE_MAX]
+    if target is not v:
+        after["replaced_by"] = target.short_code
+    audited(session, viewer, f"voucher.{action}", v.short_code, before=before, after=after)
     return RedirectResponse(f"{base_of(request)}/vouchers/{target.cti}?done={action}", 303)
-
-
-@router.post("/vouchers/{cti}/freeze")
-def freeze_voucher(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    cti: str,
-    reason: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    return change(
-        request, session, viewer, cti, csrf, note, "freeze", lambda v: freeze(session, v, reason)
-    )
-
-
-@router.post("/vouchers/{cti}/reissue")
-def reissue_voucher(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    cti: str,
-    note: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    """Freeze (replaced) and issue a new card to the same member; show the new voucher."""
-    return change(
-        request, session, viewer, cti, csrf, note, "reissue", lambda v: reissue(session, v)
-    )
-
-
-@router.post("/vouchers/{cti}/unfreeze")
-def unfreeze_voucher(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    cti: str,
-    note: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    return change(
-        request, session, viewer, cti, csrf, note, "unfreeze", lambda v: unfreeze(session, v)
-    )

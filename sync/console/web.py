@@ -50,6 +50,7 @@ NAV = (
     ("overview", "nav_overview", EVERYONE),
     ("vouchers", "nav_vouchers", READ_VOUCHERS),
     ("issue", "nav_issue", READ_VOUCHERS),
+    ("campaigns", "nav_campaigns", READ_VOUCHERS),
     ("counters", "nav_counters", READ_VOUCHERS),
     ("settlement", "nav_settlement", EVERYONE),
     ("audit", "nav_audit", READ_AUDIT),
