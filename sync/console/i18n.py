@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sync.console import labels_settlement
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 
@@ -288,3 +290,6 @@ def translator(lang: str) -> Callable[[str], str]:
         return LABELS[key][index]
 
     return t
+
+
+extend(labels_settlement.LABELS)
