@@ -45,19 +45,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: ``settle`` subcommands: (name, function, help, needs --month, --cinema's help)
+COMMANDS = (
+    ("sign-off", cmd_sign_off, "lock a month (a cinema, or all not signed yet)", True, "only it"),
+    ("list", cmd_list, "every month signed off: who, when", False, "only this cinema"),
+)
+
+
 def register(sub: Any) -> None:
     """Add ``settle`` (``sign-off``, ``list``) to ``cinepass-admin``'s subparsers."""
     p = sub.add_parser("settle", help="month sign-off: lock a month's settlement statement")
     add_common(p)
     ssub = p.add_subparsers(dest="settle_command", required=True, parser_class=Parser)
-    so = ssub.add_parser("sign-off", help="lock a month (one cinema, or all not signed yet)")
-    add_common(so)
-    so.add_argument("--month", required=True, help="YYYY-MM (each cinema's business month)")
-    so.add_argument("--cinema", help="only this cinema (default: every cinema)")
-    so.add_argument("--json", action="store_true")
-    so.set_defaults(func=cmd_sign_off)
-    ls = ssub.add_parser("list", help="every month signed off: who, when")
-    add_common(ls)
-    ls.add_argument("--cinema", help="only this cinema")
-    ls.add_argument("--json", action="store_true")
-    ls.set_defaults(func=cmd_list)
+    for name, func, help_, month, cinema in COMMANDS:
+        sp = ssub.add_parser(name, help=help_)
+        add_common(sp)
+        if month:
+            sp.add_argument("--month", required=True, help="YYYY-MM (the business month)")
+        sp.add_argument("--cinema", help=cinema)
+        sp.add_argument("--json", action="store_true")
+        sp.set_defaults(func=func)

@@ -17,14 +17,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "sign_off": ("签核本月", "Sign the month off"),
     "sign_off_all": ("签核全部影院", "Sign off every cinema"),
     "sign_off_confirm": (
-        "签核后本月结算单不再变化，之后到达的记录计入下一个未签核月份。确认签核",
-        "Once signed, this month's statement never changes; later records count in the next "
-        "open month. Sign off",
+        "签核后结算单不再变化，确认签核",
+        "A signed statement never changes. Sign off",
     ),
     "signed_note": (
-        "本月已签核：结算单保持签核时的内容，之后的变化计入下一个月的调整",
-        "This month is signed off: the statement stays as signed; later changes are "
-        "adjustments of the next month",
+        "本月已签核，之后的变化计入下月调整",
+        "Signed off: later changes adjust the next month",
     ),
     "flags": ("标记", "Flags"),
     "alerts_col": ("告警", "Alerts"),

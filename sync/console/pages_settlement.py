@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
@@ -129,53 +130,51 @@ def cinema_download(
     )
 
 
-@router.post("/settlement/{cinema}/review")
-def decide(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    cinema: str,
-    record: Annotated[str, Form()] = "",
-    decision: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
-    month: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    """Pay or refuse one held line (``cinepass-admin review --accept|--reject``)."""
+@dataclass(frozen=True)
+class Act:
+    """A settlement form: its viewer (may settle) and its fields (CSRF checked)."""
+
+    viewer: Viewer
+    form: dict[str, str]
+
+    def get(self, name: str) -> str:
+        return self.form.get(name, "").strip()
+
+
+async def settle_form(request: Request, viewer: ViewerDep) -> Act:
+    """403 page unless the viewer may settle and the form carries the session's token."""
     require(viewer, SETTLE)
-    check_csrf(viewer.csrf, csrf, viewer)
-    if decision not in ("pay", "refuse"):
+    fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    check_csrf(viewer.csrf, fields.get("csrf", ""), viewer)
+    return Act(viewer, fields)
+
+
+ActDep = Annotated[Act, Depends(settle_form)]
+
+
+@router.post("/settlement/{cinema}/review")
+def decide(request: Request, session: SessionDep, act: ActDep, cinema: str) -> Response:
+    """Pay or refuse one held line (``cinepass-admin review --accept|--reject``)."""
+    if act.get("decision") not in ("pay", "refuse"):
         raise HTTPException(400, "decision must be pay or refuse")
-    review(
-        session,
-        record,
-        accept=decision == "pay",
-        note=note,
-        actor=viewer.name,
-        address=viewer.address,
-    )
+    who = {"actor": act.viewer.name, "address": act.viewer.address}
+    accept = act.get("decision") == "pay"
+    review(session, act.get("record"), accept=accept, note=act.get("note"), **who)
+    month = month_or_now(act.get("month"))
     return RedirectResponse(
-        f"{base_of(request)}/settlement/{cinema}?month={month_or_now(month)}&done=review", 303
+        f"{base_of(request)}/settlement/{cinema}?month={month}&done=review", 303
     )
 
 
 @router.post("/settlement/sign-off")
-def sign_off_month(
-    request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
-    month: Annotated[str, Form()] = "",
-    cinema: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
+def sign_off_month(request: Request, session: SessionDep, act: ActDep) -> Response:
     """Lock the month for one cinema, or for every cinema not signed yet (``cinema`` empty)."""
-    require(viewer, SETTLE)
-    check_csrf(viewer.csrf, csrf, viewer)
-    sign_off(session, month, cinema or None, actor=viewer.name, address=viewer.address)
+    cinema = act.get("cinema")
+    who = {"actor": act.viewer.name, "address": act.viewer.address}
+    sign_off(session, act.get("month"), cinema or None, **who)
     where = f"/settlement/{cinema}" if cinema else "/settlement"
-    return RedirectResponse(
-        f"{base_of(request)}{where}?month={month_or_now(month)}&done=signoff", 303
-    )
+    month = month_or_now(act.get("month"))
+    return RedirectResponse(f"{base_of(request)}{where}?month={month}&done=signoff", 303)
 
 
 def month_or_now(month: str) -> str:

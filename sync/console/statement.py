@@ -37,13 +37,17 @@ SECTIONS = (
 )
 
 
-ADJ_COLUMNS = (  # (adjustment key, heading, width in mm)
+def pick(*keys: str) -> tuple[tuple[str, str, int], ...]:
+    """The line columns named ``keys`` (the adjustments share them)."""
+    return tuple(col for key in keys for col in COLUMNS if col[0] == key)
+
+
+ADJ_COLUMNS = (  # the adjustments' columns: what changed, and the line's own
     ("origin_month", "所属月 Month", 22),
-    ("time", "时间 Time", 32),
-    ("voucher", "短码 Short code", 38),
+    *pick("time", "voucher"),
     ("change", "变更 Change", 34),
     ("delta", "增减 +/-", 12),
-    ("record", "记录 Record", 52),
+    *pick("record"),
 )
 
 

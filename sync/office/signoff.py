@@ -68,26 +68,11 @@ def sign_off(
     at = now_ms()
     out = []
     for code in todo:
-        statement = by_code.get(code) or empty_statement(session, month, code)
-        statement = dict(statement, signed=None)
-        session.add(
-            MonthSignoff(
-                month=month,
-                cinema=code,
-                signed_by=actor,
-                signed_at=at,
-                address=address,
-                statement=statement,
-                summary=summary_of(statement),
-            )
-        )
-        out.append(
-            {
-                "cinema": code,
-                "valid_total": statement["valid_total"],
-                "payable_total": statement["payable_total"],
-            }
-        )
+        statement = dict(by_code.get(code) or empty_statement(session, month, code), signed=None)
+        row = MonthSignoff(month=month, cinema=code, signed_by=actor, signed_at=at)
+        row.address, row.statement, row.summary = address, statement, summary_of(statement)
+        session.add(row)
+        out.append({"cinema": code} | {k: statement[k] for k in ("valid_total", "payable_total")})
     audit.record(
         session,
         actor=actor,
