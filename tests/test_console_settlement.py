@@ -68,6 +68,28 @@ def held_line(central: Central, token: str, cinema: str = "CIN-A") -> str:
         return str(s.scalar(select(Redemption.uuid).where(Redemption.voucher == cti)))
 
 
+def alert_on(central: Central, record: str, rule: str, cinema: str) -> int:
+    """An open alert whose evidence is ``record`` (as the monitoring stores it); its id."""
+    with central.session() as s:
+        alert = Alert(
+            rule=rule,
+            severity="high",
+            status="open",
+            subject_kind="cinema",
+            subject_key=cinema,
+            open_key=f"{rule}|cinema|{uuid.uuid4()}",
+            cinema=cinema,
+            first_seen=now_ms(),
+            last_seen=now_ms(),
+            count=1,
+            evidence=[f"record:{record}"],
+            detail={},
+        )
+        s.add(alert)
+        s.flush()
+        return int(alert.id)
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_sign_off_then_late_records_are_adjustments_of_the_next_month(
     central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -186,24 +208,8 @@ def test_alert_evidence_is_marked_and_counted(central: Central) -> None:
     for tok in tokens:
         redeem_row(central, tok, "CIN-B")
     with central.session() as s:
-        first = s.scalars(select(Redemption.uuid).order_by(Redemption.uuid)).first()
-        alert = Alert(
-            rule="burst",
-            severity="high",
-            status="open",
-            subject_kind="device",
-            subject_key="dev-test",
-            open_key=f"burst|device|{uuid.uuid4()}",
-            cinema="CIN-B",
-            first_seen=now_ms(),
-            last_seen=now_ms(),
-            count=1,
-            evidence=[f"record:{first}"],
-            detail={},
-        )
-        s.add(alert)
-        s.flush()
-        alert_id = alert.id
+        first = str(s.scalars(select(Redemption.uuid).order_by(Redemption.uuid)).first())
+    alert_id = alert_on(central, first, "burst", "CIN-B")
     s = logged_in(central.url, "boss")
     table = s.get(f"{central.url}/console/settlement?month={month}", timeout=10).text
     row = table.split('data-cinema="CIN-B"')[1].split("</tr>")[0]

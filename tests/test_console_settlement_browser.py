@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,9 @@ from openpyxl import load_workbook
 from syncsupport import Central, enrolled_kiosk
 from test_console import make_user, redeem_row
 from test_console_browser import browser, log_in, shots  # noqa: F401 (fixtures)
-from test_console_settlement import held_line, redeem_and_sync, this_month
+from test_console_settlement import alert_on, held_line, redeem_and_sync, this_month
 
-from sync.office.alerts_models import Alert
-from sync.server.models import Redemption, now_ms
+from sync.server.models import Redemption
 
 pytestmark = [
     pytest.mark.timeout(240),
@@ -60,23 +58,7 @@ def test_drill_down_downloads_review_and_sign_off(
     redeem_row(central, tokens[2], "CIN-B")
     with central.session() as s:
         paid = s.query(Redemption.uuid).filter(Redemption.device != "dev-test").scalar()
-        alert = Alert(
-            rule="off_hours",
-            severity="medium",
-            status="open",
-            subject_kind="cinema",
-            subject_key="CIN-A",
-            open_key=f"off_hours|cinema|{uuid.uuid4()}",
-            cinema="CIN-A",
-            first_seen=now_ms(),
-            last_seen=now_ms(),
-            count=1,
-            evidence=[f"record:{paid}"],
-            detail={},
-        )
-        s.add(alert)
-        s.flush()
-        alert_id = alert.id
+    alert_id = alert_on(central, paid, "off_hours", "CIN-A")
 
     ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     ctx.set_default_timeout(20_000)
