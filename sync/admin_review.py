@@ -15,6 +15,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sync import admin_settle
 from sync.admin_common import AdminError, add_common, session
 from sync.admin_server import print_rows
 from sync.errors import EXIT_OK
@@ -67,7 +68,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    """Add ``review`` and ``audit`` to ``cinepass-admin``'s subparsers."""
+    """Add ``review``, ``audit`` and ``settle`` to ``cinepass-admin``'s subparsers."""
     p = sub.add_parser("review", help="decide a line held for review (accept or reject)")
     add_common(p)
     p.add_argument("record", help="the record uuid (see 'report redemptions')")
@@ -82,3 +83,4 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--since", help="YYYY-MM-DD or an ISO time (China Standard Time)")
     p.set_defaults(func=cmd_audit)
+    admin_settle.register(sub)  # month sign-off: the other half of the accountant's work

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from sync.console import labels_alerts, labels_issue
+from sync.console import labels_alerts, labels_issue, labels_settlement
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -73,3 +73,4 @@ def translator(lang: str) -> Callable[[str], str]:
 
 extend(labels_alerts.LABELS)
 extend(labels_issue.LABELS)
+extend(labels_settlement.LABELS)

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from sync.issuing import DISPLAY_TZ
 from sync.office.errors import OfficeError
-from sync.office.reports import month_bounds
 from sync.office.vouchers import find_voucher
 from sync.server.models import AuditEntry, Cinema, Device, FeedEvent, Redemption, Voucher, now_ms
 from sync.voucher.shortcode import encode_short_code
+
+from .queries_settlement import settlement_table
 
 SEARCH_LIMIT = 50
 SILENT_MS = 3600 * 1000
@@ -198,16 +199,18 @@ def overview(session: Session, cinema: str | None = None) -> dict[str, Any]:
         today.append(Redemption.cinema == cinema)
     names = {c.code: c.name for c in session.scalars(select(Cinema))}
     table: dict[str, dict[str, int]] = {}
-    for code, fmt, n in session.execute(
-        select(Redemption.cinema, Redemption.format, func.count())
-        .where(*today)
-        .group_by(Redemption.cinema, Redemption.format)
-    ):
-        table.setdefault(code, {})[fmt] = int(n)
-    formats = sorted({f for row in table.values() for f in row} | {"2D", "3D"})
     hourly = [0] * 24
-    for (at,) in session.execute(select(Redemption.at).where(*today)):
-        hourly[datetime.fromtimestamp(at / 1000, DISPLAY_TZ).hour] += 1
+    # one pass over the covering index: cinema x format x hour (days are whole hours of CST)
+    hour = ((Redemption.at - start) // 3600000).label("hour")
+    for code, fmt, h, n in session.execute(
+        select(Redemption.cinema, Redemption.format, hour, func.count())
+        .where(*today)
+        .group_by(Redemption.cinema, Redemption.format, hour)
+    ):
+        row = table.setdefault(code, {})
+        row[fmt] = row.get(fmt, 0) + int(n)
+        hourly[min(23, max(0, int(h)))] += int(n)
+    formats = sorted({f for row in table.values() for f in row} | {"2D", "3D"})
     vq = select(func.count()).select_from(Voucher)
     rq = select(func.count(func.distinct(Redemption.voucher))).where(
         Redemption.kind == "redeem", Redemption.status == "valid"
@@ -286,40 +289,7 @@ def overview(session: Session, cinema: str | None = None) -> dict[str, Any]:
 
 
 def settlement_summary(session: Session, month: str) -> list[dict[str, Any]]:
-    """The month × cinema table of the settlement page, counted by the database.
-
-    The same numbers as :func:`sync.office.reports.monthly` (valid redeems by
-    format; lines whose status is duplicate, void or rejected), without building
-    every line: the page needs counts, the drill-down per cinema needs lines.
-    """
-    start, end = month_bounds(month)
-    names = {c.code: c.name for c in session.scalars(select(Cinema))}
-    out: dict[str, dict[str, Any]] = {}
-    for code, kind, status, fmt, n in session.execute(
-        select(
-            Redemption.cinema, Redemption.kind, Redemption.status, Redemption.format, func.count()
-        )
-        .where(Redemption.at >= start, Redemption.at < end)
-        .group_by(Redemption.cinema, Redemption.kind, Redemption.status, Redemption.format)
-    ):
-        row = out.setdefault(
-            code,
-            {
-                "cinema": code,
-                "name": names.get(code, ""),
-                "valid_total": 0,
-                "valid_by_format": {},
-                "duplicates": 0,
-                "voids": 0,
-                "rejected": 0,
-            },
-        )
-        if kind == "redeem" and status == "valid":
-            row["valid_total"] += n
-            row["valid_by_format"][fmt] = row["valid_by_format"].get(fmt, 0) + n
-        key = {"duplicate": "duplicates", "void": "voids", "rejected": "rejected"}.get(status)
-        if key:
-            row[key] += n
-    for row in out.values():
-        row["valid_by_format"] = dict(sorted(row["valid_by_format"].items()))
-    return [out[c] for c in sorted(out)]
+    """The month x cinema table's first columns (valid by format, duplicates, voids,
+    rejected): :func:`sync.console.queries_settlement.settlement_table` has them all."""
+    keys = ("cinema", "name", "valid_total", "valid_by_format", "duplicates", "voids", "rejected")
+    return [{k: row[k] for k in keys} for row in settlement_table(session, month)]

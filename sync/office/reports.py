@@ -36,6 +36,7 @@ from sync.voucher.shortcode import encode_short_code
 from .cinemas import business_day
 from .errors import OfficeError
 from .refusals import rejected_lines
+from .signoff_models import MonthSignoff, SettlementAdjustment
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -102,7 +103,27 @@ def redemption_list(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def _line(r: Redemption, duplicated_by: dict[str, list[str]] | None = None) -> dict[str, Any]:
+#: what a report line reads (not the token, hash or signature: a month is many rows)
+LINE_COLUMNS = (
+    Redemption.uuid,
+    Redemption.voucher,
+    Redemption.device,
+    Redemption.cinema,
+    Redemption.kind,
+    Redemption.at,
+    Redemption.format,
+    Redemption.staff,
+    Redemption.status,
+    Redemption.duplicate_of,
+    Redemption.voids,
+    Redemption.problem,
+    Redemption.flags,
+    Redemption.decision,
+)
+
+
+def _line(r: Any) -> dict[str, Any]:
+    """A report line of a :class:`Redemption` (or a row of :data:`LINE_COLUMNS`)."""
     return {
         "record": r.uuid,
         "voucher": _short(r.voucher),
@@ -115,28 +136,37 @@ def _line(r: Redemption, duplicated_by: dict[str, list[str]] | None = None) -> d
         "duplicate_of": r.duplicate_of,
         "voids": r.voids or None,
         "problem": r.problem,
-        "duplicated_by": (duplicated_by or {}).get(r.uuid, []),
+        "duplicated_by": [],
         "flags": list(r.flags or []),
         "decision": r.decision,
     }
 
 
-def _day_lines(
-    rows: list[Redemption], bd: BusinessDay, duplicated_by: dict[str, list[str]] | None = None
-) -> list[dict[str, Any]]:
+def _day_lines(rows: list[Any], bd: BusinessDay) -> list[dict[str, Any]]:
     """Report lines, each with the business ``day`` it counts to (sync.businessday)."""
-    return [_line(r, duplicated_by) | {"day": bd.day_of(r.at).isoformat()} for r in rows]
+    return [_line(r) | {"day": bd.day_of(r.at).isoformat()} for r in rows]
 
 
 def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str, Any]:
-    """The settlement report of one month (optionally one cinema) as a JSON-able dict."""
+    """The settlement report of one month (optionally one cinema) as a JSON-able dict.
+
+    A cinema whose month is signed off (:mod:`sync.office.signoff`) is its
+    statement as signed, with ``signed`` = who, when; any other carries
+    ``signed`` = None and its ``adjustments`` (changes to its signed months,
+    see :mod:`sync.office.signoff_models`), ``adjustments_total`` and
+    ``payable_total`` (valid lines plus the adjustments' paid difference).
+    """
     start, end = month_window(*month_bounds(month))  # each cinema's business month inside
     if cinema is not None and session.get(Cinema, cinema) is None:
         raise OfficeError("unknown_cinema", f"no cinema with code {cinema!r}")
-    q = select(Redemption).where(Redemption.at >= start, Redemption.at < end)
+    signed = signed_statements(session, month, cinema)
+    adjustments = adjustment_lines(session, month, cinema)
+    q = select(*LINE_COLUMNS).where(Redemption.at >= start, Redemption.at < end)
     if cinema is not None:
         q = q.where(Redemption.cinema == cinema)
-    rows = session.scalars(q.order_by(Redemption.at, Redemption.uuid)).all()
+    if signed:  # a signed statement is read back, never rebuilt
+        q = q.where(Redemption.cinema.not_in(signed))
+    rows = session.execute(q.order_by(Redemption.at, Redemption.uuid)).all()
     names = {c.code: c.name for c in session.scalars(select(Cinema))}
     # valid lines that someone tried again elsewhere: the manager sees them too
     duplicated_by: dict[str, list[str]] = defaultdict(list)
@@ -145,46 +175,109 @@ def monthly(session: Session, month: str, cinema: str | None = None) -> dict[str
     ):
         if first:
             duplicated_by[first].append(uuid)
-    by_cinema: dict[str, list[Redemption]] = defaultdict(list)
+    by_cinema: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
         by_cinema[r.cinema].append(r)
     if cinema is not None:
         by_cinema.setdefault(cinema, [])
     refused = rejected_lines(session, start, end, cinema, month=month)  # the counters' refusal log
-    for code in refused:
+    for code in [*refused, *adjustments]:
         by_cinema.setdefault(code, [])
     cinemas: list[dict[str, Any]] = []
-    for code in sorted(by_cinema):
-        bd = business_day(session, code)  # sync.businessday: the kiosk's tally counts alike
-        recs = [r for r in by_cinema[code] if bd.month_of(r.at) == month]
-        valid = [r for r in recs if r.kind == "redeem" and r.status == "valid"]
-        days: dict[tuple[str, str], int] = defaultdict(int)
-        for r in valid:
-            days[(bd.day_of(r.at).isoformat(), r.format)] += 1
-        by_format: dict[str, int] = defaultdict(int)
-        for r in valid:
-            by_format[r.format] += 1
-        cinemas.append(
+    for code in sorted(set(by_cinema) | set(signed)):
+        if code in signed:
+            cinemas.append(signed[code])
+            continue
+        c = cinema_month(session, code, month, by_cinema[code], refused.get(code, []))
+        c["name"] = names.get(code, "")
+        for line in c["valid"]:
+            line["duplicated_by"] = duplicated_by.get(line["record"], [])
+        adj = adjustments.get(code, [])
+        c["adjustments"] = adj
+        c["adjustments_total"] = sum(a["delta"] for a in adj)
+        c["payable_total"] = c["valid_total"] + c["adjustments_total"]
+        c["signed"] = None
+        cinemas.append(c)
+    return {"month": month, "timezone": "UTC+08:00", "cinemas": cinemas}
+
+
+def cinema_month(
+    session: Session,
+    code: str,
+    month: str,
+    rows: list[Any],
+    refused: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """One cinema's lines of ``month`` (``rows``: its lines of the query window)."""
+    bd = business_day(session, code)  # sync.businessday: the kiosk's tally counts alike
+    recs = [r for r in rows if bd.month_of(r.at) == month]
+    valid = [r for r in recs if r.kind == "redeem" and r.status == "valid"]
+    days: dict[tuple[str, str], int] = defaultdict(int)
+    by_format: dict[str, int] = defaultdict(int)
+    for r in valid:
+        days[(bd.day_of(r.at).isoformat(), r.format)] += 1
+        by_format[r.format] += 1
+    c: dict[str, Any] = {
+        "cinema": code,
+        "name": "",
+        "valid_total": len(valid),
+        "valid_by_format": dict(sorted(by_format.items())),
+        "by_day": [{"day": d, "format": f, "count": n} for (d, f), n in sorted(days.items())],
+        "business_day": bd.to_json(),
+        "valid": _day_lines(valid, bd),
+        "duplicates": _day_lines([r for r in recs if r.status == "duplicate"], bd),
+        "voids": _day_lines([r for r in recs if r.status == "void"], bd),
+        "rejected": _day_lines([r for r in recs if r.status == "rejected"], bd) + refused,
+        "review": _day_lines([r for r in recs if r.status == "review"], bd),
+    }
+    c["counts"] = {k: len(c[k]) for k in SECTIONS.values()}
+    return c
+
+
+def signed_statements(
+    session: Session, month: str, cinema: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """cinema -> its statement of ``month`` as signed, with ``signed`` (by, at, address)."""
+    q = select(MonthSignoff).where(MonthSignoff.month == month)
+    if cinema is not None:
+        q = q.where(MonthSignoff.cinema == cinema)
+    out = {}
+    for s in session.scalars(q):
+        by = {"by": s.signed_by, "at": iso_utc(s.signed_at), "address": s.address}
+        out[s.cinema] = dict(s.statement, signed=by)
+    return out
+
+
+def adjustment_lines(
+    session: Session, month: str, cinema: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """cinema -> the adjustments counted in ``month`` (changes to its signed months)."""
+    q = (
+        select(SettlementAdjustment, Redemption.voucher, Redemption.device, Redemption.at)
+        .outerjoin(Redemption, Redemption.uuid == SettlementAdjustment.record)
+        .where(SettlementAdjustment.month == month)
+        .order_by(SettlementAdjustment.id)
+    )
+    if cinema is not None:
+        q = q.where(SettlementAdjustment.cinema == cinema)
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for a, cti, device, at in session.execute(q):
+        out[a.cinema].append(
             {
-                "cinema": code,
-                "name": names.get(code, ""),
-                "valid_total": len(valid),
-                "valid_by_format": dict(sorted(by_format.items())),
-                "by_day": [
-                    {"day": d, "format": f, "count": n} for (d, f), n in sorted(days.items())
-                ],
-                "business_day": bd.to_json(),
-                "valid": _day_lines(valid, bd, duplicated_by),
-                "duplicates": _day_lines([r for r in recs if r.status == "duplicate"], bd),
-                "voids": _day_lines([r for r in recs if r.status == "void"], bd),
-                "rejected": _day_lines([r for r in recs if r.status == "rejected"], bd)
-                + refused.get(code, []),
-                "review": _day_lines([r for r in recs if r.status == "review"], bd),
+                "record": a.record,
+                "voucher": _short(cti) if cti else "",
+                "device": device or "",
+                "time": local_time(at) if at is not None else "",
+                "origin_month": a.origin_month,
+                "kind": a.kind,
+                "before": a.before,
+                "after": a.after,
+                "format": a.format,
+                "delta": a.delta,
+                "recorded": local_time(a.at),
             }
         )
-    for c in cinemas:
-        c["counts"] = {k: len(c[k]) for k in SECTIONS.values()}
-    return {"month": month, "timezone": "UTC+08:00", "cinemas": cinemas}
+    return dict(out)
 
 
 #: CSV section / report key of every kind of line (the order of the CSV and the sheets).
@@ -238,7 +331,27 @@ def to_csv(report: dict[str, Any]) -> str:
                     [section, c["cinema"], line.get("day") or line["time"][:10], line["format"], 1]
                     + [_cell(line, f) for f in (*CSV_LINE_FIELDS, "flags")]
                 )
+        for a in c.get("adjustments", []):  # day: the signed month the line belongs to
+            w.writerow(
+                ["adjustment", c["cinema"], a["origin_month"], a["format"], a["delta"]]
+                + [_cell(a, f) for f in ("record", "voucher", "device", "time")]
+                + ["", a["after"], "", "", f"{a['kind']}:{a['before'] or ''}", ""]
+            )
     return out.getvalue()
+
+
+ADJUSTMENT_FIELDS = (
+    "record",
+    "voucher",
+    "device",
+    "time",
+    "origin_month",
+    "kind",
+    "before",
+    "after",
+    "format",
+    "delta",
+)
 
 
 def to_xlsx(report: dict[str, Any], path: Path) -> None:
@@ -263,6 +376,7 @@ def to_xlsx(report: dict[str, Any], path: Path) -> None:
             for line in c[key]:
                 cells = [line[f] for f in LINE_FIELDS] + [_cell(line, "flags")]
                 sheet.append([c["cinema"], *cells])
+    _extra_sheets(wb, report)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         wb.save(tmp)  # openpyxl writes a zip by name: publish it whole, or not at all
@@ -270,3 +384,20 @@ def to_xlsx(report: dict[str, Any], path: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _extra_sheets(wb: Any, report: dict[str, Any]) -> None:
+    """``Adjustments`` and ``Signed``, only when the month has any (after the old sheets)."""
+    adjusted = [(c["cinema"], a) for c in report["cinemas"] for a in c.get("adjustments", [])]
+    if adjusted:
+        sheet = wb.create_sheet("Adjustments")
+        sheet.append(["cinema", *ADJUSTMENT_FIELDS])
+        for code, a in adjusted:
+            sheet.append([code, *(a[f] for f in ADJUSTMENT_FIELDS)])
+    signed = [c for c in report["cinemas"] if c.get("signed")]
+    if signed:
+        sheet = wb.create_sheet("Signed")
+        sheet.append(["cinema", "signed_by", "signed_at", "valid_total", "payable_total"])
+        for c in signed:
+            s = c["signed"]
+            sheet.append([c["cinema"], s["by"], s["at"], c["valid_total"], c["payable_total"]])

@@ -27,6 +27,14 @@ Lines the union decided (``decision``) keep their status. Every change to a
 line already acknowledged is a ``status`` feed event addressed to its
 device, with ``flags`` and ``conflict_with``; the owner of a valid line is
 told when a duplicate of it appears.
+
+Signed months
+-------------
+:func:`publish` is the one place a line's status is set (ingest and the
+union's review both end here), so it is also where a line of a month the
+union has signed off becomes an *adjustment* of the cinema's next open month
+(:func:`sync.office.signoff_models.record_adjustments`): the signed
+statement itself never changes.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from sync.office.signoff_models import LineChange, record_adjustments
 from sync.voucher.codec import decode_voucher
 from sync.voucher.errors import VoucherError
 
@@ -63,6 +72,7 @@ STATE_COLS = (
     Redemption.voucher,
     Redemption.cinema,
     Redemption.staff,
+    Redemption.format,
 )
 
 
@@ -219,6 +229,7 @@ class _Outcome:
     changes: list[dict[str, Any]] = field(default_factory=list)
     events: list[feeds.Event] = field(default_factory=list)
     revocations: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[LineChange] = field(default_factory=list)  # what a signed month must know
 
 
 def settle_vouchers(
@@ -258,7 +269,12 @@ def publish(session: Session, ledgers: Iterable[Ledger], new: set[str]) -> Final
         session,
         out.events + [feeds.Event("revocation", e["action"], e["cti"], e) for e in out.revocations],
     )
+    record_adjustments(session, out.lines)
     return out.final
+
+
+def _line_change(r: dict[str, Any], before: str | None, after: str) -> LineChange:
+    return LineChange(r["uuid"], r["cinema"], int(r["at"]), r["kind"], r["format"], before, after)
 
 
 def _announce(out: _Outcome, ledger: Ledger, new: set[str]) -> None:
@@ -267,6 +283,7 @@ def _announce(out: _Outcome, ledger: Ledger, new: set[str]) -> None:
     for u, r in ledger.rows.items():
         state = final[u]
         if u in new:  # inserted with this state by the caller: answered, not announced
+            out.lines.append(_line_change(r, None, state[0]))
             if state[0] == "duplicate" and state[1] is not None:  # tell the holder
                 holder = ledger.rows[state[1]]
                 out.events.append(_status_event(holder, final[holder["uuid"]], conflict=u))
@@ -274,6 +291,8 @@ def _announce(out: _Outcome, ledger: Ledger, new: set[str]) -> None:
         if state == ledger.original.get(u):
             continue
         out.changes.append(_change(u, state))
+        was = ledger.original.get(u)
+        out.lines.append(_line_change(r, was[0] if was else None, state[0]))
         first = ledger.rows.get(state[1]) if state[1] else None
         out.events.append(_status_event(r, state, ledger.conflict.get(u), first))
     used_before = ledger.used(ledger.original)
