@@ -167,7 +167,7 @@ def peak_rss() -> int:
 
 def make_part(job: PartJob) -> tuple[int, int]:
     """Sign, draw and write one part: (vouchers in it, this process's peak RSS)."""
-    from sync import cards
+    from sync import cards, qrfast
 
     key = _KEYS.get(job.key_pem)
     if key is None:
@@ -183,12 +183,12 @@ def make_part(job: PartJob) -> tuple[int, int]:
     text = io.StringIO()
     writer = csv.writer(text)
     rows = []
-    for item in issued:
+    for item, matrix in zip(issued, qrfast.qr_matrices([i.token for i in issued]), strict=True):
         v = item.voucher
-        matrix = cards.qr_matrix(item.token)
-        (job.stage / f"{v.short_code}.png").write_bytes(cards.png_bytes(matrix))
-        sheet.add(card_of(item, job.label, cards.QRArt.of(matrix)))
-        writer.writerow(csv_row(item))
+        code = v.short_code  # a property that encodes each time: once here
+        (job.stage / f"{code}.png").write_bytes(cards.png_bytes(matrix))
+        sheet.add(card_of(item, job.label, cards.QRArt.of(matrix), code=code))
+        writer.writerow(csv_row(item, code=code))
         rows.append(f"{v.cti.hex()}\t{item.member_ref or ''}\t{v.holder or ''}\t{item.token}\n")
     sheet.save(work / _name(job.part, "pdf"))
     (work / _name(job.part, "csv")).write_text(text.getvalue(), encoding="utf-8", newline="")
@@ -196,11 +196,11 @@ def make_part(job: PartJob) -> tuple[int, int]:
     return len(issued), peak_rss()
 
 
-def csv_row(item: IssuedVoucher) -> tuple[str, ...]:
-    """One line of vouchers.csv (:data:`CSV_HEADER`)."""
+def csv_row(item: IssuedVoucher, code: str | None = None) -> tuple[str, ...]:
+    """One line of vouchers.csv (:data:`CSV_HEADER`); ``code``: the short code, if known."""
     v = item.voucher
     return (
-        v.short_code,
+        code or v.short_code,
         item.member_ref or "",
         v.holder or "",
         display_date(v.nbf),
@@ -209,23 +209,11 @@ def csv_row(item: IssuedVoucher) -> tuple[str, ...]:
     )
 
 
-def card_of(item: IssuedVoucher, label: str, art: Any = None) -> Any:
+def card_of(item: IssuedVoucher, label: str, art: Any = None, code: str | None = None) -> Any:
     """The :class:`sync.cards.Card` of a voucher (``art``: its QR, already drawn)."""
     from sync import cards
 
-    v = item.voucher
-    return cards.Card(
-        token=item.token,
-        short_code=v.short_code,
-        holder=v.holder,
-        valid_from=display_date(v.nbf),
-        valid_until=valid_until_date(v.exp),
-        formats=v.formats,
-        cinemas=v.cinemas,
-        campaign=v.campaign,
-        issuer=label,
-        art=art,
-    )
+    return cards.Card.of(item.voucher, item.token, label, art=art, code=code)
 
 
 # -- the whole batch -------------------------------------------------------------------

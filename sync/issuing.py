@@ -24,6 +24,7 @@ continued by running the same command again (docs/issuing-at-scale.md).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import time
@@ -329,8 +330,12 @@ def expiry_for(now: int, valid_days: int) -> int:
     return int(end.timestamp())
 
 
+@functools.lru_cache(maxsize=64)
 def display_date(ts: int) -> str:
-    """YYYY-MM-DD in China Standard Time (the date printed on cards)."""
+    """YYYY-MM-DD in China Standard Time (the date printed on cards).
+
+    Cached: a batch prints the same two dates on every card and CSV row.
+    """
     return datetime.fromtimestamp(ts, DISPLAY_TZ).strftime("%Y-%m-%d")
 
 
