@@ -150,6 +150,7 @@ class PartJob:
     now: int
     label: str
     rights: CardRights | None
+    font: Path | None = None  # the batch's small font (sync.cardfont); None: the full one
 
 
 _KEYS: dict[bytes, PrivateKey] = {}
@@ -179,18 +180,25 @@ def make_part(job: PartJob) -> tuple[int, int]:
     (work / _name(job.part, "codes")).write_text(
         "\n".join(i.short_code for i in issued), encoding="ascii"
     )
-    sheet = cards.CardSheet(title=f"CinePass {job.label}", rights=job.rights)
+    matrices = qrfast.qr_matrices([i.token for i in issued])
+    codes = [i.short_code for i in issued]  # a property that encodes each time: once here
+    for code, matrix in zip(codes, matrices, strict=True):
+        (job.stage / f"{code}.png").write_bytes(cards.png_bytes(matrix))
+    arts = [cards.QRArt.of(m) for m in matrices]
+    for font in dict.fromkeys((job.font, None)):  # the small font; if it lacks a glyph, the full
+        sheet = cards.CardSheet(title=f"CinePass {job.label}", font=font, rights=job.rights)
+        for item, art, code in zip(issued, arts, codes, strict=True):
+            sheet.add(card_of(item, job.label, art, code=code))
+        if not sheet.missing:
+            break
+    sheet.save(work / _name(job.part, "pdf"))
     text = io.StringIO()
     writer = csv.writer(text)
     rows = []
-    for item, matrix in zip(issued, qrfast.qr_matrices([i.token for i in issued]), strict=True):
+    for item, code in zip(issued, codes, strict=True):
         v = item.voucher
-        code = v.short_code  # a property that encodes each time: once here
-        (job.stage / f"{code}.png").write_bytes(cards.png_bytes(matrix))
-        sheet.add(card_of(item, job.label, cards.QRArt.of(matrix), code=code))
         writer.writerow(csv_row(item, code=code))
         rows.append(f"{v.cti.hex()}\t{item.member_ref or ''}\t{v.holder or ''}\t{item.token}\n")
-    sheet.save(work / _name(job.part, "pdf"))
     (work / _name(job.part, "csv")).write_text(text.getvalue(), encoding="utf-8", newline="")
     atomic_write(work / _name(job.part, "rows"), "".join(rows).encode(), mode=0o644)
     return len(issued), peak_rss()
@@ -267,6 +275,8 @@ def run_parts(
     workers stay a few parts' worth, not the batch.
     """
     todo, kept = [], 0
+    if plan.parts > 1:  # one part loads the font once anyway: no copy for it
+        job = with_font(stage, plan, job)
     for p in range(plan.parts):
         if part_done(stage, plan, p):
             kept += 1
@@ -305,6 +315,22 @@ def run_parts(
         raise
     pool.shutdown()
     return kept, peak
+
+
+def with_font(stage: Path, plan: Plan, job: Callable[[int], PartJob]) -> Callable[[int], PartJob]:
+    """``job`` with the batch's small font (:mod:`sync.cardfont`), made here once."""
+    from dataclasses import replace
+
+    from sync import cardfont
+
+    first = job(0)
+    texts: list[str | None] = [first.label, first.options.campaign]
+    texts += list(first.options.cinemas or ()) + list(first.options.formats)
+    for p in range(plan.parts):
+        texts += [m.name for m in job(p).members or ()]
+    chars = cardfont.batch_characters(texts, first.rights)
+    font = cardfont.batch_font(chars, stage / WORK / "cards-font.ttf")
+    return lambda part: replace(job(part), font=font)
 
 
 def finish(stage: Path, plan: Plan) -> list[str]:

@@ -275,6 +275,11 @@ class CardSheet:
         return self._count
 
     @property
+    def missing(self) -> list[str]:
+        """Characters drawn so far that the font has no glyph for (fpdf2 notes them)."""
+        return [chr(c) for c in self._pdf.fonts["cjk"].missing_glyphs]
+
+    @property
     def boxes(self) -> list[Box] | None:
         """Every text line and QR drawn so far (None unless ``record_boxes``)."""
         return self._w.boxes
