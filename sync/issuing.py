@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import NamedTuple, TypedDict, Unpack
 
 from sync.voucher.codec import Voucher, encode_voucher, make_voucher
 from sync.voucher.errors import VoucherError
@@ -78,9 +79,12 @@ class IssueError(VoucherError):
     """Bad issuing input (exit code 2): ``reason`` is a code, ``message`` one line."""
 
 
-@dataclass(frozen=True)
-class Member:
-    """One row of the members file (``line`` is the 1-based line number, for messages)."""
+class Member(NamedTuple):
+    """One row of the members file (``line`` is the 1-based line number, for messages).
+
+    A named tuple: a million of them are the largest thing a batch holds, and
+    they are pickled to the worker processes a part at a time.
+    """
 
     ref: str
     name: str
@@ -344,30 +348,37 @@ def valid_until_date(exp: int) -> str:
     return display_date(exp - 1)
 
 
+class Replacing(TypedDict, total=False):
+    """What a replacement keeps of the voucher it replaces (``reissue``): all optional."""
+
+    cti: bytes | None
+    exp: int | None
+    holder: str | None
+    sub: str | None
+
+
 def create_voucher(
     key: PrivateKey,
     options: IssueOptions,
+    now: int | None = None,
     *,
     member: Member | None = None,
-    now: int | None = None,
-    cti: bytes | None = None,
-    exp: int | None = None,
-    holder: str | None = None,
-    sub: str | None = None,
+    **replacing: Unpack[Replacing],
 ) -> IssuedVoucher:
     """Build and sign one voucher (also used by ``reissue`` for a replacement).
 
     A new ``member`` has their name masked here. A replacement passes instead
-    the old voucher's (already masked) ``holder``, its ``sub`` and its ``exp``:
-    it replaces a lost card and must not extend the benefit.
+    the old voucher's (already masked) ``holder``, its ``sub`` and its ``exp``
+    (:class:`Replacing`): it replaces a lost card and must not extend the benefit.
     """
+    holder, sub, exp = replacing.get("holder"), replacing.get("sub"), replacing.get("exp")
     if member is not None:
         holder, sub = mask_name(member.name), member.ref
     t = int(time.time()) if now is None else now
     voucher = make_voucher(
         options.iss,
         now=t,
-        cti=cti,
+        cti=replacing.get("cti"),
         exp=expiry_for(t, options.valid_days) if exp is None else exp,
         formats=options.formats,
         cinemas=options.cinemas,
