@@ -15,11 +15,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.batchparts import CSV_HEADER, card_of, csv_row
 from sync.cardrights import CardRights
 from sync.fsutil import fsync_dir
 from sync.issuing import IssuedVoucher, IssueError
+
+if TYPE_CHECKING:
+    from sync.cards import QRArt
 
 __all__ = [
     "CSV_HEADER",
@@ -90,21 +94,22 @@ def discard_dir(tmp: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _qr_files(job: tuple[Path, list[tuple[str, str]]]) -> list[tuple[int, str]]:
-    """Worker: write each voucher's PNG and return its QR art (modules, PDF runs).
+def _qr_files(job: tuple[Path, list[tuple[str, str]]]) -> list[QRArt]:
+    """Worker: write each voucher's PNG and return its QR ready for the card.
 
     Runs in a process pool: QR encoding and PNG writing are most of a batch's
     CPU time and independent per voucher, so they use the second core while
     the main process builds the PDF (which fpdf2 can only do in one place).
     """
-    from sync import cards
+    from sync import cards, qrfast
 
     folder, items = job
-    out: list[tuple[int, str]] = []
-    for short_code, token in items:
-        matrix = cards.qr_matrix(token)
+    out: list[QRArt] = []
+    for (short_code, _), matrix in zip(
+        items, qrfast.qr_matrices([t for _, t in items]), strict=True
+    ):
         (folder / f"{short_code}.png").write_bytes(cards.png_bytes(matrix))
-        out.append((int(matrix.shape[0]), cards.qr_runs(matrix)))
+        out.append(cards.QRArt.of(matrix))
     return out
 
 
@@ -112,9 +117,7 @@ POOL_THRESHOLD = 400  # below this a process pool costs more than it saves
 CHUNK = 200
 
 
-def _qr_art_stream(
-    qr_dir: Path, issued: Sequence[IssuedVoucher], workers: int
-) -> Iterator[tuple[int, str]]:
+def _qr_art_stream(qr_dir: Path, issued: Sequence[IssuedVoucher], workers: int) -> Iterator[QRArt]:
     jobs = [
         (qr_dir, [(v.short_code, v.token) for v in issued[i : i + CHUNK]])
         for i in range(0, len(issued), CHUNK)
@@ -155,9 +158,9 @@ def write_batch(
         writer = csv.writer(fh)
         writer.writerow(CSV_HEADER)
         arts = _qr_art_stream(qr_dir, issued, n_workers)
-        for item, (modules, runs) in zip(issued, arts, strict=True):
+        for item, art in zip(issued, arts, strict=True):
             writer.writerow(csv_row(item))
-            sheet.add(card_of(item, issuer_label, cards.QRArt(modules, runs)))
+            sheet.add(card_of(item, issuer_label, art))
             if progress is not None:
                 progress(1)
     sheet.save(folder / "cards.pdf")

@@ -150,6 +150,7 @@ class PartJob:
     now: int
     label: str
     rights: CardRights | None
+    font: Path | None = None  # the batch's small font (sync.cardfont); None: the full one
 
 
 _KEYS: dict[bytes, PrivateKey] = {}
@@ -167,7 +168,7 @@ def peak_rss() -> int:
 
 def make_part(job: PartJob) -> tuple[int, int]:
     """Sign, draw and write one part: (vouchers in it, this process's peak RSS)."""
-    from sync import cards
+    from sync import cards, qrfast
 
     key = _KEYS.get(job.key_pem)
     if key is None:
@@ -179,28 +180,35 @@ def make_part(job: PartJob) -> tuple[int, int]:
     (work / _name(job.part, "codes")).write_text(
         "\n".join(i.short_code for i in issued), encoding="ascii"
     )
-    sheet = cards.CardSheet(title=f"CinePass {job.label}", rights=job.rights)
+    matrices = qrfast.qr_matrices([i.token for i in issued])
+    codes = [i.short_code for i in issued]  # a property that encodes each time: once here
+    for code, matrix in zip(codes, matrices, strict=True):
+        (job.stage / f"{code}.png").write_bytes(cards.png_bytes(matrix))
+    arts = [cards.QRArt.of(m) for m in matrices]
+    for font in dict.fromkeys((job.font, None)):  # the small font; if it lacks a glyph, the full
+        sheet = cards.CardSheet(title=f"CinePass {job.label}", font=font, rights=job.rights)
+        for item, art, code in zip(issued, arts, codes, strict=True):
+            sheet.add(card_of(item, job.label, art, code=code))
+        if not sheet.missing:
+            break
+    sheet.save(work / _name(job.part, "pdf"))
     text = io.StringIO()
     writer = csv.writer(text)
     rows = []
-    for item in issued:
+    for item, code in zip(issued, codes, strict=True):
         v = item.voucher
-        matrix = cards.qr_matrix(item.token)
-        (job.stage / f"{v.short_code}.png").write_bytes(cards.png_bytes(matrix))
-        sheet.add(card_of(item, job.label, cards.QRArt.of(matrix)))
-        writer.writerow(csv_row(item))
+        writer.writerow(csv_row(item, code=code))
         rows.append(f"{v.cti.hex()}\t{item.member_ref or ''}\t{v.holder or ''}\t{item.token}\n")
-    sheet.save(work / _name(job.part, "pdf"))
     (work / _name(job.part, "csv")).write_text(text.getvalue(), encoding="utf-8", newline="")
     atomic_write(work / _name(job.part, "rows"), "".join(rows).encode(), mode=0o644)
     return len(issued), peak_rss()
 
 
-def csv_row(item: IssuedVoucher) -> tuple[str, ...]:
-    """One line of vouchers.csv (:data:`CSV_HEADER`)."""
+def csv_row(item: IssuedVoucher, code: str | None = None) -> tuple[str, ...]:
+    """One line of vouchers.csv (:data:`CSV_HEADER`); ``code``: the short code, if known."""
     v = item.voucher
     return (
-        v.short_code,
+        code or v.short_code,
         item.member_ref or "",
         v.holder or "",
         display_date(v.nbf),
@@ -209,23 +217,11 @@ def csv_row(item: IssuedVoucher) -> tuple[str, ...]:
     )
 
 
-def card_of(item: IssuedVoucher, label: str, art: Any = None) -> Any:
+def card_of(item: IssuedVoucher, label: str, art: Any = None, code: str | None = None) -> Any:
     """The :class:`sync.cards.Card` of a voucher (``art``: its QR, already drawn)."""
     from sync import cards
 
-    v = item.voucher
-    return cards.Card(
-        token=item.token,
-        short_code=v.short_code,
-        holder=v.holder,
-        valid_from=display_date(v.nbf),
-        valid_until=valid_until_date(v.exp),
-        formats=v.formats,
-        cinemas=v.cinemas,
-        campaign=v.campaign,
-        issuer=label,
-        art=art,
-    )
+    return cards.Card.of(item.voucher, item.token, label, art=art, code=code)
 
 
 # -- the whole batch -------------------------------------------------------------------
@@ -279,6 +275,8 @@ def run_parts(
     workers stay a few parts' worth, not the batch.
     """
     todo, kept = [], 0
+    if plan.parts > 1:  # one part loads the font once anyway: no copy for it
+        job = with_font(stage, plan, job)
     for p in range(plan.parts):
         if part_done(stage, plan, p):
             kept += 1
@@ -317,6 +315,22 @@ def run_parts(
         raise
     pool.shutdown()
     return kept, peak
+
+
+def with_font(stage: Path, plan: Plan, job: Callable[[int], PartJob]) -> Callable[[int], PartJob]:
+    """``job`` with the batch's small font (:mod:`sync.cardfont`), made here once."""
+    from dataclasses import replace
+
+    from sync import cardfont
+
+    first = job(0)
+    texts: list[str | None] = [first.label, first.options.campaign]
+    texts += list(first.options.cinemas or ()) + list(first.options.formats)
+    for p in range(plan.parts):
+        texts += [m.name for m in job(p).members or ()]
+    chars = cardfont.batch_characters(texts, first.rights)
+    font = cardfont.batch_font(chars, stage / WORK / "cards-font.ttf")
+    return lambda part: replace(job(part), font=font)
 
 
 def finish(stage: Path, plan: Plan) -> list[str]:

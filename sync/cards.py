@@ -13,13 +13,18 @@ on a small PC. Measured on this project's 2-core machine (per voucher):
   Most of those 0.8 ms is the mask choice; a fixed ``data_mask`` takes
   0.16 ms, but on 300 blurred, noisy, small renderings zxing read 163
   (best mask) against 157 and 130 (fixed masks 3 and 0), so the best mask
-  is kept: scanning at the counter matters more than 6 s per 10,000.
+  is kept: scanning at the counter matters more than 6 s per 10,000. A batch
+  gets the very same symbols 3x cheaper from :mod:`sync.qrfast` (one encode, the
+  mask chosen for a whole part at once in numpy).
 * PNG: written here from the module matrix with numpy + zlib (a 1-bit
   grayscale PNG, 0.1 ms) instead of a Pillow round trip.
 * PDF: fpdf2 embeds a bitmap by transcoding it through Pillow/TIFF (1.2 ms
-  per card), so the QR is drawn as vector rectangles, one per horizontal run
-  of dark modules, in module units under one ``cm`` transform: crisp at any
-  printer resolution and ~0.2 ms. The rights text, identical on every card
+  per card), and vector rectangles per run of dark modules cost 0.2 ms of
+  string formatting and a 6 KB path per card, so the QR is an inline image
+  in the page's content stream: the 1-bit module matrix with its quiet zone
+  (``BI /W 57 /H 57 /BPC 1 ... ID <hex> EI``, 0.9 KB, a few microseconds),
+  one sample per module, drawn without smoothing, so the modules stay sharp
+  squares at any printer resolution. The rights text, identical on every card
   of a batch, is laid out once and replayed (fpdf2's ``multi_cell`` costs 2 ms).
 
 Each card states the member's rights (:mod:`sync.cardrights`): the films
@@ -130,11 +135,17 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
+def light_modules(matrix: BoolMatrix, border: int = QUIET_ZONE) -> BoolMatrix:
+    """The symbol with its white border, True = light (a 1-bit gray sample: 1 = white)."""
+    n = matrix.shape[0]
+    light = np.ones((n + 2 * border, n + 2 * border), dtype=np.bool_)
+    light[border : border + n, border : border + n] = ~matrix  # (np.pad is 7x slower)
+    return light
+
+
 def png_bytes(matrix: BoolMatrix, scale: int = PNG_SCALE, border: int = QUIET_ZONE) -> bytes:
     """A 1-bit grayscale PNG of the matrix, ``scale`` px per module, white border."""
-    n = matrix.shape[0]
-    light = np.ones((n + 2 * border, n + 2 * border), dtype=np.bool_)  # PNG 1-bit gray: 1 = white
-    light[border : border + n, border : border + n] = ~matrix  # (np.pad is 7x slower)
+    light = light_modules(matrix, border)
     packed = np.packbits(np.repeat(light, scale, axis=1), axis=1)  # one pixel row per module row
     lines = np.hstack([np.zeros((packed.shape[0], 1), np.uint8), packed])  # filter byte 0
     raw = np.repeat(lines, scale, axis=0).tobytes()
@@ -148,19 +159,17 @@ def png_bytes(matrix: BoolMatrix, scale: int = PNG_SCALE, border: int = QUIET_ZO
     )
 
 
-def qr_runs(matrix: BoolMatrix) -> str:
-    """PDF path operators (``x y w 1 re``) for every horizontal run of dark modules.
+def inline_image(matrix: BoolMatrix) -> bytes:
+    """The QR with its quiet zone as a PDF inline image of one sample per module.
 
-    Module units (the caller's ``cm`` scales them); one %-format over all
-    runs is 3x faster than an f-string per run.
+    1-bit DeviceGray (1 = white), rows padded to a byte as PDF requires,
+    ASCII-hex so the data can never contain the ``EI`` that ends it. Drawn
+    into the unit square: the caller's ``cm`` gives its size and place.
     """
-    padded = np.zeros((matrix.shape[0], matrix.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = matrix
-    steps = np.diff(padded, axis=1)
-    rows, starts = np.nonzero(steps == 1)
-    _, ends = np.nonzero(steps == -1)
-    flat = np.stack([starts, rows, ends - starts], axis=1).ravel().tolist()
-    return ("%d %d %d 1 re " * len(rows)) % tuple(flat)
+    light = light_modules(matrix)
+    n = light.shape[0]
+    data = np.packbits(light, axis=1).tobytes().hex()
+    return f"BI /W {n} /H {n} /BPC 1 /CS /G /F /AHx ID {data}> EI".encode("ascii")
 
 
 def find_font() -> Path:
@@ -177,14 +186,14 @@ def find_font() -> Path:
 
 @dataclass(frozen=True)
 class QRArt:
-    """A QR code ready for the PDF: its size in modules and its path operators."""
+    """A QR code ready for the PDF: its size in modules and its inline image."""
 
     modules: int
-    runs: str
+    image: bytes
 
     @classmethod
     def of(cls, matrix: BoolMatrix) -> QRArt:
-        return cls(modules=int(matrix.shape[0]), runs=qr_runs(matrix))
+        return cls(modules=int(matrix.shape[0]), image=inline_image(matrix))
 
 
 @dataclass(frozen=True)
@@ -205,6 +214,28 @@ class Card:
     issuer: str
     art: QRArt | None = None  # precomputed (e.g. by a worker process that wrote the PNG)
     rights: CardRights | None = None
+
+    @classmethod
+    def of(
+        cls, v: Any, token: str, issuer: str, art: QRArt | None = None, code: str | None = None
+    ) -> Card:
+        """The card of voucher claims ``v`` (a :class:`~sync.voucher.codec.Voucher` or a
+        voucher row: anything with their names), printed as from ``issuer``."""
+        from sync.issuing import display_date, valid_until_date
+
+        where = tuple(v.cinemas) if v.cinemas is not None else None
+        dates = display_date(v.nbf), valid_until_date(v.exp)
+        return cls(
+            token,
+            code or v.short_code,
+            v.holder,
+            *dates,
+            tuple(v.formats),
+            where,
+            v.campaign,
+            issuer,
+            art,
+        )
 
 
 AppendixKey = tuple[str, CardRights, tuple[CinemaEntry, ...], tuple[str, ...]]
@@ -246,6 +277,11 @@ class CardSheet:
         return self._count
 
     @property
+    def missing(self) -> list[str]:
+        """Characters drawn so far that the font has no glyph for (fpdf2 notes them)."""
+        return [chr(c) for c in self._pdf.fonts["cjk"].missing_glyphs]
+
+    @property
     def boxes(self) -> list[Box] | None:
         """Every text line and QR drawn so far (None unless ``record_boxes``)."""
         return self._w.boxes
@@ -255,12 +291,12 @@ class CardSheet:
     def _qr(self, art: QRArt, x: float, y: float) -> None:
         """Draw the QR (with quiet zone) with its top-left corner at (x, y) mm."""
         pdf = self._pdf
-        n = art.modules + 2 * QUIET_ZONE
-        module = QR_SIZE / n * pdf.k  # points per module
-        x0 = (x + QUIET_ZONE * QR_SIZE / n) * pdf.k
-        y0 = (pdf.h - y - QUIET_ZONE * QR_SIZE / n) * pdf.k
-        pdf._out(  # raw path operators: see the module docstring (speed)
-            f"q 0 g {module:.4f} 0 0 {-module:.4f} {x0:.3f} {y0:.3f} cm {art.runs} f Q"
+        size = QR_SIZE * pdf.k
+        bottom = (pdf.h - y - QR_SIZE) * pdf.k
+        pdf._out(  # raw operators: see the module docstring (speed)
+            f"q {size:.3f} 0 0 {size:.3f} {x * pdf.k:.3f} {bottom:.3f} cm ".encode()
+            + art.image
+            + b" Q"
         )
 
     def add(self, card: Card) -> None:
@@ -428,8 +464,8 @@ class CardSheet:
 
     def save(self, path: Path) -> None:
         """Write the PDF (the appendix pages after the cards). Page streams use
-        zlib level 1: 4x faster than fpdf2's default on 8 QR codes of vector
-        runs, for a 60% larger file."""
+        zlib level 1: the hex QR images and replayed texts compress almost as
+        well as at fpdf2's default level, in a fraction of the time."""
         from fpdf.syntax import PDFContentStream
 
         for key in self._appendix:

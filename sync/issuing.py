@@ -24,12 +24,14 @@ continued by running the same command again (docs/issuing-at-scale.md).
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple, TypedDict, Unpack
 
 from sync.voucher.codec import Voucher, encode_voucher, make_voucher
 from sync.voucher.errors import VoucherError
@@ -51,9 +53,12 @@ class IssueError(VoucherError):
     """Bad issuing input (exit code 2): ``reason`` is a code, ``message`` one line."""
 
 
-@dataclass(frozen=True)
-class Member:
-    """One row of the members file (``line`` is the 1-based line number, for messages)."""
+class Member(NamedTuple):
+    """One row of the members file (``line`` is the 1-based line number, for messages).
+
+    A named tuple: a million of them are the largest thing a batch holds, and
+    they are pickled to the worker processes a part at a time.
+    """
 
     ref: str
     name: str
@@ -200,8 +205,12 @@ def expiry_for(now: int, valid_days: int) -> int:
     return int(end.timestamp())
 
 
+@functools.lru_cache(maxsize=64)
 def display_date(ts: int) -> str:
-    """YYYY-MM-DD in China Standard Time (the date printed on cards)."""
+    """YYYY-MM-DD in China Standard Time (the date printed on cards).
+
+    Cached: a batch prints the same two dates on every card and CSV row.
+    """
     return datetime.fromtimestamp(ts, DISPLAY_TZ).strftime("%Y-%m-%d")
 
 
@@ -210,30 +219,37 @@ def valid_until_date(exp: int) -> str:
     return display_date(exp - 1)
 
 
+class Replacing(TypedDict, total=False):
+    """What a replacement keeps of the voucher it replaces (``reissue``): all optional."""
+
+    cti: bytes | None
+    exp: int | None
+    holder: str | None
+    sub: str | None
+
+
 def create_voucher(
     key: PrivateKey,
     options: IssueOptions,
+    now: int | None = None,
     *,
     member: Member | None = None,
-    now: int | None = None,
-    cti: bytes | None = None,
-    exp: int | None = None,
-    holder: str | None = None,
-    sub: str | None = None,
+    **replacing: Unpack[Replacing],
 ) -> IssuedVoucher:
     """Build and sign one voucher (also used by ``reissue`` for a replacement).
 
     A new ``member`` has their name masked here. A replacement passes instead
-    the old voucher's (already masked) ``holder``, its ``sub`` and its ``exp``:
-    it replaces a lost card and must not extend the benefit.
+    the old voucher's (already masked) ``holder``, its ``sub`` and its ``exp``
+    (:class:`Replacing`): it replaces a lost card and must not extend the benefit.
     """
+    holder, sub, exp = replacing.get("holder"), replacing.get("sub"), replacing.get("exp")
     if member is not None:
         holder, sub = mask_name(member.name), member.ref
     t = int(time.time()) if now is None else now
     voucher = make_voucher(
         options.iss,
         now=t,
-        cti=cti,
+        cti=replacing.get("cti"),
         exp=expiry_for(t, options.valid_days) if exp is None else exp,
         formats=options.formats,
         cinemas=options.cinemas,
