@@ -22,6 +22,7 @@ staged in chunks the same way.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import compress
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -111,20 +112,56 @@ def parse_page(feed: Feed, raw: Any) -> tuple[P.FeedPage, Rows]:
 
 
 def unpack(feed: Feed, packed: Any) -> Rows:
-    """Packed columns (docs/feeds.md) as row tuples for the stage tables."""
+    """Packed columns (docs/feeds.md) as row tuples for the stage tables.
+
+    Column-wise, in C: the ids are cut from the blob, the texts looked up
+    with ``map`` and the rows assembled with ``zip`` (``compress`` splits
+    freezes from redemptions), so no Python bytecode runs per entry but the
+    id slicing; a million entries is a fraction of a second.
+    """
     if feed == "roster":
         r = P.PackedRoster.model_validate(packed)
-        blob = bytes.fromhex(r.cti)
-        return {"roster": [(blob[10 * i : 10 * i + 10], t) for i, t in enumerate(r.token)]}
+        return {"roster": list(zip(ctis_of(r.cti), r.token, strict=True))}
     p = P.PackedRevocations.model_validate(packed)
-    blob, s = bytes.fromhex(p.cti), p.strings
-    freeze: list[tuple[Any, ...]] = []
-    used: list[tuple[Any, ...]] = []
-    columns = zip(p.action, p.at, p.reason, p.cinema, p.device, p.staff, strict=True)
-    for i, (action, at, reason, cinema, device, staff) in enumerate(columns):
-        cti = blob[10 * i : 10 * i + 10]
-        if action == "f":
-            freeze.append((cti, s[reason], at, s[cinema], s[device], s[staff]))
-        else:
-            used.append((cti, at, s[device], s[cinema], s[staff]))
-    return {"revocations": freeze, "remote_redemptions": used}
+    text = p.strings.__getitem__
+    ids = ctis_of(p.cti)
+    if "r" not in p.action:  # a page of freezes: the usual case
+        columns: tuple[list[Any], ...] = (ids, p.reason, p.at, p.cinema, p.device, p.staff)
+        return {"revocations": freeze_rows(text, *columns), "remote_redemptions": []}
+    if "f" not in p.action:
+        return {"revocations": [], "remote_redemptions": used_rows(text, ids, p)}
+    is_f = [a == "f" for a in p.action]
+    is_r = [not f for f in is_f]
+
+    def pick(col: list[Any], mask: list[bool]) -> list[Any]:
+        return list(compress(col, mask))
+
+    f_cols = [pick(c, is_f) for c in (ids, p.reason, p.at, p.cinema, p.device, p.staff)]
+    r_cols = [pick(c, is_r) for c in (ids, p.at, p.device, p.cinema, p.staff)]
+    used = list(zip(r_cols[0], r_cols[1], *(map(text, c) for c in r_cols[2:]), strict=True))
+    return {"revocations": freeze_rows(text, *f_cols), "remote_redemptions": used}
+
+
+def ctis_of(hex_ids: str) -> list[bytes]:
+    """The 10-byte ids of a packed ``cti`` column (20 hex characters each)."""
+    blob = bytes.fromhex(hex_ids)
+    return [blob[i : i + 10] for i in range(0, len(blob), 10)]
+
+
+def freeze_rows(text: Callable[[int], str], ids: list[bytes], *cols: list[Any]) -> list[Any]:
+    """``revocations`` rows: id, reason, at, cinema, device, staff (texts by index)."""
+    reason, at, cinema, device, staff = cols
+    return list(
+        zip(
+            ids,
+            map(text, reason),
+            at,
+            *(map(text, c) for c in (cinema, device, staff)),
+            strict=True,
+        )
+    )
+
+
+def used_rows(text: Callable[[int], str], ids: list[bytes], p: P.PackedRevocations) -> list[Any]:
+    """``remote_redemptions`` rows of an all-redeemed page: id, at, device, cinema, staff."""
+    return list(zip(ids, p.at, *(map(text, c) for c in (p.device, p.cinema, p.staff)), strict=True))
