@@ -169,19 +169,23 @@ class ErrorLog(logging.Handler):
 def start_server(db: str, port: int) -> subprocess.Popen[bytes]:
     """``cinepass-server`` as its own process: its memory is not the counter's."""
     import requests
+    from waitfor import wait_for
 
     cmd = [sys.executable, "-m", "sync.server.main", "--db", db, "--port", str(port)]
     proc = subprocess.Popen([*cmd, "--log-level", "warning"], cwd=ROOT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def up() -> bool:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).ok:
-                return proc
+            return requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).ok
         except requests.RequestException:
-            pass
-        time.sleep(0.1)  # a process starting: nothing to wait on but its port
-    proc.kill()
-    raise SystemExit("server did not start")
+            return False
+
+    try:
+        wait_for(up, 60, 0.1)
+    except AssertionError:
+        proc.kill()
+        raise SystemExit("server did not start") from None
+    return proc
 
 
 def slot_texts(central: Any, slots: int) -> list[str]:
