@@ -21,7 +21,9 @@ staged in chunks the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress
 from typing import Any, cast
 
@@ -48,27 +50,35 @@ def pull_snapshot(get: GetJson, store: FeedStore, feed: Feed) -> int:
 
     Continues a snapshot a cut connection left half-staged. A 422 for the
     token (a server restored from a backup, say) starts the snapshot over, once.
+    The next page is fetched and parsed (:class:`PageReader`, its own thread)
+    while this one is staged: the HTTP wait, ``json`` and the unpacking of
+    page k+1 overlap SQLite's insert of page k (sqlite3 lets go of the GIL
+    while it steps), and the store still sees the pages one at a time, in order.
     """
-    path = f"{P.API_PREFIX}/feeds/{feed}/snapshot"
     token = store.snapshot_token(feed)
     if token is None:
         store.begin_snapshot(feed)
         token = ""
     restarted = False
-    count = 0
-    for _ in range(MAX_PAGES):
-        params: dict[str, Any] = {"limit": SNAPSHOT_PAGE, "format": "packed"}
-        if token:
-            params["after"] = token
+    while True:
+        reader = PageReader(get, feed, token)
         try:
-            raw = get(path, params)
+            return stage_pages(store, feed, reader)
         except SyncError as exc:
-            if token and exc.status == 422 and not restarted:
+            if reader.failed_token and exc.status == 422 and not restarted:
                 store.begin_snapshot(feed)
                 token, restarted = "", True
                 continue
             raise
-        page, rows = parse_page(feed, raw)
+        finally:
+            reader.close()
+
+
+def stage_pages(store: FeedStore, feed: Feed, pages: Iterable[Page]) -> int:
+    """Stage ``pages`` (each with the next page's token) and swap the last one in."""
+    count = 0
+    token = ""
+    for page, rows in pages:
         count += sum(len(r) for r in rows.values())
         if page.more and page.next:
             store.stage_snapshot(feed, rows, page.next)
@@ -81,6 +91,71 @@ def pull_snapshot(get: GetJson, store: FeedStore, feed: Feed) -> int:
         store.finish_snapshot(feed, str(page.cursor))
         return count
     raise bad_answer(f"the {feed} snapshot did not end after {MAX_PAGES} pages")
+
+
+Page = tuple[P.FeedPage, "Rows"]
+
+
+class PageReader:
+    """The pages of a snapshot from ``token`` on, fetched and parsed one ahead on a thread.
+
+    Iterating yields ``(page, rows)`` in order; an error of the fetch or of
+    the parse is raised where its page would have come, after every page
+    before it (so a cut connection keeps what came before, as without the
+    thread). At most :data:`AHEAD` pages wait, so memory stays a page or two.
+    ``failed_token`` is the token whose request failed ("" for the first).
+    """
+
+    AHEAD = 1
+
+    def __init__(self, get: GetJson, feed: Feed, token: str) -> None:
+        self.get, self.feed, self.token = get, feed, token
+        self.failed_token = ""
+        self._queue: queue.Queue[Page | BaseException | None] = queue.Queue(self.AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="snapshot-pages", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Page | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        path = f"{P.API_PREFIX}/feeds/{self.feed}/snapshot"
+        token = self.token
+        try:
+            for _ in range(MAX_PAGES):
+                params: dict[str, Any] = {"limit": SNAPSHOT_PAGE, "format": "packed"}
+                if token:
+                    params["after"] = token
+                self.failed_token = token
+                page, rows = parse_page(self.feed, self.get(path, params))
+                self.failed_token = ""
+                if not self._put((page, rows)) or not (page.more and page.next):
+                    return
+                token = page.next
+            self._put(None)  # too many pages: the consumer says so
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            self._put(exc)
+
+    def __iter__(self) -> Iterator[Page]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop the thread (a page it is fetching is dropped) and wait for it."""
+        self._stop.set()
+        self._thread.join()
 
 
 def chunks(rows: Rows, size: int) -> list[Rows]:
