@@ -398,6 +398,8 @@ def run(plan: Plan) -> int:
     proc.terminate()
     proc.wait(timeout=30)
     office.join(timeout=30)
+    engine.dispose()
+    shutil.rmtree(tmp, ignore_errors=True)  # the camera video alone is up to ~360 MB
     return summary(
         plan, samples, windows, totals, vanished, errors, uncaught, crashed, server_alive, office
     )
