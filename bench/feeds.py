@@ -6,10 +6,12 @@ Rows (docs/feeds.md):
 
 * **kiosk load**: ``n`` revocations as the server sends them (packed pages of
   :data:`kiosk.snapshots.SNAPSHOT_PAGE`, built by the server's own
-  ``sync.server.feeds.packed`` and JSON-encoded) through what the kiosk does
-  with each page - ``json.loads``, validation and unpacking
-  (:func:`kiosk.snapshots.parse_page`), staging
-  (:meth:`~kiosk.engine.feeds.FeedStore.stage_snapshot`) - and the swap;
+  ``sync.server.feeds.packed`` and JSON-encoded) through the sync engine's
+  own loader, :func:`kiosk.snapshots.pull_snapshot`, with the HTTP call
+  replaced by a lookup of the page's JSON bytes: ``json.loads``, validation
+  and unpacking (:func:`kiosk.snapshots.parse_page`, one page ahead on its
+  thread), staging (:meth:`~kiosk.engine.feeds.FeedStore.stage_snapshot`)
+  and the swap;
   while a thread runs ``check()`` on a voucher every 5 ms (redemptions go on
   meanwhile: its p95 and max latency are printed);
 * **bare**: the same rows by one ``executemany`` into a WITHOUT ROWID table
@@ -90,16 +92,16 @@ def kiosk_load(tmp: Path, key: PrivateKey, n: int) -> float:
 
     scanner = threading.Thread(target=scans, daemon=True)
     scanner.start()
+    by_token = {"": pages[0]}  # the page each ``after`` token asks for, as the server's
+    for body, following in zip(pages, pages[1:], strict=False):
+        by_token[json.loads(body)["next"]] = following
+
+    def get(_path: str, params: dict[str, object] | None) -> object:
+        return json.loads(by_token[str((params or {}).get("after", ""))])
+
     t0 = time.perf_counter()
     store = svc.store
-    store.begin_snapshot("revocation")
-    for body in pages:
-        page, rows = snapshots.parse_page("revocation", json.loads(body))
-        if page.next:
-            store.stage_snapshot("revocation", rows, page.next)
-        else:
-            store.stage_snapshot("revocation", rows, "")
-            store.finish_snapshot("revocation", str(page.cursor))
+    snapshots.pull_snapshot(get, store, "revocation")  # the sync engine's loader, HTTP aside
     took = time.perf_counter() - t0
     stop.set()
     scanner.join()

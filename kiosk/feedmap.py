@@ -15,14 +15,9 @@ from .engine.feeds import Feed
 
 
 def revocation_entry(e: P.RevocationOut) -> RevocationEntry:
+    """The feed's entry field by field, in :class:`RevocationEntry`'s order (``at`` is ms)."""
     return RevocationEntry(
-        cti=bytes.fromhex(e.cti),
-        action=e.action,
-        reason=e.reason,
-        at_ms=e.at,
-        cinema=e.cinema,
-        device=e.device,
-        staff=e.staff,
+        bytes.fromhex(e.cti), e.action, e.reason, e.at, e.cinema, e.device, e.staff
     )
 
 

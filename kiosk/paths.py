@@ -26,39 +26,33 @@ def resolve_home(arg: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+class InHome:
+    """A file of the data folder by its name: ``KioskPaths(h).store == h / "kiosk.sqlite3"``.
+
+    One line per file instead of a property each: the folder's layout reads
+    as the table it is.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: KioskPaths, owner: type[KioskPaths] | None = None) -> Path:
+        return obj.home / self.name
+
+
 @dataclass(frozen=True)
 class KioskPaths:
     """Every file of one kiosk's data folder."""
 
     home: Path
 
-    @property
-    def config(self) -> Path:
-        return self.home / "config.json"
-
-    @property
-    def store(self) -> Path:
-        return self.home / "kiosk.sqlite3"
-
-    @property
-    def device_key(self) -> Path:
-        return self.home / "device.key"
-
-    @property
-    def token(self) -> Path:
-        return self.home / "device.token"
-
-    @property
-    def backups(self) -> Path:
-        return self.home / "backups"
-
-    @property
-    def logs(self) -> Path:
-        return self.home / "logs"
-
-    @property
-    def lock(self) -> Path:
-        return self.home / "kiosk.lock"
+    config = InHome("config.json")
+    store = InHome("kiosk.sqlite3")
+    device_key = InHome("device.key")
+    token = InHome("device.token")
+    backups = InHome("backups")
+    logs = InHome("logs")
+    lock = InHome("kiosk.lock")
 
     def ensure(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)

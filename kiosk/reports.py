@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from kiosk.engine.verdict import REASONS, message_for
 from kiosk.errors import EnvironmentFailure, UsageError
@@ -182,15 +182,19 @@ def _replace_atomically(path: Path, write: Any) -> Path:
     return path
 
 
-def export_csv(
-    tallies: Iterable[Mapping[str, Any]],
-    path: Path,
-    lang: str = "zh_CN",
-    meta: ReportMeta | None = None,
-) -> Path:
+#: the days of a report, as ``KioskService.tally()`` gives them; its optional header
+Tallies: TypeAlias = Iterable[Mapping[str, Any]]
+Meta: TypeAlias = ReportMeta | None
+
+
+def _checked(tallies: Tallies, lang: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The days checked (a bad one raises before any file is touched), and the labels."""
+    return [check_tally(t) for t in tallies], _labels(lang)
+
+
+def export_csv(tallies: Tallies, path: Path, lang: str = "zh_CN", meta: Meta = None) -> Path:
     """Write the days as long-form CSV (UTF-8 with BOM so Excel shows Chinese)."""
-    checked = [check_tally(t) for t in tallies]
-    lab = _labels(lang)
+    checked, lab = _checked(tallies, lang)
 
     def write(tmp: Path) -> None:
         with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
@@ -202,18 +206,12 @@ def export_csv(
     return _replace_atomically(path, write)
 
 
-def export_xlsx(
-    tallies: Iterable[Mapping[str, Any]],
-    path: Path,
-    lang: str = "zh_CN",
-    meta: ReportMeta | None = None,
-) -> Path:
+def export_xlsx(tallies: Tallies, path: Path, lang: str = "zh_CN", meta: Meta = None) -> Path:
     """Write the days as a workbook: summary, by hour, by staff, rejections, all rows."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    checked = [check_tally(t) for t in tallies]
-    lab = _labels(lang)
+    checked, lab = _checked(tallies, lang)
     wb = Workbook()
     bold = Font(bold=True)
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export QT_QPA_PLATFORM=offscreen LANG=C.UTF-8 OPENCV_LOG_LEVEL=ERROR
+# bench/soak.py --smoke is the 2-minute soak (the real window under xvfb-run, a real server)
 for bench in bench/*.py; do
   echo "== $bench --smoke"
   .venv/bin/python "$bench" --smoke

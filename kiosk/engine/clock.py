@@ -50,11 +50,8 @@ class Clock:
         persist: Callable[[int], None] | None = None,
         source: Callable[[], int] = system_ms,
     ) -> None:
-        self._fixed = fixed_ms
-        self.offset_ms = offset_ms
-        self._newest = newest_seen_ms
-        self._persist = persist
-        self._source = source
+        self._fixed, self.offset_ms, self._newest = fixed_ms, offset_ms, newest_seen_ms
+        self._persist, self._source = persist, source
         self._lock = threading.Lock()
 
     @classmethod

@@ -219,8 +219,18 @@ class Database:
     # -- transactions and reads --------------------------------------------
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, durable: bool = True) -> Iterator[Connection]:
         """One ``BEGIN IMMEDIATE`` transaction; commits (fsync'd) on normal exit.
+
+        ``durable=False`` commits without waiting for the disk (WAL with
+        ``synchronous=NORMAL``): still atomic and in order, so after a power
+        cut the file holds every transaction up to some point and none half,
+        but the last few may be gone. Only for work that a later durable
+        commit seals, such as the pages of a snapshot being staged (their
+        token rides in the same transaction, so a lost page is asked for
+        again): the swap's durable commit fsyncs the WAL, every staged page
+        with it. The connection is back to ``FULL`` before it returns to the
+        pool.
 
         Raises :class:`CommitFailed` when the database refuses (after a
         complete rollback), so the caller can answer ``not_recorded``.
@@ -231,8 +241,15 @@ class Database:
             try:
                 with self.engine.connect() as conn:
                     conn.execution_options(immediate=True)
-                    with conn.begin():
-                        yield conn
+                    raw: Any = conn.connection.driver_connection
+                    if not durable:  # a safety level cannot change inside a transaction
+                        raw.execute("PRAGMA synchronous=NORMAL")
+                    try:
+                        with conn.begin():
+                            yield conn
+                    finally:
+                        if not durable:
+                            raw.execute("PRAGMA synchronous=FULL")
             except SQLAlchemyError as exc:
                 raise CommitFailed(
                     "store_failed",

@@ -64,15 +64,17 @@ class TrustedKey:
         return kid_for(self.raw)
 
 
-@dataclass(frozen=True)
-class Revocation:
-    """A frozen voucher as the verifier sees it."""
+@dataclass(frozen=True, kw_only=True)
+class Revocation(RevocationEntry):
+    """A frozen voucher as the verifier sees it: the freeze entry that froze it.
 
-    reason: str
-    at_ms: int
-    cinema: str = ""
-    device: str = ""
-    staff: str = ""
+    The same fields as the feed's entry (one definition of the reason, when
+    and where), except that the id and the action go without saying once the
+    store has found it: ``Revocation(reason="stolen", at_ms=1)``.
+    """
+
+    cti: bytes = b""
+    action: RevocationAction = "freeze"
 
 
 @dataclass(frozen=True)

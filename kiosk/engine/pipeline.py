@@ -104,11 +104,8 @@ class ScanPipeline:
         on_state: Callable[[CameraState], None] | None = None,
         hold_off: float = 3.0,
     ) -> None:
-        self.source = source
-        self.decoder = decoder
-        self.on_frame = on_frame
-        self.on_texts = on_texts
-        self.on_state = on_state
+        self.source, self.decoder = source, decoder
+        self.on_frame, self.on_texts, self.on_state = on_frame, on_texts, on_state
         self.hold_off = HoldOff(hold_off)
         self.stats = PipelineStats()
         self._slot: tuple[Frame, float, int] | None = None

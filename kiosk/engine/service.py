@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -116,25 +117,20 @@ def init_standalone(
     save_config(paths.config, KioskConfig(cinema=cinema, counter=counter))
 
 
+@dataclass(eq=False, repr=False)  # one open kiosk is itself, and never prints its key
 class KioskService:
     """One kiosk: verify, redeem, void, tally, status. Thread-safe for UI + sync."""
 
-    def __init__(
-        self,
-        paths: KioskPaths,
-        config: KioskConfig,
-        store: Store,
-        device_key: PrivateKey,
-        clock: Clock,
-    ) -> None:
-        self.paths = paths
-        self.config = config
-        self.store = store
-        self.device_key = device_key
-        self.clock = clock
-        #: the claim round with this cinema's other counters, when they are wired (kiosk.peers)
-        self.peers: ClaimHook | None = None
-        self.clock.attach(store.newest_time_ms(), self._persist_clock_mark)
+    paths: KioskPaths
+    config: KioskConfig
+    store: Store
+    device_key: PrivateKey
+    clock: Clock
+    #: the claim round with this cinema's other counters, when they are wired (kiosk.peers)
+    peers: ClaimHook | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.clock.attach(self.store.newest_time_ms(), self._persist_clock_mark)
 
     @classmethod
     def open(cls, home: Path, *, clock: Clock | None = None) -> KioskService:

@@ -40,86 +40,120 @@ REASONS: tuple[str, ...] = get_args(Reason)  # the closed set, in this order
 #: runs behind would admit expired vouchers and backdate records)
 COUNTER_REASONS = ("device_revoked", "clock_behind")
 
-# reason -> language -> (message, what to do next)
-MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
-    "accepted": {
-        "zh_CN": ("核销成功", "请放行观众。"),
-        "en": ("Accepted", "Admit the guest."),
-    },
-    "already_redeemed": {
-        "zh_CN": ("此券已使用", "请勿放行；如观众有疑问，请联系经理核查使用记录。"),
-        "en": ("Already used", "Do not admit; ask the manager to check the earlier use."),
-    },
-    "revoked": {
-        "zh_CN": ("此券已冻结", "请勿放行；请观众联系工会办公室。"),
-        "en": ("Voucher frozen", "Do not admit; the member should contact the union office."),
-    },
+# one row a reason: (reason, message, what to do next) in Chinese, then in English
+_ROWS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("accepted", "核销成功", "请放行观众。", "Accepted", "Admit the guest."),
+    (
+        "already_redeemed",
+        "此券已使用",
+        "请勿放行；如观众有疑问，请联系经理核查使用记录。",
+        "Already used",
+        "Do not admit; ask the manager to check the earlier use.",
+    ),
+    (
+        "revoked",
+        "此券已冻结",
+        "请勿放行；请观众联系工会办公室。",
+        "Voucher frozen",
+        "Do not admit; the member should contact the union office.",
+    ),
     # an online partner holds it for an order until the hold ends (issue 14)
-    "held": {
-        "zh_CN": ("此券已被线上预订", "请勿放行；此券正被线上订单占用，如有疑问请联系经理。"),
-        "en": ("Reserved online", "Do not admit; an online order holds it. Ask the manager."),
-    },
-    "expired": {
-        "zh_CN": ("此券已过期", "请勿放行；请观众联系工会办公室。"),
-        "en": ("Voucher expired", "Do not admit; the member should contact the union office."),
-    },
-    "not_yet_valid": {
-        "zh_CN": ("此券尚未生效", "请勿放行；请核对柜台电脑的日期时间。"),
-        "en": ("Not yet valid", "Do not admit; check this counter's date and time."),
-    },
-    "wrong_cinema": {
-        "zh_CN": ("此券不适用于本影院", "请勿放行；请告知观众可用的影院。"),
-        "en": ("Not valid at this cinema", "Do not admit; tell the guest where it can be used."),
-    },
-    "wrong_format": {
-        "zh_CN": ("此券不适用于所选影片格式", "请切换 2D/3D 后重新扫码，或请观众选择其他场次。"),
-        "en": ("Not valid for this format", "Switch 2D/3D and scan again, or choose another show."),
-    },
-    "bad_signature": {
-        "zh_CN": ("伪造或被篡改的券", "请勿放行；请通知经理。"),
-        "en": ("Forged or altered voucher", "Do not admit; call the manager."),
-    },
-    "unknown_key": {
-        "zh_CN": ("签发机构未知", "请勿放行；请同步本机后重试，仍失败请通知经理。"),
-        "en": (
-            "Unknown issuer",
-            "Do not admit; sync this counter and retry, else call the manager.",
-        ),
-    },
-    "unknown_code": {
-        "zh_CN": ("券码不存在", "请核对券码后重新输入，或扫描二维码。"),
-        "en": ("Unknown code", "Check the code and type it again, or scan the QR code."),
-    },
-    "malformed": {
-        "zh_CN": ("二维码已损坏", "请重新扫描；仍失败请手动输入券码。"),
-        "en": ("Damaged code", "Scan again; if it still fails, type the short code."),
-    },
-    "not_a_voucher": {
-        "zh_CN": ("不是观影券", "请扫描观影券上的二维码。"),
-        "en": ("Not a voucher", "Scan the QR code on the movie voucher."),
-    },
-    "not_recorded": {
-        "zh_CN": ("未能记录，请勿放行", "本机存储故障，请重试；仍失败请通知经理。"),
-        "en": (
-            "Not recorded: do not admit",
-            "This counter cannot save; retry, else call the manager.",
-        ),
-    },
+    (
+        "held",
+        "此券已被线上预订",
+        "请勿放行；此券正被线上订单占用，如有疑问请联系经理。",
+        "Reserved online",
+        "Do not admit; an online order holds it. Ask the manager.",
+    ),
+    (
+        "expired",
+        "此券已过期",
+        "请勿放行；请观众联系工会办公室。",
+        "Voucher expired",
+        "Do not admit; the member should contact the union office.",
+    ),
+    (
+        "not_yet_valid",
+        "此券尚未生效",
+        "请勿放行；请核对柜台电脑的日期时间。",
+        "Not yet valid",
+        "Do not admit; check this counter's date and time.",
+    ),
+    (
+        "wrong_cinema",
+        "此券不适用于本影院",
+        "请勿放行；请告知观众可用的影院。",
+        "Not valid at this cinema",
+        "Do not admit; tell the guest where it can be used.",
+    ),
+    (
+        "wrong_format",
+        "此券不适用于所选影片格式",
+        "请切换 2D/3D 后重新扫码，或请观众选择其他场次。",
+        "Not valid for this format",
+        "Switch 2D/3D and scan again, or choose another show.",
+    ),
+    (
+        "bad_signature",
+        "伪造或被篡改的券",
+        "请勿放行；请通知经理。",
+        "Forged or altered voucher",
+        "Do not admit; call the manager.",
+    ),
+    (
+        "unknown_key",
+        "签发机构未知",
+        "请勿放行；请同步本机后重试，仍失败请通知经理。",
+        "Unknown issuer",
+        "Do not admit; sync this counter and retry, else call the manager.",
+    ),
+    (
+        "unknown_code",
+        "券码不存在",
+        "请核对券码后重新输入，或扫描二维码。",
+        "Unknown code",
+        "Check the code and type it again, or scan the QR code.",
+    ),
+    (
+        "malformed",
+        "二维码已损坏",
+        "请重新扫描；仍失败请手动输入券码。",
+        "Damaged code",
+        "Scan again; if it still fails, type the short code.",
+    ),
+    (
+        "not_a_voucher",
+        "不是观影券",
+        "请扫描观影券上的二维码。",
+        "Not a voucher",
+        "Scan the QR code on the movie voucher.",
+    ),
+    (
+        "not_recorded",
+        "未能记录，请勿放行",
+        "本机存储故障，请重试；仍失败请通知经理。",
+        "Not recorded: do not admit",
+        "This counter cannot save; retry, else call the manager.",
+    ),
     # the counter itself cannot be trusted: every verdict is this refusal (issue 10)
-    "device_revoked": {
-        "zh_CN": ("本柜台已被停用，请联系 IT", "请勿放行；请 IT 重新登记本柜台后再核销。"),
-        "en": (
-            "This counter was disconnected by the union office",
-            "Do not admit; IT must enrol this counter again before it can redeem.",
-        ),
-    },
-    "clock_behind": {
-        "zh_CN": ("电脑时间不正确，请联系 IT", "请勿放行；请 IT 校正本机日期时间，再同步一次。"),
-        "en": (
-            "The computer's clock is wrong, call IT",
-            "Do not admit; IT must correct this PC's date and time, then sync once.",
-        ),
-    },
+    (
+        "device_revoked",
+        "本柜台已被停用，请联系 IT",
+        "请勿放行；请 IT 重新登记本柜台后再核销。",
+        "This counter was disconnected by the union office",
+        "Do not admit; IT must enrol this counter again before it can redeem.",
+    ),
+    (
+        "clock_behind",
+        "电脑时间不正确，请联系 IT",
+        "请勿放行；请 IT 校正本机日期时间，再同步一次。",
+        "The computer's clock is wrong, call IT",
+        "Do not admit; IT must correct this PC's date and time, then sync once.",
+    ),
+)
+#: reason -> language -> (message, what to do next)
+MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
+    row[0]: {"zh_CN": (row[1], row[2]), "en": (row[3], row[4])} for row in _ROWS
 }
 
 #: ``already_redeemed`` at another counter of this cinema, learned over the LAN
