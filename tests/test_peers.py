@@ -223,3 +223,37 @@ def test_a_partition_lets_each_side_accept_then_both_learn_and_the_server_flags_
         assert sorted(statuses) == ["duplicate", "valid"]
     finally:
         srv.stop()
+
+
+def test_a_record_relayed_by_two_counters_reaches_the_server_once(cinema: Cinema) -> None:
+    from sqlalchemy import text
+
+    tok = cinema.tokens[7]
+    cinema.stop("C")
+    try:
+        assert cinema.redeem("A", tok)["reason"] == "accepted"  # the push reaches B, not C
+    finally:
+        cinema.stop("A")  # A is gone before C comes back: C can hear of it only through B
+        cinema.serve("C")
+    with KioskService.open(cinema.homes["A"]) as svc:
+        uuid = str(svc.store.read("SELECT uuid FROM records ORDER BY seq DESC LIMIT 1")[0][0])
+
+    def knows(name: str) -> bool:
+        with KioskService.open(cinema.homes[name]) as svc:
+            rows = svc.store.read("SELECT count(*) FROM peer_uses WHERE uuid = ?", (uuid,))
+            return bool(rows[0][0])
+
+    wait_for(lambda: knows("C"), timeout=15)  # relayed by B (heads, then pull)
+    assert knows("B")
+    cinema.serve("A")
+    srv = cinema.restart_server()
+    try:
+        for name in "BCA":  # the two relays first: they must not upload A's record
+            sync_once(cinema.homes[name])
+    finally:
+        srv.stop()
+    with cinema.central.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT device, status FROM redemption WHERE uuid = :u"), {"u": uuid}
+        ).all()
+    assert [tuple(r) for r in rows] == [(cinema.ids["A"], "valid")]
