@@ -50,6 +50,7 @@ IMPORTS = (
     "requests",
     "fpdf",
     "openpyxl",
+    "zeroconf",
 )
 
 
@@ -205,6 +206,12 @@ def check_resources() -> str:
     return f"{len(SOUNDS)} sounds, translations: {', '.join(qm) or 'none'}"
 
 
+def check_lan() -> str:
+    from kiosk.peers.discovery import self_check  # LAN discovery: zeroconf's native parts
+
+    return self_check()
+
+
 CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("imports", check_imports),
     ("qt", check_qt),
@@ -213,6 +220,7 @@ CHECKS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("store", check_store),
     ("window", check_window),
     ("resources", check_resources),
+    ("lan", check_lan),
 )
 
 

@@ -10,135 +10,35 @@ redeem --peer ...``, or a driver firing many redemptions at one instant).
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-from syncsupport import Central, setup_central
+from lan_support import Cinema, build_cinema, env, free_port, sync_once
 from waitfor import wait_for
 
 from kiosk.config import load_config, save_config
-from kiosk.engine.peerstore import LISTEN_META
 from kiosk.engine.service import KioskService
-from kiosk.enrollment import enroll
-from kiosk.syncer import SyncEngine
-from sync.server.db import migrate
 from sync.server.embedded import EmbeddedServer
-from sync.voucher import PrivateKey
 
 pytestmark = pytest.mark.timeout(240)
 
-ROOT = Path(__file__).resolve().parents[1]
 NAMES = {"A": "1号窗口", "B": "2号窗口", "C": "3号窗口", "F": "9号窗口"}  # D, E: CIN-C
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def kiosk_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "kiosk.cli", *args]
-
-
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
-
-
-@dataclass
-class Cinema:
-    homes: dict[str, Path]
-    tokens: list[str]
-    ids: dict[str, str]
-    addr: dict[str, str]
-    central: Central
-    procs: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
-
-    def serve(self, name: str, *peers: str) -> None:
-        """Start ``serve`` for counter ``name`` on its port, asking the given counters too."""
-        self.addr.setdefault(name, f"127.0.0.1:{free_port()}")
-        args = ["serve", "--home", str(self.homes[name]), "--listen", self.addr[name]]
-        for p in peers:
-            args += ["--peer", self.addr.get(p) or p]
-        proc = subprocess.Popen(
-            kiosk_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env()
-        )
-        self.procs[name] = proc
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("listening on"), line + (proc.stderr.read() if proc.stderr else "")
-
-    def stop(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        proc.terminate()
-        proc.wait(10)
-
-    def redeem(self, name: str, token: str, *peers: str) -> dict[str, object]:
-        args = ["redeem", "--json", "--home", str(self.homes[name])]
-        for p in peers:
-            args += ["--peer", self.addr.get(p) or p]
-        r = subprocess.run(
-            kiosk_cmd(*args, token), capture_output=True, text=True, env=env(), timeout=60
-        )
-        assert r.returncode in (0, 1), r.stdout + r.stderr
-        out: dict[str, object] = json.loads(r.stdout)
-        return out
-
-
-def sync_once(home: Path) -> None:
-    eng = SyncEngine(home)
-    try:
-        assert eng.sync_now().ok
-    finally:
-        eng.stop()
-        eng.service.close()
 
 
 @pytest.fixture(scope="module")
 def cinema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cinema]:
-    tmp = tmp_path_factory.mktemp("lan")
-    issuer = PrivateKey.generate()
-    engine = migrate(f"sqlite:///{tmp / 'central.db'}")
-    setup_central(engine, issuer, tmp / "keys")
-    srv = EmbeddedServer(engine).start()
-    central = Central(engine, srv, issuer, srv.url, tmp / "keys")
-    central.add_cinema("CIN-C", "Cinema C")
-    tokens = central.issue(12)
-    homes: dict[str, Path] = {}
-    ids: dict[str, str] = {}
-    addr: dict[str, str] = {}
-    for name in ("A", "B", "C", "F", "D", "E"):
-        home = tmp / name
-        where = {"F": "CIN-B", "D": "CIN-C", "E": "CIN-C"}.get(name, "CIN-A")
-        info = enroll(home, srv.url, central.code(where), name=NAMES.get(name, f"{name}号窗口"))
-        ids[name] = str(info["device_id"])
-        cfg = load_config(home / "config.json")
-        cfg.counter = NAMES.get(name, f"{name}号窗口")
-        save_config(home / "config.json", cfg)
-        homes[name] = home
-        if name in "ABC":  # their serve will listen here: the health report says so
-            addr[name] = f"127.0.0.1:{free_port()}"
-            with KioskService.open(home) as svc:
-                svc.store.set_meta(LISTEN_META, addr[name])
-    for home in homes.values():  # report the listen addresses...
-        sync_once(home)
-    for home in homes.values():  # ...and learn everyone's from the peers feed
-        sync_once(home)
-    srv.stop()  # from here on the central server is down
-    c = Cinema(homes, tokens, ids, addr, central)
+    plan = {n: ("CIN-A", NAMES[n]) for n in "ABC"}
+    plan |= {"F": ("CIN-B", NAMES["F"]), "D": ("CIN-C", "D号窗口"), "E": ("CIN-C", "E号窗口")}
+    c = build_cinema(tmp_path_factory.mktemp("lan"), plan, listen="ABC")
     for name in "ABC":
         c.serve(name)  # no --peer: the feed's addresses
     yield c
-    for name in list(c.procs):
-        c.stop(name)
-    engine.dispose()
+    c.stop_all()
+    c.central.engine.dispose()
 
 
 def test_the_peers_feed_lists_the_counters_of_the_cinema(cinema: Cinema) -> None:
@@ -285,8 +185,8 @@ def test_a_partition_lets_each_side_accept_then_both_learn_and_the_server_flags_
     proxy = {"D": f"127.0.0.1:{to_d.port}", "E": f"127.0.0.1:{to_e.port}"}
     cinema.addr.update(D=f"127.0.0.1:{d_port}", E=f"127.0.0.1:{e_port}")
     try:
-        cinema.serve("D", proxy["E"])
-        cinema.serve("E", proxy["D"])
+        cinema.serve("D", proxy["E"], discovery=False)
+        cinema.serve("E", proxy["D"], discovery=False)
         assert cinema.redeem("D", tok, proxy["E"])["reason"] == "accepted"
         assert cinema.redeem("E", tok, proxy["D"])["reason"] == "accepted"  # cannot know
         to_d.faults = to_e.faults = Faults()  # the LAN heals
@@ -323,3 +223,37 @@ def test_a_partition_lets_each_side_accept_then_both_learn_and_the_server_flags_
         assert sorted(statuses) == ["duplicate", "valid"]
     finally:
         srv.stop()
+
+
+def test_a_record_relayed_by_two_counters_reaches_the_server_once(cinema: Cinema) -> None:
+    from sqlalchemy import text
+
+    tok = cinema.tokens[7]
+    cinema.stop("C")
+    try:
+        assert cinema.redeem("A", tok)["reason"] == "accepted"  # the push reaches B, not C
+    finally:
+        cinema.stop("A")  # A is gone before C comes back: C can hear of it only through B
+        cinema.serve("C")
+    with KioskService.open(cinema.homes["A"]) as svc:
+        uuid = str(svc.store.read("SELECT uuid FROM records ORDER BY seq DESC LIMIT 1")[0][0])
+
+    def knows(name: str) -> bool:
+        with KioskService.open(cinema.homes[name]) as svc:
+            rows = svc.store.read("SELECT count(*) FROM peer_uses WHERE uuid = ?", (uuid,))
+            return bool(rows[0][0])
+
+    wait_for(lambda: knows("C"), timeout=15)  # relayed by B (heads, then pull)
+    assert knows("B")
+    cinema.serve("A")
+    srv = cinema.restart_server()
+    try:
+        for name in "BCA":  # the two relays first: they must not upload A's record
+            sync_once(cinema.homes[name])
+    finally:
+        srv.stop()
+    with cinema.central.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT device, status FROM redemption WHERE uuid = :u"), {"u": uuid}
+        ).all()
+    assert [tuple(r) for r in rows] == [(cinema.ids["A"], "valid")]

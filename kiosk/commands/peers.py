@@ -58,11 +58,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_addresses(list(args.peer or []), listen=listen)
     if args.interval <= 0:
         raise UsageError("bad_argument", "--interval must be a positive number of seconds")
+    from kiosk.ops.logs import setup_logging
+    from kiosk.paths import KioskPaths
+
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with KioskService.open(resolve_home(args.home)) as svc:
-        running = start(svc, listen, list(args.peer or []), interval=args.interval)
+    home = resolve_home(args.home)
+    setup_logging(KioskPaths(home))  # a headless counter: its log file is the only witness
+    with KioskService.open(home) as svc:
+        running = start(
+            svc,
+            listen,
+            list(args.peer or []),
+            interval=args.interval,
+            discovery=False if args.no_discovery else None,
+        )
         sync = None
         if not svc.config.standalone:
             from kiosk.syncer import SyncEngine
@@ -88,6 +99,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--listen", default=None, metavar="HOST:PORT", help="LAN address (0.0.0.0:8711)")
     p.add_argument("--peer", action="append", metavar="HOST:PORT", help="a peer to ask")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between exchanges (1)")
+    p.add_argument(
+        "--no-discovery", action="store_true", help="no mDNS: only --peer, settings, server's list"
+    )
     add_common(p)
     p.set_defaults(func=cmd_serve)
 

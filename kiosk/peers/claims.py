@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +42,10 @@ BOOK_NAME = "peer-claims.sqlite3"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS claims (cti BLOB NOT NULL, device TEXT NOT NULL, "
     "nonce TEXT NOT NULL, t INTEGER NOT NULL, own INTEGER NOT NULL, state TEXT NOT NULL, "
-    "created INTEGER NOT NULL, PRIMARY KEY (cti, device, nonce))"
+    "created INTEGER NOT NULL, PRIMARY KEY (cti, device, nonce))",
+    # what mDNS discovery (kiosk.peers.discovery) found: hints of where a listed counter is
+    "CREATE TABLE IF NOT EXISTS found (name TEXT NOT NULL, device TEXT NOT NULL, "
+    "address TEXT NOT NULL, seen INTEGER NOT NULL, PRIMARY KEY (name, address))",
 )
 
 #: (device, at, staff) of the uses of a voucher this counter knows, by cti
@@ -74,7 +77,13 @@ class Blocker:
 
 
 class ClaimBook:
-    """The claims file of one counter (shared by its processes; not durable by design)."""
+    """The claims file of one counter (shared by its processes; not durable by design).
+
+    It also holds what the running counter's mDNS discovery found (table
+    ``found``: service name, device, address), so a CLI ``redeem`` on the same
+    home asks those peers too without browsing itself, which would cost it
+    seconds before its verdict.
+    """
 
     def __init__(self, home: Path) -> None:
         self.path = Path(home) / BOOK_NAME
@@ -84,7 +93,8 @@ class ClaimBook:
         )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=OFF")  # claims live seconds; a crash ends them
-        self._conn.execute(_SCHEMA)
+        for ddl in _SCHEMA:
+            self._conn.execute(ddl)
 
     def close(self) -> None:
         with self._lock:
@@ -101,6 +111,29 @@ class ClaimBook:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def remember(self, name: str, device: str, addresses: Sequence[str], now: int) -> None:
+        """Discovery heard ``name`` (a listed ``device``) at ``addresses``: replaces what it said."""
+        with self.txn() as conn:
+            conn.execute("DELETE FROM found WHERE name = ?", (name,))
+            conn.executemany(
+                "INSERT INTO found (name, device, address, seen) VALUES (?, ?, ?, ?)",
+                [(name, device, a, now) for a in addresses],
+            )
+
+    def forget(self, name: str | None = None) -> None:
+        """An advertisement went away (or, with no name, discovery stopped: all of them)."""
+        with self.txn() as conn:
+            if name is None:
+                conn.execute("DELETE FROM found")
+            else:
+                conn.execute("DELETE FROM found WHERE name = ?", (name,))
+
+    def found(self) -> list[tuple[str, str]]:
+        """(device, address) of every advertisement discovery kept, oldest first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT device, address FROM found ORDER BY seen, name")
+            return [(str(d), str(a)) for d, a in rows.fetchall()]
 
 
 def _live(conn: sqlite3.Connection, cti: bytes, now: int) -> list[Any]:

@@ -64,12 +64,17 @@ def ask_all(
     *,
     budget_s: float = BUDGET_S,
     now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    expect: Mapping[str, str] | None = None,
 ) -> dict[str, Message]:
     """address -> the checked answer of each peer that answered in time (others are absent).
 
     An answer counts only if a listed counter of our cinema signed it for us,
     repeating our nonce: a forged or replayed answer is the same as none.
+    ``expect`` binds an address to the one device that may answer there (an
+    address mDNS found for that device): an answer signed by another key,
+    even a listed one, is no answer.
     """
+    bound = expect or {}
     if not addresses:
         return {}
     deadline = time.monotonic() + budget_s
@@ -90,6 +95,8 @@ def ask_all(
             raw = post(address, data, deadline - time.monotonic())
             msg = open_envelope(raw, keys(), cinema=me.cinema, me=me.device, now_ms=now_ms())
             if msg.type != "reply" or msg.nonce != nonce:
+                msg = None
+            elif bound.get(address) not in (None, "", msg.sender):
                 msg = None
         except (OSError, http.client.HTTPException, PeerError, ValueError):
             msg = None

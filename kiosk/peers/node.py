@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -68,6 +69,11 @@ def settings_listen(home: Path) -> str:
     return value if isinstance(value, str) else ""
 
 
+def settings_discovery(home: Path) -> bool:
+    """``peer_discovery`` (default true): false turns mDNS off where multicast is unwelcome."""
+    return settings(home).get("peer_discovery") is not False
+
+
 def notice_of(rec: Record, svc: KioskService) -> PeerUse:
     """Our record as the use notice our peers get (no token), signed with our device key."""
     u = PeerUse(
@@ -112,18 +118,36 @@ class Peers:
     def names(self) -> dict[str, str]:
         return {p.device: p.name for p in self.svc.store.peers()}
 
-    def addresses(self) -> list[str]:
+    def targets(self) -> dict[str, str]:
+        """address -> the device that must answer there ("" = any listed counter).
+
+        ``--peer``, the settings and the server's addresses first; then what mDNS
+        found, only for a device the server lists for our cinema with a key
+        (read now: a counter revoked since is dropped even if it still
+        advertises), and bound to that device.
+        """
         own = self.svc.store.get_meta(LISTEN_META) or ""
         listed = [
             p.address
             for p in self.svc.store.peers()
             if p.address and p.status == "active" and p.device != self.me.device
         ]
-        out: list[str] = []
-        for a in [*self.extra, *listed]:
-            if a and a != own and a not in out:
-                out.append(a)
+        out: dict[str, str] = {a: "" for a in [*self.extra, *listed] if a and a != own}
+        keys = self.keys()
+        for device, address in self.found():
+            if device in keys and device != self.me.device and address not in (own, *out):
+                out[address] = device
         return out
+
+    def found(self) -> list[tuple[str, str]]:
+        """What this counter's mDNS discovery found (none when the claims file fails)."""
+        try:
+            return self.book.found()
+        except sqlite3.Error:
+            return []
+
+    def addresses(self) -> list[str]:
+        return list(self.targets())
 
     @property
     def enabled(self) -> bool:
@@ -132,9 +156,11 @@ class Peers:
 
     def ask(self, type: str, body: dict[str, Any], budget_s: float | None = None) -> list[Message]:
         budget = BUDGET_S if budget_s is None else budget_s
-        return list(
-            ask_all(self.me, self.addresses(), type, body, self.keys, budget_s=budget).values()
+        targets = self.targets()
+        got = ask_all(
+            self.me, list(targets), type, body, self.keys, budget_s=budget, expect=targets
         )
+        return list(got.values())
 
     # -- after an acceptance ---------------------------------------------------
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from kiosk.engine.peerstore import LISTEN_META
 from kiosk.engine.service import KioskService
 from kiosk.peers.client import split_address
+from kiosk.peers.discovery import Discovery
 from kiosk.peers.hook import PeerHook
-from kiosk.peers.node import Peers, PeerServer
+from kiosk.peers.node import Peers, PeerServer, settings_discovery
 
 log = logging.getLogger("cinepass.peers")
 
@@ -49,9 +50,12 @@ class Running:
     server: PeerServer
     address: str
     stop_event: threading.Event
+    discovery: Discovery | None = None
 
     def stop(self) -> None:
         self.stop_event.set()
+        if self.discovery is not None:
+            self.discovery.stop()
         self.server.shutdown()
         self.server.server_close()
         self.peers.close()
@@ -67,13 +71,23 @@ def start(
     extra: Sequence[str] = (),
     *,
     interval: float = EXCHANGE_INTERVAL_S,
+    discovery: bool | None = None,
 ) -> Running:
-    """Listen, attach the claim round to ``svc``, and exchange with peers in the background."""
+    """Listen, attach the claim round to ``svc``, and exchange with peers in the background.
+
+    ``discovery``: advertise and browse by mDNS (None: the ``peer_discovery``
+    setting, on by default); it starts on its own thread, so neither this
+    call nor any verdict waits for it.
+    """
     host, port = split_address(listen, listen=True)
     peers = Peers(svc, extra)
     server = PeerServer(peers, host, port).start()
     address = reported_address(server.address)
     svc.store.set_meta(LISTEN_META, address)
+    peers.book.forget()  # what an earlier run found is stale
+    if discovery is None:
+        discovery = settings_discovery(svc.paths.home)
+    found = Discovery(peers, address).start() if discovery and peers.me.device else None
     svc.peers = PeerHook(peers)
     stop = threading.Event()
 
@@ -87,4 +101,4 @@ def start(
                 log.exception("peer exchange failed")
 
     threading.Thread(target=loop, name="cinepass-peer-exchange", daemon=True).start()
-    return Running(peers, server, address, stop)
+    return Running(peers, server, address, stop, found)
