@@ -180,7 +180,9 @@ def test_freeze_unfreeze_audited_and_trace(office: Central) -> None:
         log = [
             (a.actor, a.action, a.subject, a.address)
             for a in db.scalars(
-                select(AuditEntry).where(AuditEntry.action.like("voucher.%")).order_by(AuditEntry.id)
+                select(AuditEntry)
+                .where(AuditEntry.action.like("voucher.%"))
+                .order_by(AuditEntry.id)
             )
         ]
         assert db.get(Voucher, v.cti.hex()).status == "active"
@@ -415,7 +417,9 @@ def test_reissue_and_card_downloads(office: Central) -> None:
     aud = logged_in(office.url, "aud")
     assert aud.get(f"{office.url}/console/vouchers/{new_cti}/qr.png", timeout=10).status_code == 403
     with office.session() as db:
-        cards = list(db.scalars(select(AuditEntry.after).where(AuditEntry.action == "voucher.card")))
+        cards = list(
+            db.scalars(select(AuditEntry.after).where(AuditEntry.action == "voucher.card"))
+        )
     assert cards == [{"download": "png"}, {"download": "pdf"}]
 
 

@@ -14,8 +14,6 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from sync.console import labels_alerts, labels_issue, labels_settlement
-
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 
@@ -69,8 +67,3 @@ def translator(lang: str) -> Callable[[str], str]:
         return LABELS[key][index]
 
     return t
-
-
-extend(labels_alerts.LABELS)
-extend(labels_issue.LABELS)
-extend(labels_settlement.LABELS)
