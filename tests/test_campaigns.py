@@ -126,6 +126,11 @@ def test_campaigns_page_after_redeems(central: Central, request: pytest.FixtureR
     with central.session() as s:
         [figures] = campaign_utilisation(s, "SPRING27")
     assert figures["by_format"] == {"2D": 2, "3D": 1} and figures["planned"] == 100
+    page.goto(f"{central.url}/console/overview")  # the overview shows each campaign's utilisation
+    on_overview = page.locator('#overview-campaigns tr[data-code="SPRING27"]')
+    assert on_overview.locator(".issued").inner_text() == "6"
+    assert on_overview.locator(".redeemed").inner_text() == "3"
+    assert on_overview.locator(".share").inner_text() == "50.0%"
     page.goto(f"{central.url}/console/issue")  # the issue page offers the registered codes
     assert page.locator('#campaign-codes option[value="SPRING27"]').count() == 1
     ctx.close()
@@ -134,6 +139,8 @@ def test_campaigns_page_after_redeems(central: Central, request: pytest.FixtureR
     p3 = cin.new_page()
     log_in(p3, central.url, "cina")
     assert p3.goto(f"{central.url}/console/campaigns").status == 403
+    p3.goto(f"{central.url}/console/overview")  # a cinema sees its own tally, not the campaigns
+    assert p3.locator("#overview-campaigns").count() == 0
     cin.close()
 
 

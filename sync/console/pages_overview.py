@@ -1,4 +1,4 @@
-"""总览 Overview: today's redemptions, live.
+"""总览 Overview: today's redemptions, live, and each campaign's utilisation.
 
 The page embeds the live part once; ``static/console.js`` then fetches
 ``/overview/live`` (the same template fragment, rendered by the server) every
@@ -11,10 +11,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from sync.office.campaigns import campaign_utilisation
 from sync.server.deps import SessionDep
 
 from . import queries
-from .web import ViewerDep, render
+from .web import READ_VOUCHERS, ViewerDep, render
 
 router = APIRouter()
 
@@ -25,7 +26,17 @@ def data(session: SessionDep, viewer: ViewerDep) -> dict[str, object]:
 
 @router.get("/overview")
 def overview_page(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
-    return render(request, "overview.html", viewer, active="overview", o=data(session, viewer))
+    # issued vs redeemed per campaign (the office's view: a cinema account sees its own tally only);
+    # on the page, not in the 2-second live part: it changes with issuing, not with each scan
+    campaigns = campaign_utilisation(session) if viewer.role in READ_VOUCHERS else []
+    return render(
+        request,
+        "overview.html",
+        viewer,
+        active="overview",
+        o=data(session, viewer),
+        campaigns=campaigns,
+    )
 
 
 @router.get("/overview/live")
