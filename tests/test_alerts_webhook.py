@@ -98,9 +98,15 @@ def test_the_webhook_is_signed_and_retried_after_a_failure(
     payload = json.loads(b2)
     assert payload["event"] == "alert.opened" and payload["alert"]["rule"] == "duplicate_use"
     assert len(payload["alert"]["evidence"]) == 2
-    with central.session() as s:
-        [n] = s.scalars(select(AlertNotice)).all()
-        assert (n.status, n.attempts, n.last_error) == ("sent", 2, "")
+
+    def notice() -> tuple[str, int, str]:
+        # the receiver answers before the worker commits what it answered: wait for the commit
+        with central.session() as s:
+            [n] = s.scalars(select(AlertNotice)).all()
+            return n.status, n.attempts, n.last_error
+
+    wait_for(lambda: notice()[0] != "pending", timeout=10)
+    assert notice() == ("sent", 2, "")
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
