@@ -171,13 +171,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(
-    engine: Engine, *, trusted_proxies: Sequence[str] = (), console: bool = True
+    engine: Engine,
+    *,
+    trusted_proxies: Sequence[str] = (),
+    console: bool = True,
+    member_page: bool = True,
 ) -> BodyLimit:
     """Build the ASGI app for one database (the server, tests and bench all use this).
 
     ``trusted_proxies`` are the CIDRs whose ``X-Forwarded-For`` is believed
     (see :func:`sync.server.deps.client_addr`); none by default. ``console``:
-    also serve the union office's web console under ``/console/``.
+    also serve the union office's web console under ``/console/``. ``member_page``:
+    also serve the members' page under ``/m/`` (docs/member-page.md).
     """
     app = FastAPI(
         title="CinePass central server",
@@ -206,6 +211,10 @@ def create_app(
         from sync.console import mount  # the console sits above the server: imported late
 
         mount(app)
+    if member_page:
+        from sync import member  # a front end too: imported late like the console
+
+        member.mount(app)
     wrapped = BodyLimit(app)
     wrapped.fastapi = app
     return wrapped

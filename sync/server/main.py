@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve even if others can read the SQLite file (not recommended)",
     )
     p.add_argument("--no-console", action="store_true", help="do not serve the web console")
+    p.add_argument("--no-member-page", action="store_true", help="do not serve /m/ (members)")
     p.add_argument(
         "--alert-rules", default=None, help="alert thresholds (TOML, docs/monitoring.md)"
     )
@@ -124,7 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         uvicorn.run(
-            create_app(engine, trusted_proxies=proxies, console=not args.no_console),
+            create_app(
+                engine,
+                trusted_proxies=proxies,
+                console=not args.no_console,
+                member_page=not args.no_member_page,
+            ),
             host=args.host,
             port=args.port,
             log_level=args.log_level,
