@@ -121,7 +121,7 @@ def current_partner(
 CurrentPartner = Annotated[PartnerIdentity, Depends(current_partner)]
 
 
-def idempotency_key(
+async def idempotency_key(  # async: a pure check, no worker thread needed
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> str | None:
     if idempotency_key is not None and not KEY_RE.match(idempotency_key):
