@@ -7,7 +7,8 @@ file in a temp folder by default) and ``--servers N`` starts N server
 processes on N ports, the orders spread over them (issue 14: 1 and 4).
 
 Each order is the partner's three signed calls, in turn, through the
-reference client (:mod:`sync.partner_client`, a new connection per call):
+reference client (:mod:`sync.partner_client`, which keeps one connection per
+thread, as an integrator should):
 ``check``, ``hold``, ``confirm`` of a fresh voucher. Orders are started at a
 fixed rate (a third of the request rate) by a thread pool, so the latencies
 are what a partner sees under that load, queueing included. The floor beside
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -174,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {call:<8} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({len(times[call])} calls)")
     print(f"  bare HMAC + SQLite insert: p50 {pct(floor, 50):.2f} ms   p95 {pct(floor, 95):.2f} ms")
     print(f"  errors: {dict(errors) or 'none'}")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"  machine: {os.cpu_count()} CPU(s), load average {load} (1/5/15 min) at the end")
     print(f"goal p95 <= 30 ms and no error: {'PASS' if ok else 'MISS'}")
     return 0
 

@@ -10,19 +10,26 @@ drift apart::
 
 It has no command line and no argument parsing, so the office layer can use
 :func:`signature` without pulling in a front end.
+
+Connections are kept alive (HTTP/1.1), one per thread and client: a new TCP
+(and TLS) connection per call costs more than the server's work for a
+``check``, so this is what an integrator should do too. A call on a kept
+connection that the server closed meanwhile (idle timeout) is sent once more
+on a new one; the server never saw it, and if it had, the same signature
+would be refused as ``replayed`` rather than used twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # Copying this file elsewhere: replace the import below with
@@ -54,16 +61,65 @@ class PartnerApiError(CinePassError):
 
 @dataclass
 class PartnerClient:
-    """Signed calls to one server as one partner. Each call is signed anew."""
+    """Signed calls to one server as one partner. Each call is signed anew.
+
+    Safe to share between threads: each thread keeps its own connection.
+    """
 
     server: str
     partner_id: str
     secret: str
     timeout: float = 10.0
+    _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.server.startswith(("http://", "https://")):
             raise ValueError(f"server must be an http(s) URL, not {self.server!r}")
+        self._url = urllib.parse.urlsplit(self.server.rstrip("/"))
+
+    def connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection to the server, and whether it was used before."""
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn, True
+        kind = (
+            http.client.HTTPSConnection
+            if self._url.scheme == "https"
+            else http.client.HTTPConnection
+        )
+        conn = kind(self._url.hostname or "", self._url.port, timeout=self.timeout)
+        self._local.conn = conn
+        return conn, False
+
+    def close(self) -> None:
+        """Close this thread's connection (the next call opens a new one)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def exchange(
+        self, method: str, path: str, data: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        """(status, body) of one request on the kept connection (once more on a new one
+        if the server had closed a kept connection)."""
+        while True:
+            conn, reused = self.connection()
+            try:
+                conn.request(method, self._url.path + path, body=data, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if reused:
+                    continue
+                raise
+            except (OSError, http.client.HTTPException):
+                self.close()
+                raise
+            if resp.will_close:
+                self.close()
+            return resp.status, raw
 
     def headers(
         self, method: str, path: str, data: bytes, timestamp: str | None = None
@@ -79,23 +135,23 @@ class PartnerClient:
 
     def send(self, method: str, path: str, data: bytes, headers: dict[str, str]) -> dict[str, Any]:
         """Send prepared bytes and headers; the JSON answer, or :class:`PartnerApiError`."""
-        url = self.server.rstrip("/") + path  # http(s) only: checked in __post_init__
-        req = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
+        status, raw = self.exchange(method, path, data, headers)
+        if 200 <= status < 300:
+            answer: dict[str, Any] = json.loads(raw or b"{}")
+            return answer
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                answer: dict[str, Any] = json.loads(resp.read() or b"{}")
-                return answer
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                err = json.loads(raw)
-            except ValueError:
-                err = {}
-            if isinstance(err.get("error"), dict):  # the server's other error shape
-                err = {"error": err["error"].get("code"), "message": err["error"].get("message")}
-            raise PartnerApiError(
-                exc.code, str(err.get("error") or "http_error"), str(err.get("message") or raw)
-            ) from None
+            err = json.loads(raw)
+        except ValueError:
+            err = {}
+        if not isinstance(err, dict):
+            err = {}
+        if isinstance(err.get("error"), dict):  # the server's other error shape
+            err = {"error": err["error"].get("code"), "message": err["error"].get("message")}
+        raise PartnerApiError(
+            status,
+            str(err.get("error") or "http_error"),
+            str(err.get("message") or raw.decode("utf-8", "replace")),
+        )
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, key: str | None = None

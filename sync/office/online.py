@@ -14,7 +14,7 @@ the end still stops refusing then), ``released``, ``redeemed``,
 Exactly one use
 ---------------
 Every writing operation first takes the feed-head row lock
-(:func:`sync.server.feeds.lock_head`), the same lock counter ingest takes, so
+(:func:`sync.server.feeds.lock_head`, once per transaction: :func:`lock`), the same lock counter ingest takes, so
 holds, confirms and counter uploads of one voucher take turns on SQLite and
 on PostgreSQL with many server processes; each then re-reads the voucher's
 uses and holds. Behind that, ``online_hold.active`` is UNIQUE: a second live
@@ -22,7 +22,8 @@ hold of one voucher cannot be inserted whatever the application believed.
 
 A use is a ``redeem`` line whose status is ``valid`` or ``review`` (a line
 held for the union's decision is still a claimed use). Holds lapse at
-``expires_at``: :func:`sweep` ends them and tells the counters.
+``expires_at``: :func:`sweep` (every write of the API) ends them and tells
+the counters.
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ SOURCE = "online"
 USED = ("valid", "review")
 #: answered Idempotency-Keys are kept this long (a retry after that is a new request)
 IDEMPOTENCY_KEEP_MS = 24 * 3600 * 1000
+LOCKED = "cinepass.head_locked"
+
+
+def lock(session: Session) -> None:
+    """Take the feed-head lock, once per transaction: every step of a request calls this,
+    the first one takes the lock (held until commit), the others find it taken."""
+    if session.info.get(LOCKED) is session.get_transaction() is not None:
+        return
+    feeds.lock_head(session)
+    session.info[LOCKED] = session.get_transaction()
 
 
 def device_of(partner_id: str) -> str:
@@ -97,9 +108,20 @@ def uses(session: Session, cti: str) -> int:
     return int(session.execute(q).scalar_one())
 
 
+def active_hold(session: Session, cti: str) -> OnlineHold | None:
+    """The voucher's hold marked active (it may have lapsed: see :func:`live_hold`)."""
+    return session.scalars(select(OnlineHold).where(OnlineHold.active == cti)).first()
+
+
 def live_hold(session: Session, cti: str, now: int) -> OnlineHold | None:
-    hold = session.scalars(select(OnlineHold).where(OnlineHold.active == cti)).first()
+    hold = active_hold(session, cti)
     return hold if hold is not None and hold.expires_at > now else None
+
+
+def lapse(session: Session, hold: OnlineHold, now: int) -> None:
+    """End a hold past its ``expires_at`` and tell the counters."""
+    hold.status, hold.active, hold.ended_at = "expired", None, now
+    _announce(session, hold, "released", "")
 
 
 def usable(
@@ -186,7 +208,7 @@ def sweep(session: Session, now: int | None = None) -> int:
 
     Also forgets old signatures and answered Idempotency-Keys past their keep.
     """
-    feeds.lock_head(session)  # one pruner at a time (see sync.office.partners)
+    lock(session)  # one pruner at a time (see sync.office.partners)
     now = now_ms() if now is None else now
     prune_signatures(session, now)
     due = session.scalars(
@@ -195,8 +217,7 @@ def sweep(session: Session, now: int | None = None) -> int:
         .limit(1000)
     ).all()
     for hold in due:
-        hold.status, hold.active, hold.ended_at = "expired", None, now
-        _announce(session, hold, "released", "")
+        lapse(session, hold, now)
     session.execute(delete(OnlineRequest).where(OnlineRequest.at < now - IDEMPOTENCY_KEEP_MS))
     return len(due)
 
@@ -215,9 +236,13 @@ def hold(
     length = HOLD_DEFAULT_S if seconds is None else seconds
     if not 1 <= length <= HOLD_MAX_S:
         raise OnlineError("bad_hold_seconds", f"hold_seconds: 1 to {HOLD_MAX_S}", 422)
-    feeds.lock_head(session)
+    lock(session)
     now = now_ms()
     v = usable(session, partner, code, cinema, fmt, now)
+    stale = active_hold(session, v.cti)  # usable: if there is one, it has lapsed
+    if stale is not None:  # not swept yet: end it here, or the insert would clash
+        lapse(session, stale, now)
+        session.flush()
     row = OnlineHold(
         id=f"hd_{secrets.token_hex(8)}",
         partner=partner.id,
@@ -306,7 +331,7 @@ def _line(
 
 def confirm(session: Session, partner: PartnerIdentity, hold_id: str) -> dict[str, Any]:
     """``POST holds/{id}/confirm``: the use, as a valid line of the ledger."""
-    feeds.lock_head(session)
+    lock(session)
     row = own_hold(session, partner, hold_id)
     if row.status == "confirmed":
         return {"status": "confirmed", "hold_id": row.id, "record_id": row.record_id}
@@ -338,14 +363,14 @@ def confirm(session: Session, partner: PartnerIdentity, hold_id: str) -> dict[st
 
 def release(session: Session, partner: PartnerIdentity, hold_id: str) -> dict[str, Any]:
     """``POST holds/{id}/release``: the order fell through; the voucher is free again."""
-    feeds.lock_head(session)
+    lock(session)
     row = own_hold(session, partner, hold_id)
     if row.status == "held" and row.expires_at > now_ms():
         row.status, row.active, row.ended_at = "released", None, now_ms()
         session.flush()
         _announce(session, row, "released", partner.name)
     elif row.status == "held":
-        sweep(session)
+        lapse(session, row, now_ms())
     if row.status == "confirmed":
         raise OnlineError(
             "already_confirmed", f"预订已确认 / hold {row.id} was confirmed: cancel the redemption"
@@ -360,7 +385,7 @@ def cancel(
 ) -> dict[str, Any]:
     """``POST redemptions/{id}/cancel``: a refunded ticket; the voucher is usable again."""
     reason = text(reason, "reason", 200)
-    feeds.lock_head(session)
+    lock(session)
     line = session.get(Redemption, record_id) if RECORD_ID_RE.match(record_id) else None
     if line is None or line.source != SOURCE or line.partner != partner.id or line.kind != "redeem":
         raise OnlineError(
@@ -437,7 +462,7 @@ def once(
     waits and then finds the answer. Only answers are kept: a refusal rolls
     back, and a retry with the same key may succeed later (docs/online-api.md).
     """
-    feeds.lock_head(session)
+    lock(session)
     if key is not None:
         prior = remembered(session, partner, key, print_)
         if prior is not None:

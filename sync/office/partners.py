@@ -11,7 +11,11 @@ this beats encrypting it with a key kept on the same disk).
 
 A signature is accepted once: :func:`authenticate` records it in
 ``online_signature`` (primary key = the signature), so a replay within the
-timestamp window is refused by the database even across server processes;
+timestamp window is refused by the database even across server processes.
+The API records it in the request's own transaction (one commit per request,
+not two: on SQLite each commit is an fsync every writer waits for) and, when
+the request is refused and rolled back, at once after in a transaction of
+its own (:func:`spend`);
 rows older than twice the window are pruned by :func:`prune_signatures`
 (called under the feed-head lock by every writing request, so two pruning
 transactions never lock the same rows in different orders).
@@ -135,14 +139,18 @@ def authenticate(
     path: str,
     body: bytes,
     now_s: int | None = None,
+    commit: bool = True,
 ) -> PartnerIdentity:
-    """Check the three headers of a request and spend its signature; commits that.
+    """Check the three headers of a request and spend its signature.
 
     Order: all headers present, timestamp within :data:`WINDOW_S`, partner
     known and signature right (one answer, ``bad_signature``, for an unknown
     partner and a wrong secret), partner active, signature not seen before.
-    The seen signature is committed at once, so a request that later fails
-    still cannot be replayed; a retry is signed anew.
+    With ``commit`` the seen signature is committed at once, so a request
+    that later fails still cannot be replayed; without, it is flushed into
+    the caller's transaction (a concurrent replay waits on its row, then is
+    refused) and the caller must :func:`spend` it again if it rolls back.
+    A retry is signed anew.
     """
     if not partner_id or not timestamp or not sig:
         raise _unauthenticated(
@@ -174,12 +182,19 @@ def authenticate(
         tuple(partner.cinemas) if partner.cinemas is not None else None,
         sig,
     )
-    session.add(OnlineSignature(signature=sig, partner=partner.id, at=now_ms()))
     try:
-        session.commit()
+        spend(session, identity)
+        if commit:
+            session.commit()
     except IntegrityError:
         session.rollback()
         raise OnlineError(
             "replayed", "重复的请求 / this signature was already used: sign each request anew", 401
         ) from None
     return identity
+
+
+def spend(session: Session, identity: PartnerIdentity) -> None:
+    """Record the request's signature as seen (IntegrityError: it was seen before)."""
+    session.add(OnlineSignature(signature=identity.signature, partner=identity.id, at=now_ms()))
+    session.flush()

@@ -215,12 +215,14 @@ def create_app(
     trusted_proxies: Sequence[str] = (),
     console: bool = True,
     metrics_token: str | None = None,
+    member_page: bool = True,
 ) -> BodyLimit:
     """Build the ASGI app for one database (the server, tests and bench all use this).
 
     ``trusted_proxies`` are the CIDRs whose ``X-Forwarded-For`` is believed
     (see :func:`sync.server.deps.client_addr`); none by default. ``console``:
-    also serve the union office's web console under ``/console/``.
+    also serve the union office's web console under ``/console/``. ``member_page``:
+    also serve the members' page under ``/m/`` (docs/member-page.md).
     ``metrics_token``: the bearer token ``/metrics`` asks for (None: open).
     """
     app = FastAPI(
@@ -250,6 +252,10 @@ def create_app(
         from sync.console import mount  # the console sits above the server: imported late
 
         mount(app)
+    if member_page:
+        from sync import member  # a front end too: imported late like the console
+
+        member.mount(app)
     metrics.install(app, metrics_token)  # issue 16: GET /metrics (docs/server.md)
     wrapped = BodyLimit(metrics.RequestMetrics(Admission(app, ADMITTED)))
     wrapped.fastapi = app

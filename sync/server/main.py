@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve even if others can read the SQLite file (not recommended)",
     )
     p.add_argument("--no-console", action="store_true", help="do not serve the web console")
+    p.add_argument("--no-member-page", action="store_true", help="do not serve /m/ (members)")
     p.add_argument(
         "--alert-rules", default=None, help="alert thresholds (TOML, docs/monitoring.md)"
     )
@@ -127,6 +128,7 @@ def build_app(args: argparse.Namespace, engine: Engine) -> Any:
         engine,
         trusted_proxies=_proxies(args.trusted_proxy) or [],
         console=not args.no_console,
+        member_page=not args.no_member_page,
         metrics_token=metrics.read_token(args.metrics_token_file),
     )
 

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from sync import protocol as P
 from sync.errors import CinePassError
 from sync.office import online
-from sync.office.partners import OnlineError, PartnerIdentity, authenticate
+from sync.office.partners import OnlineError, PartnerIdentity, authenticate, spend
 
 from ..deps import SessionDep
 
@@ -99,8 +99,13 @@ def current_partner(
     x_cinepass_timestamp: Annotated[str | None, Header()] = None,
     x_cinepass_signature: Annotated[str | None, Header()] = None,
 ) -> PartnerIdentity:
-    """The partner whose signature the request carries (spent here: a replay is refused)."""
-    return authenticate(
+    """The partner whose signature the request carries (spent here: a replay is refused).
+
+    The signature is recorded in the request's transaction, committed with
+    its answer (one commit per request); a refusal records it on its own
+    after the rollback (:func:`answer`).
+    """
+    identity = authenticate(
         session,
         partner_id=x_cinepass_partner,
         timestamp=x_cinepass_timestamp,
@@ -108,13 +113,15 @@ def current_partner(
         method=request.method,
         path=signed_path(request),
         body=body,
+        commit=False,
     )
+    return identity
 
 
 CurrentPartner = Annotated[PartnerIdentity, Depends(current_partner)]
 
 
-def idempotency_key(
+async def idempotency_key(  # async: a pure check, no worker thread needed
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> str | None:
     if idempotency_key is not None and not KEY_RE.match(idempotency_key):
@@ -155,9 +162,31 @@ class CancelIn(_Body):
     reason: str = Field(min_length=1, max_length=200)
 
 
+def answer(
+    session: Session, partner: PartnerIdentity, operation: Callable[[], dict[str, Any]]
+) -> JSONResponse:
+    """The operation's answer; a refusal rolls back, then spends the signature on its own.
+
+    (A refused request must not be replayable either: it might succeed later.)
+    """
+    try:
+        return JSONResponse(operation())
+    except CinePassError:
+        session.rollback()
+        try:
+            spend(session, partner)
+            session.commit()
+        except IntegrityError:  # a replay of it got in meanwhile: spent all the same
+            session.rollback()
+        raise
+
+
 @router.post("/check")
 def check(body: CheckIn, partner: CurrentPartner, session: SessionDep) -> JSONResponse:
-    return JSONResponse(online.check(session, partner, body.code, body.cinema, body.format))
+    b = body
+    return answer(
+        session, partner, lambda: online.check(session, partner, b.code, b.cinema, b.format)
+    )
 
 
 @dataclass(frozen=True)
@@ -171,16 +200,18 @@ class Write:
 
     def once(self, operation: Callable[[], dict[str, Any]]) -> JSONResponse:
         """Run ``operation`` at most once per Idempotency-Key (:func:`sync.office.online.once`)."""
-        return JSONResponse(
-            online.once(self.session, self.partner, self.key, self.fingerprint, operation)
+        return answer(
+            self.session,
+            self.partner,
+            lambda: online.once(self.session, self.partner, self.key, self.fingerprint, operation),
         )
 
 
 def writing(
     request: Request,
+    key: IdempotencyKey,
     partner: CurrentPartner,
     session: SessionDep,
-    key: IdempotencyKey,
     raw: Annotated[bytes, Depends(raw_body)],
 ) -> Write:
     """Authenticate, then end lapsed holds in the request's transaction.
@@ -200,14 +231,16 @@ WriteDep = Annotated[Write, Depends(writing)]
 
 @router.post("/holds")
 def hold(body: HoldIn, w: WriteDep) -> JSONResponse:
-    if w.key is None:
-        raise OnlineError("missing_idempotency_key", "POST holds needs an Idempotency-Key", 400)
     b = body
-    return w.once(
-        lambda: online.hold(
+
+    def run() -> dict[str, Any]:
+        if w.key is None:  # refused inside the answer, so its signature is spent too
+            raise OnlineError("missing_idempotency_key", "POST holds needs an Idempotency-Key", 400)
+        return online.hold(
             w.session, w.partner, b.code, b.cinema, b.format, b.order_ref, b.hold_seconds
         )
-    )
+
+    return w.once(run)
 
 
 @router.post("/holds/{hold_id}/confirm")
