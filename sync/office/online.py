@@ -50,6 +50,7 @@ from sync.voucher.shortcode import parse_short_code
 
 from .partners import OnlineError, PartnerIdentity, prune_signatures
 from .reports import iso_utc
+from .signoff_models import LineChange, record_adjustments
 
 HOLD_ID_RE = re.compile(r"^hd_[0-9a-f]{16}$")
 RECORD_ID_RE = re.compile(r"^[0-9a-f-]{36}$")
@@ -329,7 +330,31 @@ def _line(
     return line
 
 
-def confirm(session: Session, partner: PartnerIdentity, hold_id: str) -> dict[str, Any]:
+#: told of each line an online request writes (the server's alerts inbox, issue 13)
+OnLine = Callable[[Redemption], None]
+
+
+def _settled(
+    session: Session, line: Redemption, before: str | None, on_line: OnLine | None
+) -> None:
+    """What every counter line goes through after its status is set: a line of a signed
+    month becomes an adjustment of the next open one (docs/settlement.md), and the monitor
+    is told."""
+    record_adjustments(
+        session,
+        [
+            LineChange(
+                line.uuid, line.cinema, int(line.at), line.kind, line.format, before, line.status
+            )
+        ],
+    )
+    if on_line is not None and before is None:
+        on_line(line)
+
+
+def confirm(
+    session: Session, partner: PartnerIdentity, hold_id: str, on_line: OnLine | None = None
+) -> dict[str, Any]:
     """``POST holds/{id}/confirm``: the use, as a valid line of the ledger."""
     lock(session)
     row = own_hold(session, partner, hold_id)
@@ -348,6 +373,7 @@ def confirm(session: Session, partner: PartnerIdentity, hold_id: str) -> dict[st
     line = _line(session, partner, row, "redeem")
     row.status, row.active, row.ended_at, row.record_id = "confirmed", None, line.at, line.uuid
     session.flush()
+    _settled(session, line, None, on_line)
     _announce(session, row, "released", partner.name)
     entry = feeds.revocation_entry(
         v.cti,
@@ -381,7 +407,11 @@ def release(session: Session, partner: PartnerIdentity, hold_id: str) -> dict[st
 
 
 def cancel(
-    session: Session, partner: PartnerIdentity, record_id: str, reason: str
+    session: Session,
+    partner: PartnerIdentity,
+    record_id: str,
+    reason: str,
+    on_line: OnLine | None = None,
 ) -> dict[str, Any]:
     """``POST redemptions/{id}/cancel``: a refunded ticket; the voucher is usable again."""
     reason = text(reason, "reason", 200)
@@ -407,67 +437,9 @@ def cancel(
     line.status = "void"
     row.status, row.cancel_reason = "cancelled", reason
     session.flush()
+    _settled(session, line, "valid", None)  # a refund of a signed month's use: an adjustment
+    _settled(session, void, None, on_line)
     v = session.get(Voucher, line.voucher)
     if v is not None and uses(session, v.cti) < v.admissions:
         feeds.publish_revocations(session, [feeds.revocation_entry(v.cti, "unredeemed")])
     return {"status": "cancelled", "record_id": record_id, "void_id": void.uuid}
-
-
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    """What an Idempotency-Key is bound to: the method, the path and the body's bytes."""
-    digest = hashlib.sha256(body).hexdigest()
-    return hashlib.sha256(f"{method.upper()}\n{path}\n{digest}".encode()).hexdigest()
-
-
-def remembered(
-    session: Session, partner: PartnerIdentity, key: str, print_: str
-) -> dict[str, Any] | None:
-    """The answer already given to this key (None: a new request); another body: mismatch."""
-    row = session.get(OnlineRequest, (partner.id, key))
-    if row is None:
-        return None
-    if row.fingerprint != print_:
-        raise OnlineError(
-            "idempotency_mismatch",
-            "同一 Idempotency-Key 用于不同请求 / this Idempotency-Key was used for another request",
-        )
-    return dict(row.response)
-
-
-def remember(
-    session: Session, partner: PartnerIdentity, key: str, print_: str, answer: dict[str, Any]
-) -> None:
-    """Keep ``answer`` for ``key`` in the transaction that made it (so both or neither)."""
-    row = OnlineRequest(
-        partner=partner.id,
-        key=key,
-        fingerprint=print_,
-        status_code=200,
-        response=answer,
-        at=now_ms(),
-    )
-    session.add(row)
-
-
-def once(
-    session: Session,
-    partner: PartnerIdentity,
-    key: str | None,
-    print_: str,
-    operation: Callable[[], dict[str, Any]],
-) -> dict[str, Any]:
-    """Run ``operation`` at most once per ``key``: a replay gets the first answer.
-
-    The feed-head lock comes first, so a concurrent request with the same key
-    waits and then finds the answer. Only answers are kept: a refusal rolls
-    back, and a retry with the same key may succeed later (docs/online-api.md).
-    """
-    lock(session)
-    if key is not None:
-        prior = remembered(session, partner, key, print_)
-        if prior is not None:
-            return prior
-    answer = operation()
-    if key is not None:
-        remember(session, partner, key, print_, answer)
-    return answer

@@ -33,10 +33,12 @@ from sqlalchemy.orm import Session
 
 from sync import protocol as P
 from sync.errors import CinePassError
-from sync.office import online
+from sync.office import online, online_once
 from sync.office.partners import OnlineError, PartnerIdentity, authenticate, spend
 
+from .. import alerts_worker
 from ..deps import SessionDep
+from ..models import Redemption
 
 log = logging.getLogger("cinepass.server.online")
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -199,11 +201,13 @@ class Write:
     fingerprint: str
 
     def once(self, operation: Callable[[], dict[str, Any]]) -> JSONResponse:
-        """Run ``operation`` at most once per Idempotency-Key (:func:`sync.office.online.once`)."""
+        """Run ``operation`` at most once per Idempotency-Key (:func:`sync.office.online_once.once`)."""
         return answer(
             self.session,
             self.partner,
-            lambda: online.once(self.session, self.partner, self.key, self.fingerprint, operation),
+            lambda: online_once.once(
+                self.session, self.partner, self.key, self.fingerprint, operation
+            ),
         )
 
 
@@ -222,7 +226,7 @@ def writing(
     """
     online.sweep(session)
     return Write(
-        session, partner, key, online.fingerprint(request.method, signed_path(request), raw)
+        session, partner, key, online_once.fingerprint(request.method, signed_path(request), raw)
     )
 
 
@@ -245,7 +249,7 @@ def hold(body: HoldIn, w: WriteDep) -> JSONResponse:
 
 @router.post("/holds/{hold_id}/confirm")
 def confirm(hold_id: str, w: WriteDep) -> JSONResponse:
-    return w.once(lambda: online.confirm(w.session, w.partner, hold_id))
+    return w.once(lambda: online.confirm(w.session, w.partner, hold_id, _watched(w)))
 
 
 @router.post("/holds/{hold_id}/release")
@@ -255,4 +259,13 @@ def release(hold_id: str, w: WriteDep) -> JSONResponse:
 
 @router.post("/redemptions/{record_id}/cancel")
 def cancel(record_id: str, body: CancelIn, w: WriteDep) -> JSONResponse:
-    return w.once(lambda: online.cancel(w.session, w.partner, record_id, body.reason))
+    return w.once(lambda: online.cancel(w.session, w.partner, record_id, body.reason, _watched(w)))
+
+
+def _watched(w: Write) -> online.OnLine:
+    """An online line goes to the monitor like a counter's upload (issue 13: alerts)."""
+
+    def note(line: Redemption) -> None:
+        alerts_worker.after_upload(w.session, records=[line.uuid], device=line.device)
+
+    return note

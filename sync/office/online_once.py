@@ -1,0 +1,79 @@
+"""Idempotency-Key: a partner's retry gets the first answer, kept with it (issue 14).
+
+The answer is stored in the transaction that made it, so both or neither exist;
+a refusal keeps nothing and a retry may succeed later (docs/online-api.md).
+Apart from :mod:`.online` so each stays small; :func:`once` takes its lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sync.server.models import OnlineRequest, now_ms
+
+from .online import lock
+from .partners import OnlineError, PartnerIdentity
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What an Idempotency-Key is bound to: the method, the path and the body's bytes."""
+    digest = hashlib.sha256(body).hexdigest()
+    return hashlib.sha256(f"{method.upper()}\n{path}\n{digest}".encode()).hexdigest()
+
+
+def remembered(
+    session: Session, partner: PartnerIdentity, key: str, print_: str
+) -> dict[str, Any] | None:
+    """The answer already given to this key (None: a new request); another body: mismatch."""
+    row = session.get(OnlineRequest, (partner.id, key))
+    if row is None:
+        return None
+    if row.fingerprint != print_:
+        raise OnlineError(
+            "idempotency_mismatch",
+            "同一 Idempotency-Key 用于不同请求 / this Idempotency-Key was used for another request",
+        )
+    return dict(row.response)
+
+
+def remember(
+    session: Session, partner: PartnerIdentity, key: str, print_: str, answer: dict[str, Any]
+) -> None:
+    """Keep ``answer`` for ``key`` in the transaction that made it (so both or neither)."""
+    row = OnlineRequest(
+        partner=partner.id,
+        key=key,
+        fingerprint=print_,
+        status_code=200,
+        response=answer,
+        at=now_ms(),
+    )
+    session.add(row)
+
+
+def once(
+    session: Session,
+    partner: PartnerIdentity,
+    key: str | None,
+    print_: str,
+    operation: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run ``operation`` at most once per ``key``: a replay gets the first answer.
+
+    The feed-head lock comes first, so a concurrent request with the same key
+    waits and then finds the answer. Only answers are kept: a refusal rolls
+    back, and a retry with the same key may succeed later (docs/online-api.md).
+    """
+    lock(session)
+    if key is not None:
+        prior = remembered(session, partner, key, print_)
+        if prior is not None:
+            return prior
+    answer = operation()
+    if key is not None:
+        remember(session, partner, key, print_, answer)
+    return answer
