@@ -11,7 +11,7 @@ start)
   [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   run "$bindir/initdb" -D "$dir/data" -U cinepass --auth=trust -E UTF8 >/dev/null
-  run "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  run "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" start >/dev/null
   run "$bindir/createdb" -h 127.0.0.1 -p "$port" -U cinepass cinepass_test
   echo "postgresql+psycopg://cinepass@127.0.0.1:$port/cinepass_test#dir=$dir"
   ;;
