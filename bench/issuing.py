@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="worker processes for --count")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes for CI (a few seconds)")
     args = parser.parse_args(argv)
+    args.dir.mkdir(parents=True, exist_ok=True)
     sys.path.append(str(_HERE))  # after the project root: bench/sync.py shadows nothing
     from voucher import bench_count  # bench/voucher.py: the whole command, memory sampled
 

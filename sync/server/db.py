@@ -4,7 +4,8 @@ One ``make_engine`` so every process (server, admin CLI, tests, bench) talks
 to the database the same way. SQLite gets WAL, ``synchronous=FULL`` and
 ``BEGIN IMMEDIATE`` on every transaction: a deferred SQLite transaction that
 reads and then writes fails with SQLITE_BUSY (no waiting) when another writer
-got in between, and every server write path reads first. PostgreSQL needs
+got in between, and every server write path reads first. The threads of one
+process take turns for it without polling (:mod:`sync.server.db_sqlite`). PostgreSQL needs
 nothing special: write paths serialize on the feed head row (see models).
 """
 
@@ -20,13 +21,14 @@ from pathlib import Path
 from typing import Any, TypeVarTuple
 
 import platformdirs
-from sqlalchemy import URL, Engine, Row, Select, create_engine, event, inspect, text
+from sqlalchemy import URL, Engine, Row, Select, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from sync.errors import EXIT_USAGE, CinePassError
 
+from . import db_sqlite
 from .models import Base, FeedHead
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -191,22 +193,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = sqlite_path(url)
         if path is not None and path.parent.is_dir():
             create_private(path)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        engine = create_engine(url, connect_args={"timeout": db_sqlite.WAIT_S}, **kwargs)
+        db_sqlite.configure(engine, path)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", POOL_SIZE)
