@@ -24,7 +24,7 @@ from sync import protocol as P
 from sync.office.vouchers import freeze
 from sync.server import feeds
 from sync.server.models import Voucher
-from sync.voucher import decode_voucher
+from sync.voucher import PrivateKey, decode_voucher
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -202,3 +202,38 @@ def test_packed_pages_are_checked(central: Central) -> None:
             P.PackedRevocations.model_validate(good | bad)
     with pytest.raises(ValueError):
         P.PackedRoster.model_validate({"cti": "00" * 10, "token": ["CP1:é"]})
+
+
+def test_pages_with_and_without_cinemas_stage_the_same_rows(tmp_path: Path) -> None:
+    """A page of plain freezes comes as short rows (docs/feeds.md); one naming a cinema,
+    device or staff keeps them: both land in the store with every column right."""
+    from kiosk.engine.service import init_standalone
+
+    blank = [("freeze", f"{i:020x}", "lost", 5, "", "", "") for i in range(1, 4)]
+    held = [("freeze", f"{i:020x}", "held", 9, "CIN-A", "online:pt_1", "bench") for i in (7, 8)]
+    pages = [feeds.packed("revocation", blank), feeds.packed("revocation", blank[:1] + held)]
+    short, full = (snapshots.unpack("revocation", p)["revocations"] for p in pages)
+    assert {len(r) for r in short} == {3} and {len(r) for r in full} == {6}
+    home = tmp_path / "k"
+    init_standalone(home, cinema="CIN-A", issuer_keys=[PrivateKey.generate().public])
+    with KioskService.open(home) as svc:
+        svc.store.begin_snapshot("revocation")
+        page = P.FeedPage(
+            feed="revocation", cursor=3, more=True, snapshot=True, next="t1", entries=[]
+        )
+        last = P.FeedPage(feed="revocation", cursor=3, more=False, snapshot=True, entries=[])
+        snapshots.stage_pages(
+            svc.store,
+            "revocation",
+            [(page, {"revocations": short}), (last, {"revocations": full})],
+        )
+        got = svc.store.read(
+            "SELECT hex(cti), reason, at, cinema, device, staff FROM revocations ORDER BY cti"
+        )
+    assert [tuple(r) for r in got] == [
+        (f"{1:020X}", "lost", 5, "", "", ""),
+        (f"{2:020X}", "lost", 5, "", "", ""),
+        (f"{3:020X}", "lost", 5, "", "", ""),
+        (f"{7:020X}", "held", 9, "CIN-A", "online:pt_1", "bench"),
+        (f"{8:020X}", "held", 9, "CIN-A", "online:pt_1", "bench"),
+    ]

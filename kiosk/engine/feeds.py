@@ -44,6 +44,11 @@ INSERT_STAGE = {
     " cinema, staff) VALUES (?, ?, ?, ?, ?)",
     "roster": "INSERT OR REPLACE INTO roster_stage(cti, token) VALUES (?, ?)",
 }
+#: a page of freezes naming no cinema, device or staff comes as (cti, reason, at) rows
+#: (kiosk.snapshots.freeze_rows); the other columns take their default ""
+INSERT_STAGE_SHORT = {
+    "revocations": "INSERT OR REPLACE INTO revocations_stage(cti, reason, at) VALUES (?, ?, ?)"
+}
 
 
 def progress_name(feed: Feed) -> str:
@@ -263,7 +268,9 @@ class FeedStore(Database):
                 if table not in TABLES_OF[feed]:
                     raise StoreError("store_failed", f"{table} is not a table of the {feed} feed")
                 if values:
-                    conn.exec_driver_sql(INSERT_STAGE[table], list(values))
+                    short = len(values[0]) == 3 and table in INSERT_STAGE_SHORT
+                    sql = INSERT_STAGE_SHORT[table] if short else INSERT_STAGE[table]
+                    conn.exec_driver_sql(sql, list(values))
             upsert_cursor(conn, progress_name(feed), token)
 
     def finish_snapshot(self, feed: Feed, cursor: str) -> None:
