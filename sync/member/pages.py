@@ -26,7 +26,7 @@ from sync.server.deps import ClientAddr, SessionDep
 from sync.server.models import Voucher
 
 from . import guard
-from .labels import DEFAULT_LANG, LANGS, translator
+from .i18n import DEFAULT_LANG, LANGS, translator
 from .view import view_of
 
 router = APIRouter()

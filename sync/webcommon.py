@@ -1,0 +1,81 @@
+"""What the two server-rendered front ends share: their words as data.
+
+The union office's console (:mod:`sync.console`) and the members' page
+(:mod:`sync.member`) must not import each other (docs/architecture.md): they
+show different people different words and allow different things. What they
+do alike lives here, once, so the two cannot drift apart:
+
+* **Labels.** Each front end keeps every word it shows in ``labels/*.toml`` of
+  its own package, ``key = ["中文", "English"]``. :func:`load_folder` reads
+  them at import and refuses a label without both languages, or a key in two
+  files, so a half-translated page never reaches anyone; :func:`translator`
+  is the ``t("key")`` its templates call (an unknown key raises at render time,
+  and the tests render every page in both languages).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+#: key -> (Chinese, English)
+Labels = dict[str, tuple[str, str]]
+
+
+def load(path: Path) -> Labels:
+    """One labels file: ``key = ["中文", "English"]``, both non-empty (checked here, at import,
+    so a half-translated label never reaches a page)."""
+    with path.open("rb") as f:
+        data = tomllib.load(f)
+    out: Labels = {}
+    for key, value in data.items():
+        ok = isinstance(value, list) and len(value) == 2
+        if not ok or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ValueError(f'{path.name}: {key} must be ["中文", "English"], both non-empty')
+        out[key] = (value[0], value[1])
+    return out
+
+
+def extend(table: Labels, more: Labels, what: str) -> None:
+    """Add one page family's labels to ``table``; a key defined twice is a bug."""
+    clash = table.keys() & more.keys()
+    if clash:
+        raise KeyError(f"{what} labels defined twice: {sorted(clash)}")
+    table.update(more)
+
+
+def load_folder(folder: Path, what: str) -> Labels:
+    """Every ``*.toml`` of ``folder``, in name order, as one table (``what`` names it in errors).
+
+    A build that left the folder out (the kiosk's bundle, which serves
+    neither front end) gets an empty table rather than a failed import.
+    """
+    table: Labels = {}
+    for path in sorted(folder.glob("*.toml")):
+        extend(table, load(path), what)
+    return table
+
+
+def translator(table: Labels, lang: str) -> Callable[[str], str]:
+    """``t(key)`` for one language; an unknown key is a bug and raises ``KeyError``."""
+    index = 1 if lang == "en" else 0
+
+    def t(key: str) -> str:
+        return table[key][index]
+
+    return t
+
+
+def translator_or(table: Labels, lang: str) -> Callable[[str, str], str]:
+    """``t_or(key, fallback)``: for codes that may have no label yet, shown as the fallback
+    rather than failing the page."""
+    index = 1 if lang == "en" else 0
+
+    def t_or(key: str, fallback: str) -> str:
+        return table[key][index] if key in table else fallback
+
+    return t_or
