@@ -1,4 +1,4 @@
-"""What the two server-rendered front ends share: their words as data.
+"""What the two server-rendered front ends share: their words as data, their security headers.
 
 The union office's console (:mod:`sync.console`) and the members' page
 (:mod:`sync.member`) must not import each other (docs/architecture.md): they
@@ -11,13 +11,19 @@ do alike lives here, once, so the two cannot drift apart:
   files, so a half-translated page never reaches anyone; :func:`translator`
   is the ``t("key")`` its templates call (an unknown key raises at render time,
   and the tests render every page in both languages).
+* **Security headers.** :func:`install_security_headers` sends the same set of
+  headers on every answer of an app; each front end passes its own values
+  (the member page allows no script at all, the console its own scripts).
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -79,3 +85,17 @@ def translator_or(table: Labels, lang: str) -> Callable[[str, str], str]:
         return table[key][index] if key in table else fallback
 
     return t_or
+
+
+def install_security_headers(app: FastAPI, headers: Mapping[str, str]) -> None:
+    """Send ``headers`` with every answer of ``app`` (a route that sets one itself keeps its own)."""
+    fixed = dict(headers)
+
+    @app.middleware("http")
+    async def _security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for k, v in fixed.items():
+            response.headers.setdefault(k, v)
+        return response

@@ -13,13 +13,14 @@ sub-application so its errors are pages while the API keeps answering JSON;
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sync.webcommon import install_security_headers
 
 from . import pages
 from .pages import HERE
@@ -46,14 +47,7 @@ def create_member_app(sessions: object) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    @app.middleware("http")
-    async def _headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    install_security_headers(app, SECURITY_HEADERS)
 
     def page(request: Request, status: int, key: str) -> Response:
         return pages.render(request, "error.html", status=status, text_key=key)
