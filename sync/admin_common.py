@@ -1,5 +1,5 @@
 """What every ``cinepass-admin`` command module shares: ``--db``, opening it, its error,
-and registering its commands.
+registering its commands and printing a listing.
 
 Command modules (:mod:`sync.admin_issue`, :mod:`sync.admin_server`) import this
 module and :mod:`sync.cliparse`, never :mod:`sync.admin`, which imports them:
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,3 +130,24 @@ def session(args: argparse.Namespace) -> Iterator[Session]:
 
     with session_scope(open_db(db_url(args))) as s:
         yield s
+
+
+def print_rows(rows: list[dict[str, Any]], head: tuple[str, ...], as_json: bool, none: str) -> None:
+    """A listing command's output: JSON, ``none`` when empty, else tab-separated columns."""
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif not rows:
+        print(none)
+    else:
+        print("\t".join(head))
+        for r in rows:
+            cells = (r[h] for h in head)
+            print("\t".join(_text(c) for c in cells))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)

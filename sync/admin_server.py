@@ -14,17 +14,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sync.admin_common import AdminError, Command, add_commands, add_group, arg, session
+from sqlalchemy.orm import Session
+
+from sync.admin_common import (
+    AdminError,
+    Command,
+    add_commands,
+    add_group,
+    arg,
+    print_rows,
+    session,
+)
 from sync.errors import EXIT_OK
 from sync.fsutil import atomic_write
 from sync.office import audit, reports
 from sync.office.cinemas import add_cinema, cinema_json, list_cinemas, set_cinema
 from sync.office.devices import device_code, list_devices, revoke_device
 from sync.office.vouchers import find_voucher, freeze, reissue, unfreeze
-from sync.server.models import FREEZE_REASONS, Cinema
+from sync.server.models import FREEZE_REASONS, Cinema, Voucher
 
 #: Office functions are re-exported only because kiosk/demo.py still imports them from
 #: here; once it imports :mod:`sync.office` they leave this list.
@@ -119,27 +130,6 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def print_rows(rows: list[dict[str, Any]], head: tuple[str, ...], as_json: bool, none: str) -> None:
-    """A listing command's output: JSON, ``none`` when empty, else tab-separated columns."""
-    if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-    elif not rows:
-        print(none)
-    else:
-        print("\t".join(head))
-        for r in rows:
-            cells = (r[h] for h in head)
-            print("\t".join(_text(c) for c in cells))
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value)
-
-
 def cmd_devices(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = list_devices(s)
@@ -161,30 +151,29 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_freeze(args: argparse.Namespace) -> int:
+def _voucher_change(
+    args: argparse.Namespace, action: str, change: Callable[[Session, Voucher], object]
+) -> str:
+    """Freeze or unfreeze the voucher the command names, with its audit line; its short code."""
     with session(args) as s:
         v = find_voucher(s, args.voucher)
         before = {"status": v.status, "reason": v.freeze_reason}
-        freeze(s, v, args.reason)
-        short = v.short_code
-        _audit(
-            s,
-            "voucher.freeze",
-            short,
-            before=before,
-            after={"status": v.status, "reason": v.freeze_reason},
-        )
+        change(s, v)
+        after: dict[str, Any] = {"status": v.status}
+        if v.status == "frozen":  # the reason is part of a freeze, not of its lifting
+            after["reason"] = v.freeze_reason
+        _audit(s, action, v.short_code, before=before, after=after)
+        return v.short_code
+
+
+def cmd_freeze(args: argparse.Namespace) -> int:
+    short = _voucher_change(args, "voucher.freeze", lambda s, v: freeze(s, v, args.reason))
     print(f"voucher {short} frozen ({args.reason}); kiosks learn it on their next sync")
     return EXIT_OK
 
 
 def cmd_unfreeze(args: argparse.Namespace) -> int:
-    with session(args) as s:
-        v = find_voucher(s, args.voucher)
-        before = {"status": v.status, "reason": v.freeze_reason}
-        unfreeze(s, v)
-        short = v.short_code
-        _audit(s, "voucher.unfreeze", short, before=before, after={"status": v.status})
+    short = _voucher_change(args, "voucher.unfreeze", unfreeze)
     print(f"voucher {short} unfrozen")
     return EXIT_OK
 

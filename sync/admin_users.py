@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 from typing import Any
 
-from sync.admin_common import AdminError, Command, add_group, arg, session
+from sync.admin_common import AdminError, Command, add_group, arg, print_rows, session
 from sync.errors import EXIT_OK
 from sync.office import users
 
@@ -80,16 +79,9 @@ def cmd_totp(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = users.list_users(s)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    if not rows:
-        print("no console users (add one with 'cinepass-admin user add NAME --role admin')")
-        return EXIT_OK
     head = ("name", "role", "cinema", "disabled", "totp", "locked_until", "last_login")
-    print("\t".join(head))
-    for r in rows:
-        print("\t".join("" if r[h] is None else str(r[h]) for h in head))
+    none = "no console users (add one with 'cinepass-admin user add NAME --role admin')"
+    print_rows(rows, head, args.json, none)
     return EXIT_OK
 
 

@@ -12,8 +12,10 @@ do alike lives here, once, so the two cannot drift apart:
   is the ``t("key")`` its templates call (an unknown key raises at render time,
   and the tests render every page in both languages).
 * **Security headers.** :func:`install_security_headers` sends the same set of
-  headers on every answer of an app; each front end passes its own values
-  (the member page allows no script at all, the console its own scripts).
+  headers on every answer of an app; each front end passes its own policies
+  to :func:`security_headers` (the member page allows no script at all, the
+  console its own scripts).
+* **The app.** :func:`front_end_app` makes each one's sub-application alike.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -87,6 +90,17 @@ def translator_or(table: Labels, lang: str) -> Callable[[str, str], str]:
     return t_or
 
 
+def security_headers(csp: str, referrer_policy: str) -> dict[str, str]:
+    """The headers of a front end: its own Content-Security-Policy and Referrer-Policy, and
+    what both always send (never framed, no content-type sniffing)."""
+    return {
+        "Content-Security-Policy": csp,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": referrer_policy,
+    }
+
+
 def install_security_headers(app: FastAPI, headers: Mapping[str, str]) -> None:
     """Send ``headers`` with every answer of ``app`` (a route that sets one itself keeps its own)."""
     fixed = dict(headers)
@@ -99,3 +113,15 @@ def install_security_headers(app: FastAPI, headers: Mapping[str, str]) -> None:
         for k, v in fixed.items():
             response.headers.setdefault(k, v)
         return response
+
+
+def front_end_app(sessions: object, static: Path, headers: Mapping[str, str]) -> FastAPI:
+    """A front end's FastAPI sub-application, before its routes and error pages: no API docs
+    (it serves pages, not an API), the server's sessionmaker in ``app.state.sessions`` (what
+    ``sync.server.deps`` opens a session from), its security ``headers`` on every answer
+    and its own assets under ``/static``."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.sessions = sessions
+    install_security_headers(app, headers)
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    return app
