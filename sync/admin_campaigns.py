@@ -11,8 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from sync.admin_common import session
-from sync.admin_issue import command
+from sync.admin_common import command, session
 from sync.cliparse import Parser
 from sync.errors import EXIT_OK
 from sync.office import audit

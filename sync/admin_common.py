@@ -1,20 +1,31 @@
-"""What every ``cinepass-admin`` command module shares: ``--db``, opening it, its error.
+"""What every ``cinepass-admin`` command module shares: ``--db``, opening it, its error,
+registering its commands and printing a listing.
 
 Command modules (:mod:`sync.admin_issue`, :mod:`sync.admin_server`) import this
 module and :mod:`sync.cliparse`, never :mod:`sync.admin`, which imports them:
 so the imports run one way and need no ``importlib``.
+
+A command is registered as data (:class:`Command`: name, help, function, its
+:func:`arg` list) and :func:`add_commands` / :func:`add_group` make the
+parsers, each with ``--db`` (:func:`add_common`) ahead of its own arguments:
+so every command gets the same treatment and no module writes the argparse
+calls out again.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from sync.cliparse import Parser
 from sync.errors import EXIT_ENV, CinePassError
 from sync.office.issuers import key_dir_for
 
@@ -29,6 +40,54 @@ class AdminError(CinePassError):
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Let ``--db`` also follow a subcommand (``cinepass-admin issue --db URL ...``)."""
     parser.add_argument("--db", default=argparse.SUPPRESS, help="database URL")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One ``add_argument`` call as data: its flags (or positional name) and its options."""
+
+    flags: tuple[str, ...]
+    options: Mapping[str, Any]
+
+
+def arg(*flags: str, **options: Any) -> Arg:
+    """``arg("--json", action="store_true")``: what ``parser.add_argument`` would be given."""
+    return Arg(flags, options)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One (sub)command: its name, its help line, the function it runs, its arguments in order."""
+
+    name: str
+    help: str
+    func: Callable[[argparse.Namespace], int]
+    args: tuple[Arg, ...] = field(default=())
+
+
+def command(sub: Any, name: str, text: str, func: Any) -> argparse.ArgumentParser:
+    """One ``cinepass-admin`` (sub)command: its parser, with ``--db`` and its function."""
+    p: argparse.ArgumentParser = sub.add_parser(name, help=text)
+    add_common(p)
+    if func is not None:  # a group (``issuer``) has only its subcommands' functions
+        p.set_defaults(func=func)
+    return p
+
+
+def add_commands(sub: Any, commands: Iterable[Command]) -> None:
+    """Register each of ``commands`` on the subparsers ``sub``, in order."""
+    for c in commands:
+        p = command(sub, c.name, c.help, c.func)
+        for a in c.args:
+            p.add_argument(*a.flags, **a.options)
+
+
+def add_group(sub: Any, name: str, text: str, dest: str, commands: Iterable[Command]) -> None:
+    """A command that is only a group (``user add|list…``): one of ``commands`` is required,
+    its name stored in ``args.<dest>``."""
+    group = command(sub, name, text, None)
+    inner = group.add_subparsers(dest=dest, required=True, parser_class=Parser)
+    add_commands(inner, commands)
 
 
 def db_url(args: argparse.Namespace) -> str:
@@ -71,3 +130,24 @@ def session(args: argparse.Namespace) -> Iterator[Session]:
 
     with session_scope(open_db(db_url(args))) as s:
         yield s
+
+
+def print_rows(rows: list[dict[str, Any]], head: tuple[str, ...], as_json: bool, none: str) -> None:
+    """A listing command's output: JSON, ``none`` when empty, else tab-separated columns."""
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif not rows:
+        print(none)
+    else:
+        print("\t".join(head))
+        for r in rows:
+            cells = (r[h] for h in head)
+            print("\t".join(_text(c) for c in cells))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)

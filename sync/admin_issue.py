@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sync import batchdir, issuing
-from sync.admin_common import AdminError, add_common, db_url, open_db, session
+from sync.admin_common import AdminError, command, db_url, open_db, session
 from sync.cliparse import Parser
 from sync.errors import EXIT_OK
 from sync.fsutil import atomic_write
@@ -227,15 +227,6 @@ def audit_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # -- registration -------------------------------------------------------------
-
-
-def command(sub: Any, name: str, text: str, func: Any) -> argparse.ArgumentParser:
-    """One ``cinepass-admin`` (sub)command: its parser, with ``--db`` and its function."""
-    p: argparse.ArgumentParser = sub.add_parser(name, help=text)
-    add_common(p)
-    if func is not None:  # a group (``issuer``) has only its subcommands' functions
-        p.set_defaults(func=func)
-    return p
 
 
 def register(sub: Any) -> None:

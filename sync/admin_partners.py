@@ -11,8 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from sync.admin_common import add_common, session
-from sync.cliparse import Parser
+from sync.admin_common import Command, add_group, arg, session
 from sync.errors import EXIT_OK
 from sync.office.partners import add_partner, list_partners, partner_json, revoke_partner
 
@@ -56,20 +55,34 @@ def cmd_partner_revoke(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``partner`` to ``cinepass-admin``'s subparsers."""
-    p = sub.add_parser("partner", help="online API partners (ticketing)")
-    add_common(p)
-    psub = p.add_subparsers(dest="partner_command", required=True, parser_class=Parser)
-    a = psub.add_parser("add", help="add a partner: prints its id and secret once")
-    add_common(a)
-    a.add_argument("--name", required=True)
-    a.add_argument("--cinema", action="append", metavar="CODE", help="repeat; none: every cinema")
-    a.add_argument("--json", action="store_true")
-    a.set_defaults(func=cmd_partner_add)
-    a = psub.add_parser("list", help="every partner (never the secrets)")
-    add_common(a)
-    a.add_argument("--json", action="store_true")
-    a.set_defaults(func=cmd_partner_list)
-    a = psub.add_parser("revoke", help="refuse every later request of a partner")
-    add_common(a)
-    a.add_argument("id")
-    a.set_defaults(func=cmd_partner_revoke)
+    as_json = arg("--json", action="store_true")
+    add_group(
+        sub,
+        "partner",
+        "online API partners (ticketing)",
+        "partner_command",
+        (
+            Command(
+                "add",
+                "add a partner: prints its id and secret once",
+                cmd_partner_add,
+                (
+                    arg("--name", required=True),
+                    arg(
+                        "--cinema",
+                        action="append",
+                        metavar="CODE",
+                        help="repeat; none: every cinema",
+                    ),
+                    as_json,
+                ),
+            ),
+            Command("list", "every partner (never the secrets)", cmd_partner_list, (as_json,)),
+            Command(
+                "revoke",
+                "refuse every later request of a partner",
+                cmd_partner_revoke,
+                (arg("id"),),
+            ),
+        ),
+    )

@@ -14,18 +14,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sync.admin_common import AdminError, add_common, session
-from sync.cliparse import Parser
+from sqlalchemy.orm import Session
+
+from sync.admin_common import (
+    AdminError,
+    Command,
+    add_commands,
+    add_group,
+    arg,
+    print_rows,
+    session,
+)
 from sync.errors import EXIT_OK
 from sync.fsutil import atomic_write
 from sync.office import audit, reports
 from sync.office.cinemas import add_cinema, cinema_json, list_cinemas, set_cinema
 from sync.office.devices import device_code, list_devices, revoke_device
 from sync.office.vouchers import find_voucher, freeze, reissue, unfreeze
-from sync.server.models import FREEZE_REASONS, Cinema
+from sync.server.models import FREEZE_REASONS, Cinema, Voucher
 
 #: Office functions are re-exported only because kiosk/demo.py still imports them from
 #: here; once it imports :mod:`sync.office` they leave this list.
@@ -120,27 +130,6 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def print_rows(rows: list[dict[str, Any]], head: tuple[str, ...], as_json: bool, none: str) -> None:
-    """A listing command's output: JSON, ``none`` when empty, else tab-separated columns."""
-    if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-    elif not rows:
-        print(none)
-    else:
-        print("\t".join(head))
-        for r in rows:
-            cells = (r[h] for h in head)
-            print("\t".join(_text(c) for c in cells))
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value)
-
-
 def cmd_devices(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = list_devices(s)
@@ -162,30 +151,29 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_freeze(args: argparse.Namespace) -> int:
+def _voucher_change(
+    args: argparse.Namespace, action: str, change: Callable[[Session, Voucher], object]
+) -> str:
+    """Freeze or unfreeze the voucher the command names, with its audit line; its short code."""
     with session(args) as s:
         v = find_voucher(s, args.voucher)
         before = {"status": v.status, "reason": v.freeze_reason}
-        freeze(s, v, args.reason)
-        short = v.short_code
-        _audit(
-            s,
-            "voucher.freeze",
-            short,
-            before=before,
-            after={"status": v.status, "reason": v.freeze_reason},
-        )
+        change(s, v)
+        after: dict[str, Any] = {"status": v.status}
+        if v.status == "frozen":  # the reason is part of a freeze, not of its lifting
+            after["reason"] = v.freeze_reason
+        _audit(s, action, v.short_code, before=before, after=after)
+        return v.short_code
+
+
+def cmd_freeze(args: argparse.Namespace) -> int:
+    short = _voucher_change(args, "voucher.freeze", lambda s, v: freeze(s, v, args.reason))
     print(f"voucher {short} frozen ({args.reason}); kiosks learn it on their next sync")
     return EXIT_OK
 
 
 def cmd_unfreeze(args: argparse.Namespace) -> int:
-    with session(args) as s:
-        v = find_voucher(s, args.voucher)
-        before = {"status": v.status, "reason": v.freeze_reason}
-        unfreeze(s, v)
-        short = v.short_code
-        _audit(s, "voucher.unfreeze", short, before=before, after={"status": v.status})
+    short = _voucher_change(args, "voucher.unfreeze", unfreeze)
     print(f"voucher {short} unfrozen")
     return EXIT_OK
 
@@ -237,81 +225,77 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register(sub: Any) -> None:
-    """Add the central-data subcommands to ``cinepass-admin``'s subparsers."""
-    p = sub.add_parser("cinema", help="partner cinemas")
-    add_common(p)
-    csub = p.add_subparsers(dest="cinema_command", required=True, parser_class=Parser)
-    a = csub.add_parser("add", help="add a partner cinema")
-    add_common(a)
-    a.add_argument("code_arg", nargs="?", metavar="CODE", help="cinema code, e.g. SH01")
-    a.add_argument("name_arg", nargs="?", metavar="NAME", help="its name, printed on cards")
-    a.add_argument("--code", help="the same as CODE")
-    a.add_argument("--name", help="the same as NAME")
-    _cinema_flags(a)
-    a.set_defaults(func=cmd_cinema_add)
-    a = csub.add_parser("set", help="change a cinema's name, contact or business day")
-    add_common(a)
-    a.add_argument("code_arg", metavar="CODE")
-    a.add_argument("--name")
-    _cinema_flags(a)
-    a.set_defaults(func=cmd_cinema_set)
-    a = csub.add_parser("list", help="every partner cinema")
-    add_common(a)
-    a.add_argument("--json", action="store_true")
-    a.set_defaults(func=cmd_cinema_list)
-
-    p = sub.add_parser("device", help="counters: enrolment codes, revocation")
-    add_common(p)
-    dsub = p.add_subparsers(dest="device_command", required=True, parser_class=Parser)
-    c = dsub.add_parser("code", help="make a one-time enrolment code (24 h)")
-    add_common(c)
-    c.add_argument("--cinema", required=True)
-    c.set_defaults(func=cmd_device_code)
-    r = dsub.add_parser("revoke", help="cut a counter off")
-    add_common(r)
-    r.add_argument("id")
-    r.set_defaults(func=cmd_device_revoke)
-
-    p = sub.add_parser("devices", help="every counter with last contact and health")
-    add_common(p)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_devices)
-
-    p = sub.add_parser("freeze", help="block a voucher at every counter")
-    add_common(p)
-    p.add_argument("voucher", help="short code or QR text")
-    p.add_argument("--reason", required=True, choices=FREEZE_REASONS)
-    p.set_defaults(func=cmd_freeze)
-
-    p = sub.add_parser("unfreeze", help="lift a freeze")
-    add_common(p)
-    p.add_argument("voucher", help="short code or QR text")
-    p.set_defaults(func=cmd_unfreeze)
-
-    p = sub.add_parser("reissue", help="replace a voucher (the old one is frozen)")
-    add_common(p)
-    p.add_argument("voucher", help="short code or QR text")
-    p.set_defaults(func=cmd_reissue)
-
-    p = sub.add_parser("report", help="settlement report, or every redemption")
-    add_common(p)
-    p.add_argument(
-        "what", nargs="?", choices=("redemptions",), help="redemptions: list every record"
-    )
-    p.add_argument("--month", help="YYYY-MM (each cinema's business days)")
-    p.add_argument("--cinema", help="only this cinema")
-    p.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
-    p.add_argument("--out", help="write to this file (needed for xlsx)")
-    p.set_defaults(func=cmd_report)
-
-
-def _cinema_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--address", help="street address, printed on cards")
-    p.add_argument("--phone", help="box-office phone, printed on cards")
-    p.add_argument("--timezone", help="IANA time zone of the cinema (default Asia/Shanghai)")
-    p.add_argument(
+#: ``cinema add`` and ``cinema set``: the details printed on cards and the business day.
+CINEMA_FLAGS = (
+    arg("--address", help="street address, printed on cards"),
+    arg("--phone", help="box-office phone, printed on cards"),
+    arg("--timezone", help="IANA time zone of the cinema (default Asia/Shanghai)"),
+    arg(
         "--day-starts",
         metavar="HH:MM",
         help="when its business day starts (default 06:00: a 00:30 show counts to the day before)",
-    )
+    ),
+)
+AS_JSON = arg("--json", action="store_true")
+VOUCHER = arg("voucher", help="short code or QR text")
+
+CINEMA = (
+    Command(
+        "add",
+        "add a partner cinema",
+        cmd_cinema_add,
+        (
+            arg("code_arg", nargs="?", metavar="CODE", help="cinema code, e.g. SH01"),
+            arg("name_arg", nargs="?", metavar="NAME", help="its name, printed on cards"),
+            arg("--code", help="the same as CODE"),
+            arg("--name", help="the same as NAME"),
+            *CINEMA_FLAGS,
+        ),
+    ),
+    Command(
+        "set",
+        "change a cinema's name, contact or business day",
+        cmd_cinema_set,
+        (arg("code_arg", metavar="CODE"), arg("--name"), *CINEMA_FLAGS),
+    ),
+    Command("list", "every partner cinema", cmd_cinema_list, (AS_JSON,)),
+)
+DEVICE = (
+    Command(
+        "code",
+        "make a one-time enrolment code (24 h)",
+        cmd_device_code,
+        (arg("--cinema", required=True),),
+    ),
+    Command("revoke", "cut a counter off", cmd_device_revoke, (arg("id"),)),
+)
+TOP = (
+    Command("devices", "every counter with last contact and health", cmd_devices, (AS_JSON,)),
+    Command(
+        "freeze",
+        "block a voucher at every counter",
+        cmd_freeze,
+        (VOUCHER, arg("--reason", required=True, choices=FREEZE_REASONS)),
+    ),
+    Command("unfreeze", "lift a freeze", cmd_unfreeze, (VOUCHER,)),
+    Command("reissue", "replace a voucher (the old one is frozen)", cmd_reissue, (VOUCHER,)),
+    Command(
+        "report",
+        "settlement report, or every redemption",
+        cmd_report,
+        (
+            arg("what", nargs="?", choices=("redemptions",), help="redemptions: list every record"),
+            arg("--month", help="YYYY-MM (each cinema's business days)"),
+            arg("--cinema", help="only this cinema"),
+            arg("--format", choices=("csv", "json", "xlsx"), default="csv"),
+            arg("--out", help="write to this file (needed for xlsx)"),
+        ),
+    ),
+)
+
+
+def register(sub: Any) -> None:
+    """Add the central-data subcommands to ``cinepass-admin``'s subparsers."""
+    add_group(sub, "cinema", "partner cinemas", "cinema_command", CINEMA)
+    add_group(sub, "device", "counters: enrolment codes, revocation", "device_command", DEVICE)
+    add_commands(sub, TOP)

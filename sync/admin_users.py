@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 from typing import Any
 
-from sync.admin_common import AdminError, add_common, session
-from sync.cliparse import Parser
+from sync.admin_common import AdminError, Command, add_group, arg, print_rows, session
 from sync.errors import EXIT_OK
 from sync.office import users
 
@@ -81,46 +79,48 @@ def cmd_totp(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     with session(args) as s:
         rows = users.list_users(s)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    if not rows:
-        print("no console users (add one with 'cinepass-admin user add NAME --role admin')")
-        return EXIT_OK
     head = ("name", "role", "cinema", "disabled", "totp", "locked_until", "last_login")
-    print("\t".join(head))
-    for r in rows:
-        print("\t".join("" if r[h] is None else str(r[h]) for h in head))
+    none = "no console users (add one with 'cinepass-admin user add NAME --role admin')"
+    print_rows(rows, head, args.json, none)
     return EXIT_OK
 
 
 def register(sub: Any) -> None:
     """Add ``user ...`` to ``cinepass-admin``'s subparsers."""
-    p = sub.add_parser("user", help="console accounts: add, passwd, disable, totp, list")
-    add_common(p)
-    usub = p.add_subparsers(dest="user_command", required=True, parser_class=Parser)
-    a = usub.add_parser("add", help="create a console account")
-    add_common(a)
-    a.add_argument("name")
-    a.add_argument("--role", required=True, choices=users.ROLES)
-    a.add_argument("--cinema", help="the cinema of a cinema account")
-    a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    a.set_defaults(func=cmd_add)
-    w = usub.add_parser("passwd", help="set a new password (also lifts a lockout)")
-    add_common(w)
-    w.add_argument("name")
-    w.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    w.set_defaults(func=cmd_passwd)
-    d = usub.add_parser("disable", help="block an account and end its sessions")
-    add_common(d)
-    d.add_argument("name")
-    d.set_defaults(func=cmd_disable)
-    t = usub.add_parser("totp", help="turn the TOTP second factor on (prints the secret) or off")
-    add_common(t)
-    t.add_argument("name")
-    t.add_argument("--off", action="store_true", help="turn it off")
-    t.set_defaults(func=cmd_totp)
-    li = usub.add_parser("list", help="every console account")
-    add_common(li)
-    li.add_argument("--json", action="store_true")
-    li.set_defaults(func=cmd_list)
+    name = arg("name")
+    from_stdin = arg("--password-stdin", action="store_true", help="read the password from stdin")
+    add_group(
+        sub,
+        "user",
+        "console accounts: add, passwd, disable, totp, list",
+        "user_command",
+        (
+            Command(
+                "add",
+                "create a console account",
+                cmd_add,
+                (
+                    name,
+                    arg("--role", required=True, choices=users.ROLES),
+                    arg("--cinema", help="the cinema of a cinema account"),
+                    from_stdin,
+                ),
+            ),
+            Command(
+                "passwd",
+                "set a new password (also lifts a lockout)",
+                cmd_passwd,
+                (name, from_stdin),
+            ),
+            Command("disable", "block an account and end its sessions", cmd_disable, (name,)),
+            Command(
+                "totp",
+                "turn the TOTP second factor on (prints the secret) or off",
+                cmd_totp,
+                (name, arg("--off", action="store_true", help="turn it off")),
+            ),
+            Command(
+                "list", "every console account", cmd_list, (arg("--json", action="store_true"),)
+            ),
+        ),
+    )

@@ -11,8 +11,8 @@ import pytest  # noqa: E402
 
 from sync.voucher import PrivateKey  # noqa: E402
 
-# server/sync fixtures (db_url over SQLite and PostgreSQL, central, ...)
-pytest_plugins = ["syncsupport"]
+# server/sync fixtures (db_url over SQLite and PostgreSQL, central, ...); the browser tests'
+pytest_plugins = ["syncsupport", "browsersupport"]
 
 
 @pytest.fixture(scope="session")

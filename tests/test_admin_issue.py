@@ -359,40 +359,19 @@ def test_console_script_end_to_end(tmp_path: Path) -> None:
     """The installed ``cinepass-admin`` entry point (and ``python -m sync.admin``)."""
     url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
     env = {**os.environ, "LANG": "C.UTF-8"}
-    r = subprocess.run(
-        [str(BIN / "cinepass-admin"), "--db", url, "init", "--issuer", "T1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
+
+    def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(cmd), capture_output=True, text=True, env=env, timeout=60)
+
+    admin = str(BIN / "cinepass-admin")
+    r = run(admin, "--db", url, "init", "--issuer", "T1")
+    assert r.returncode == 0, r.stderr
+    batch = str(tmp_path / "b")
+    r = run(
+        sys.executable, "-m", "sync.admin", "issue", "--db", url, "--count", "1", "--out", batch
     )
     assert r.returncode == 0, r.stderr
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sync.admin",
-            "issue",
-            "--db",
-            url,
-            "--count",
-            "1",
-            "--out",
-            str(tmp_path / "b"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert r.returncode == 0, r.stderr
-    r = subprocess.run(
-        [str(BIN / "cinepass-admin"), "--db", url, "init", "--issuer", "T1"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    r = run(admin, "--db", url, "init", "--issuer", "T1")
     assert (
         r.returncode == 2
         and r.stderr.startswith("cinepass-admin: ")

@@ -79,7 +79,13 @@ def test_the_office_layer_imports_no_front_end() -> None:
     assert offenders(("sync.office",), (*forbidden, "sync.console")) == []
     assert offenders(("sync.server.routers",), (*front, "sync.console")) == []
     assert offenders(("sync.server",), front) == []
-    assert offenders(("sync.console",), (*front, "sync.server.routers")) == []
+    assert offenders(("sync.console",), (*front, "sync.server.routers", "sync.member")) == []
+    assert offenders(("sync.member",), (*front, "sync.server.routers", "sync.console")) == []
+
+
+def test_what_the_front_ends_share_imports_neither() -> None:
+    # sync.webcommon serves the console and the member page alike, so it leans on neither
+    assert offenders(("sync.webcommon",), ("sync", "kiosk")) == []
 
 
 def test_the_window_does_not_import_the_demo() -> None:

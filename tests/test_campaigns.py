@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from browsersupport import CHROMIUM, counter_syncs
 from sqlalchemy import inspect
 from syncsupport import Central, enrolled_kiosk
 from test_console import make_user
-from test_console_browser import CHROMIUM, browser, log_in, shots, sync  # noqa: F401
+from test_console_browser import log_in
 
 from kiosk.engine.service import KioskService
 from sync.admin import main
@@ -100,7 +101,7 @@ def test_campaigns_page_after_redeems(central: Central, request: pytest.FixtureR
     redeem(kiosk, spring[0], "2D")
     redeem(kiosk, spring[1], "2D")
     redeem(kiosk, spring[2], "3D")
-    sync(kiosk)
+    counter_syncs(kiosk)
     ctx = web.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     page = ctx.new_page()
     log_in(page, central.url, "op")

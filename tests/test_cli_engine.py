@@ -60,18 +60,8 @@ def test_verify_without_a_home_uses_only_the_given_keys(
     tok = now_token(issuer_key, holder="张*明", formats=("3D",), cinemas=("BJ01",))
     f = tmp_path / "v.txt"
     f.write_text(tok + "\n")
-    rc, j = run_json(
-        capsys,
-        "--home",
-        str(empty),
-        "verify",
-        "--issuer-key",
-        str(pem),
-        "--format",
-        "3D",
-        "--json",
-        f"@{f}",
-    )
+    verify = ("--home", str(empty), "verify", "--issuer-key", str(pem))
+    rc, j = run_json(capsys, *verify, "--format", "3D", "--json", f"@{f}")
     assert rc == 0
     assert (j["verdict"], j["reason"], j["message"]) == ("accepted", "accepted", "有效（未核销）")
     v = j["voucher"]
@@ -81,20 +71,7 @@ def test_verify_without_a_home_uses_only_the_given_keys(
         "张*明",
         decode_voucher(tok).voucher.exp,
     )
-    rc, j = run_json(
-        capsys,
-        "--home",
-        str(empty),
-        "verify",
-        "--issuer-key",
-        str(pem),
-        "--cinema",
-        "SH01",
-        "--format",
-        "3D",
-        "--json",
-        tok,
-    )
+    rc, j = run_json(capsys, *verify, "--cinema", "SH01", "--format", "3D", "--json", tok)
     assert rc == 1 and j["reason"] == "wrong_cinema"
     rc, _, err = run(capsys, "--home", str(empty), "verify", tok)
     assert rc == 3 and "not set up" in err

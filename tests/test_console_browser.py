@@ -7,48 +7,27 @@ gets the 403 page on another cinema's statement. Every page is
 photographed at 1280x800 (and the voucher page at a phone's 375x812): into
 tmp_path, or into docs/screenshots/ with ``CINEPASS_CONSOLE_SHOTS=1``
 (``CINEPASS_CONSOLE_SHOTS=1 pytest tests/test_console_browser.py`` refreshes
-the README's pictures).
+the README's pictures). The browser itself: :mod:`browsersupport`.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browsersupport import BROWSER_MARKS, DESKTOP, PHONE, counter_syncs
 from sqlalchemy import select, update
-from syncsupport import ROOT, Central, enrolled_kiosk
+from syncsupport import Central, enrolled_kiosk
 from test_console import PW, make_user, redeem_row
 from waitfor import wait_for
 
 from kiosk.engine.service import KioskService
-from kiosk.syncer import SyncEngine
 from sync.server.models import AuditEntry, Device, Voucher, now_ms
 from sync.voucher import decode_voucher
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-]
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    if os.environ.get("CINEPASS_CONSOLE_SHOTS"):
-        return ROOT / "docs" / "screenshots"
-    return tmp_path
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield b
-        b.close()
+SHOTS_ENV = "CINEPASS_CONSOLE_SHOTS"
+pytestmark = BROWSER_MARKS
 
 
 def log_in(page: object, base: str, name: str) -> None:
@@ -63,15 +42,7 @@ def counter_redeems(home: Path, token: str) -> None:
     """A real counter: redeem (signed, chained record) and sync it to the server."""
     with KioskService.open(home) as svc:
         assert svc.redeem(token, fmt="2D", staff="小王").accepted
-    sync(home)
-
-
-def sync(home: Path) -> None:
-    engine = SyncEngine(home)
-    try:
-        assert engine.sync_now().to_json()["ok"]
-    finally:
-        engine.stop()
+    counter_syncs(home)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -96,7 +67,7 @@ def test_search_freeze_audit_in_a_browser(
     counter_redeems(kiosk, tokens[1])
     redeem_row(central, tokens[2], "CIN-B")
     v = decode_voucher(tokens[0]).voucher
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    ctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
     page = ctx.new_page()
     page.on("dialog", lambda d: d.accept())  # the "freeze?" confirmation
     page.goto(f"{base}/console/login")
@@ -128,7 +99,7 @@ def test_search_freeze_audit_in_a_browser(
     page.screenshot(path=str(shots / "console-voucher-frozen.png"), full_page=True)
     with central.session() as s:
         assert s.get(Voucher, redeem_free.cti.hex()).status == "frozen"
-    sync(kiosk)  # the counter learns the freeze on its next sync and refuses the voucher
+    counter_syncs(kiosk)  # the counter learns the freeze on its next sync and refuses the voucher
     with KioskService.open(kiosk) as svc:
         verdict = svc.check(redeem_free_token, fmt="2D")
         assert not verdict.accepted and verdict.reason == "revoked"
@@ -162,7 +133,7 @@ def test_search_freeze_audit_in_a_browser(
     assert page.get_by_role("link", name="Audit").is_visible()
     page.screenshot(path=str(shots / "console-settlement-cinema-en.png"), full_page=True)
 
-    phone = browser.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN")
+    phone = browser.new_context(viewport=PHONE, locale="zh-CN")
     p2 = phone.new_page()
     log_in(p2, base, "op")
     p2.goto(f"{base}/console/vouchers/{redeem_free.cti.hex()}")
@@ -173,7 +144,7 @@ def test_search_freeze_audit_in_a_browser(
     p2.screenshot(path=str(shots / "console-overview-phone.png"), full_page=True)
     phone.close()
 
-    cin = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    cin = browser.new_context(viewport=DESKTOP, locale="zh-CN")
     p3 = cin.new_page()
     log_in(p3, base, "cina")
     resp = p3.goto(f"{base}/console/settlement/CIN-B")

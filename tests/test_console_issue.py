@@ -22,10 +22,11 @@ import cv2
 import numpy as np
 import pytest
 import zxingcpp
+from browsersupport import CHROMIUM
 from sqlalchemy import func, select
 from syncsupport import Central
 from test_console import make_user
-from test_console_browser import CHROMIUM, browser, log_in, shots  # noqa: F401 (fixtures)
+from test_console_browser import log_in
 
 from sync.console import pages_issue
 from sync.office.campaign_models import IssueJob

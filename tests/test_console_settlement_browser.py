@@ -15,16 +15,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from browsersupport import BROWSER_MARKS, DESKTOP
 from openpyxl import load_workbook
 from syncsupport import Central, enrolled_kiosk
 from test_console import make_user, redeem_row
-from test_console_browser import browser, log_in, shots  # noqa: F401 (fixtures)
+from test_console_browser import log_in
 from test_console_settlement import alert_on, held_line, redeem_and_sync, this_month
 
 from sync.server.models import Redemption
 
+SHOTS_ENV = "CINEPASS_CONSOLE_SHOTS"
 pytestmark = [
-    pytest.mark.timeout(240),
+    *BROWSER_MARKS,
     pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs poppler's pdftotext"),
 ]
 
@@ -45,8 +47,8 @@ def pdf_text(path: Path) -> str:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_drill_down_downloads_review_and_sign_off(
     central: Central,
-    browser: object,  # noqa: F811
-    shots: Path,  # noqa: F811
+    browser: object,
+    shots: Path,
     tmp_path: Path,
 ) -> None:
     month = this_month()
@@ -60,7 +62,7 @@ def test_drill_down_downloads_review_and_sign_off(
         paid = s.query(Redemption.uuid).filter(Redemption.device != "dev-test").scalar()
     alert_id = alert_on(central, paid, "off_hours", "CIN-A")
 
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    ctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
     ctx.set_default_timeout(20_000)
     page = ctx.new_page()
     page.on("dialog", lambda d: d.accept())  # the sign-off confirmation

@@ -11,48 +11,24 @@ tmp_path, or to docs/screenshots/ with ``CINEPASS_MEMBER_SHOTS=1``.
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browsersupport import BROWSER_MARKS, PHONE, counter_syncs
 from sqlalchemy import select
-from syncsupport import ROOT, Central, enrolled_kiosk
+from syncsupport import Central, enrolled_kiosk
 from test_member_page import FACTOR, member_voucher
 
 from kiosk.engine.service import KioskService
-from kiosk.syncer import SyncEngine
 from sync.member import guard
 from sync.office.issuers import set_card_contact
 from sync.server.models import AuditEntry, Cinema, Voucher
 from sync.voucher import decode_voucher
 
-CHROMIUM = "/usr/bin/chromium"
-PHONE = {"width": 375, "height": 812}
-pytestmark = [
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-]
-playwright_api = pytest.importorskip("playwright.sync_api")
+SHOTS_ENV = "CINEPASS_MEMBER_SHOTS"
+pytestmark = BROWSER_MARKS
 zxingcpp = pytest.importorskip("zxingcpp")
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    if os.environ.get("CINEPASS_MEMBER_SHOTS"):
-        return ROOT / "docs" / "screenshots"
-    return tmp_path
-
-
-@pytest.fixture
-def phone() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        ctx = b.new_context(viewport=PHONE, locale="zh-CN")
-        yield ctx
-        ctx.close()
-        b.close()
 
 
 def decode_png(data: bytes) -> str:
@@ -139,11 +115,7 @@ def test_look_up_qr_report_lost_then_the_counter_refuses(
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "voucher.freeze")).one()
         assert (entry.actor, entry.address) == ("member", "127.0.0.1")
 
-    engine = SyncEngine(kiosk)  # the counter syncs and refuses the lost voucher
-    try:
-        assert engine.sync_now().to_json()["ok"]
-    finally:
-        engine.stop()
+    counter_syncs(kiosk)  # the counter syncs and refuses the lost voucher
     with KioskService.open(kiosk) as svc:
         verdict = svc.check(token, fmt="2D")
         assert not verdict.accepted and verdict.reason == "revoked"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pyotp
@@ -96,78 +97,38 @@ def test_totp_disable_and_sessions(central_db: Central) -> None:
         assert users.check_login(s, "admin1", PW, pyotp.TOTP(secret).now()).reason == "disabled"
 
 
-def cli(
-    central: Central,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    *args: str,
-    stdin: str = "",
-) -> tuple[int, str, str]:
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    capsys.readouterr()
-    rc = admin_main(["--db", central.url_db, *args])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
+UserCli = Callable[..., tuple[int, str, str]]
 
 
-def test_cli_user_commands(
+@pytest.fixture
+def user_cli(
     central_db: Central, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rc, out, _ = cli(
-        central_db,
-        capsys,
-        monkeypatch,
-        "user",
-        "add",
-        "zhang",
-        "--role",
-        "admin",
-        "--password-stdin",
-        stdin=PW + "\n",
-    )
+) -> UserCli:
+    """``user_cli("add", "zhang", ..., stdin=...)``: ``cinepass-admin user ...`` on the
+    test database, returning (exit code, stdout, stderr)."""
+
+    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        rc = admin_main(["--db", central_db.url_db, "user", *args])
+        out = capsys.readouterr()
+        return rc, out.out, out.err
+
+    return run
+
+
+def test_cli_user_commands(central_db: Central, user_cli: UserCli) -> None:
+    rc, out, _ = user_cli("add", "zhang", "--role", "admin", "--password-stdin", stdin=PW + "\n")
     assert rc == 0 and "zhang" in out
-    rc, _, err = cli(
-        central_db,
-        capsys,
-        monkeypatch,
-        "user",
-        "add",
-        "cin",
-        "--role",
-        "cinema",
-        "--cinema",
-        "CIN-A",
-        "--password-stdin",
-        stdin=PW + "\n",
+    rc, _, err = user_cli(
+        "add", "cin", "--role", "cinema", "--cinema", "CIN-A", "--password-stdin", stdin=PW + "\n"
     )
     assert rc == 0
-    rc, _, err = cli(
-        central_db,
-        capsys,
-        monkeypatch,
-        "user",
-        "add",
-        "zhang",
-        "--role",
-        "admin",
-        "--password-stdin",
-        stdin=PW + "\n",
-    )
+    rc, _, err = user_cli("add", "zhang", "--role", "admin", "--password-stdin", stdin=PW + "\n")
     assert rc == 2 and "already exists" in err and len(err.strip().splitlines()) == 1
-    rc, _, err = cli(
-        central_db,
-        capsys,
-        monkeypatch,
-        "user",
-        "add",
-        "q",
-        "--role",
-        "operator",
-        "--password-stdin",
-        stdin="",
-    )
+    rc, _, err = user_cli("add", "q", "--role", "operator", "--password-stdin", stdin="")
     assert rc == 2 and "empty" in err
-    rc, out, _ = cli(central_db, capsys, monkeypatch, "user", "list", "--json")
+    rc, out, _ = user_cli("list", "--json")
     rows = json.loads(out)
     assert rc == 0 and [(r["name"], r["role"], r["cinema"]) for r in rows] == [
         ("cin", "cinema", "CIN-A"),
@@ -175,35 +136,17 @@ def test_cli_user_commands(
     ]
     assert "password_hash" not in rows[0]
     new = "another pass 2"
-    rc, _, _ = cli(
-        central_db,
-        capsys,
-        monkeypatch,
-        "user",
-        "passwd",
-        "zhang",
-        "--password-stdin",
-        stdin=new + "\n",
-    )
+    rc, _, _ = user_cli("passwd", "zhang", "--password-stdin", stdin=new + "\n")
     assert rc == 0
     with central_db.session() as s:
         assert users.check_login(s, "zhang", new).user is not None
-    rc, out, _ = cli(central_db, capsys, monkeypatch, "user", "totp", "zhang")
+    rc, out, _ = user_cli("totp", "zhang")
     assert rc == 0 and "otpauth://totp/" in out
-    rc, _, _ = cli(central_db, capsys, monkeypatch, "user", "disable", "zhang")
+    rc, _, _ = user_cli("disable", "zhang")
     assert rc == 0
-    rc, _, err = cli(central_db, capsys, monkeypatch, "user", "disable", "zhang")
+    rc, _, err = user_cli("disable", "zhang")
     assert rc == 2 and "already disabled" in err
-    rc, _, err = cli(
-        central_db,
-        capsys,
-        monkeypatch,
-        "user",
-        "passwd",
-        "ghost",
-        "--password-stdin",
-        stdin=new + "\n",
-    )
+    rc, _, err = user_cli("passwd", "ghost", "--password-stdin", stdin=new + "\n")
     assert rc == 2 and "ghost" in err
     with central_db.session() as s:
         log = [

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sync.errors import CinePassError
+from sync.webcommon import front_end_app, security_headers
 
 from . import (
     pages_alerts,
@@ -45,21 +44,18 @@ PREFIX = "/console"
 ADMIN_TOTP_ENV = "CINEPASS_ADMIN_TOTP"
 
 #: Sent with every console answer: no framing, scripts and styles only from here.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
+SECURITY_HEADERS = security_headers(
+    csp=(
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+    referrer_policy="same-origin",
+)
 
 
 def create_console(sessions: object) -> FastAPI:
     """The console app on the server's sessionmaker (mounted by :func:`mount`)."""
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.sessions = sessions
+    app = front_end_app(sessions, HERE / "static", SECURITY_HEADERS)
     app.state.admin_totp = os.environ.get(ADMIN_TOTP_ENV, "") == "1"
     for module in (
         pages_auth,
@@ -75,16 +71,6 @@ def create_console(sessions: object) -> FastAPI:
         pages_alerts,
     ):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-
-    @app.middleware("http")
-    async def _headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

@@ -13,13 +13,13 @@ sub-application so its errors are pages while the API keeps answering JSON;
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sync.webcommon import front_end_app, security_headers
 
 from . import pages
 from .pages import HERE
@@ -28,32 +28,19 @@ log = logging.getLogger("cinepass.member")
 PREFIX = "/m"
 
 #: Sent with every answer: no framing, nothing from elsewhere, no script at all.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
+SECURITY_HEADERS = security_headers(
+    csp=(
         "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+    referrer_policy="no-referrer",
+)
 
 
 def create_member_app(sessions: object) -> FastAPI:
     """The member app on the server's sessionmaker (mounted by :func:`mount`)."""
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.sessions = sessions
+    app = front_end_app(sessions, HERE / "static", SECURITY_HEADERS)
     app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-
-    @app.middleware("http")
-    async def _headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
 
     def page(request: Request, status: int, key: str) -> Response:
         return pages.render(request, "error.html", status=status, text_key=key)

@@ -26,7 +26,7 @@ from sync.server.deps import ClientAddr, SessionDep
 from sync.server.models import Voucher
 
 from . import guard
-from .labels import DEFAULT_LANG, LANGS, translator
+from .i18n import DEFAULT_LANG, LANGS, translator
 from .view import view_of
 
 router = APIRouter()
@@ -38,6 +38,8 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+#: A form field, as long as any honest one can be.
+FormText = Annotated[str, Form(max_length=200)]
 SESSION_COOKIE = "cp_member"
 FORM_COOKIE = "cp_m_form"
 LANG_COOKIE = "cp_m_lang"
@@ -94,9 +96,9 @@ def lookup(
     request: Request,
     session: SessionDep,
     address: ClientAddr,
-    code: Annotated[str, Form(max_length=200)] = "",
-    factor: Annotated[str, Form(max_length=200)] = "",
-    csrf: Annotated[str, Form(max_length=200)] = "",
+    code: FormText = "",
+    factor: FormText = "",
+    csrf: FormText = "",
 ) -> Response:
     if not guard.csrf_ok(request.cookies.get(FORM_COOKIE, ""), csrf):
         return lookup_form(request, status=403, error="csrf_text", code=code)
@@ -156,7 +158,7 @@ def report_lost(
     request: Request,
     session: SessionDep,
     address: ClientAddr,
-    csrf: Annotated[str, Form(max_length=200)] = "",
+    csrf: FormText = "",
     confirm: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     found = viewed(request, session)
@@ -188,9 +190,7 @@ def report_lost(
 
 
 @router.post("/leave")
-def leave(
-    request: Request, session: SessionDep, csrf: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
+def leave(request: Request, session: SessionDep, csrf: FormText = "") -> Response:
     """End the view now (the cookie would lapse by itself)."""
     found = viewed(request, session)
     if found is not None and not guard.csrf_ok(guard.csrf_of(*found), csrf):
