@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from sync.server.models import OnlineRequest, now_ms
 
 from .online import lock
 from .partners import OnlineError, PartnerIdentity
+
+_Q = cast(Table, OnlineRequest.__table__)
+#: built once (SQLAlchemy Core: see docs/online-api.md, "Speed")
+ANSWERED = select(_Q.c.fingerprint, _Q.c.response).where(
+    _Q.c.partner == bindparam("partner"), _Q.c.key == bindparam("key")
+)
+REMEMBER = insert(_Q)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -29,7 +37,7 @@ def remembered(
     session: Session, partner: PartnerIdentity, key: str, print_: str
 ) -> dict[str, Any] | None:
     """The answer already given to this key (None: a new request); another body: mismatch."""
-    row = session.get(OnlineRequest, (partner.id, key))
+    row = session.connection().execute(ANSWERED, {"partner": partner.id, "key": key}).first()
     if row is None:
         return None
     if row.fingerprint != print_:
@@ -44,15 +52,15 @@ def remember(
     session: Session, partner: PartnerIdentity, key: str, print_: str, answer: dict[str, Any]
 ) -> None:
     """Keep ``answer`` for ``key`` in the transaction that made it (so both or neither)."""
-    row = OnlineRequest(
-        partner=partner.id,
-        key=key,
-        fingerprint=print_,
-        status_code=200,
-        response=answer,
-        at=now_ms(),
-    )
-    session.add(row)
+    row = {
+        "partner": partner.id,
+        "key": key,
+        "fingerprint": print_,
+        "status_code": 200,
+        "response": answer,
+        "at": now_ms(),
+    }
+    session.connection().execute(REMEMBER, row)
 
 
 def once(
