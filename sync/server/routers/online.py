@@ -24,6 +24,7 @@ size limit) keeps the server-wide shape.
 
 from __future__ import annotations
 
+import dataclasses
 import email.message
 import json
 import logging
@@ -31,9 +32,9 @@ import re
 import unicodedata
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -99,21 +100,34 @@ def signed_path(request: Request) -> str:
     return raw.decode("latin-1").split("?", 1)[0] if raw else request.url.path
 
 
-async def idempotency_key(  # async: a pure check, no worker thread needed
-    idempotency_key: Annotated[str | None, Header()] = None,
-) -> str | None:
-    if idempotency_key is not None and not KEY_RE.match(idempotency_key):
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key`` if well-formed (checked before the signature)."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not KEY_RE.match(key):
         raise OnlineError(
             "bad_idempotency_key", "Idempotency-Key: 1 to 128 printable ASCII characters", 400
         )
-    return idempotency_key
+    return key
 
 
-IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
-#: the signature's headers, declared so the OpenAPI page lists them (read in :func:`incoming`)
-PartnerHeader = Annotated[str | None, Header(alias="X-CinePass-Partner")]
-TimestampHeader = Annotated[str | None, Header(alias="X-CinePass-Timestamp")]
-SignatureHeader = Annotated[str | None, Header(alias="X-CinePass-Signature")]
+def _header(name: str, text: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": text,
+        "schema": {"type": "string"},
+    }
+
+
+#: the headers every route reads itself (in :func:`incoming`): declared for the OpenAPI
+#: page only, since FastAPI's own header parameters cost a share of each request
+SIGNED_HEADERS = [
+    _header("X-CinePass-Partner", "the partner id"),
+    _header("X-CinePass-Timestamp", "UNIX seconds, within 300 s of the server's clock"),
+    _header("X-CinePass-Signature", "hex HMAC-SHA256 (docs/online-api.md)"),
+]
+KEY_HEADER = _header("Idempotency-Key", "1 to 128 printable ASCII characters")
 
 
 class _Body(BaseModel):
@@ -152,10 +166,14 @@ B = TypeVar("B", bound=BaseModel)
 _ABSENT = object()
 
 
-def body_of(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI ``requestBody`` of a route that parses its body itself."""
-    schema = model.model_json_schema()
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+def documented(model: type[BaseModel] | None, *, key: bool = True) -> dict[str, Any]:
+    """The OpenAPI of a route that reads its headers and body itself."""
+    out: dict[str, Any] = {"parameters": SIGNED_HEADERS + ([KEY_HEADER] if key else [])}
+    if model is not None:
+        schema = model.model_json_schema()
+        content = {"application/json": {"schema": schema}}
+        out["requestBody"] = {"required": True, "content": content}
+    return out
 
 
 @dataclass(frozen=True)
@@ -170,10 +188,11 @@ class Incoming:
     partner: str | None
     timestamp: str | None
     signature: str | None
-    key: str | None
+    key: str | None = None
+    needs_key: bool = False  # POST holds: no key is refused (its signature spent)
 
 
-async def incoming(request: Request, key: str | None = None, *, parse: bool = True) -> Incoming:
+async def incoming(request: Request, *, parse: bool = True) -> Incoming:
     """The request's parts; unparsable JSON is ``bad_json`` here, as FastAPI's own parser says.
 
     Which bodies are JSON follows FastAPI (a JSON content type; none at all is
@@ -206,7 +225,6 @@ async def incoming(request: Request, key: str | None = None, *, parse: bool = Tr
         h.get("x-cinepass-partner"),
         h.get("x-cinepass-timestamp"),
         h.get("x-cinepass-signature"),
-        key,
     )
 
 
@@ -257,6 +275,10 @@ def serve(
             online.sweep_due(session)
         body = validated(model, req.data)
         try:
+            if req.needs_key and req.key is None:
+                raise OnlineError(
+                    "missing_idempotency_key", "POST holds needs an Idempotency-Key", 400
+                )
             if writes:
                 mark = online_once.fingerprint(req.method, req.path, req.raw)
                 answer = online_once.once(
@@ -282,84 +304,54 @@ async def run(
     operation: Operation[B],
     *,
     writes: bool = True,
-    key: str | None = None,
+    needs_key: bool = False,
 ) -> JSONResponse:
-    req = await incoming(request, key, parse=model is not NoBody)
+    """Read the request (bad JSON, then a malformed Idempotency-Key, are refused here,
+    in that order as before), then :func:`serve` it in one worker thread."""
+    req = await incoming(request, parse=model is not NoBody)
+    if writes:
+        req = dataclasses.replace(req, key=idempotency_key(request), needs_key=needs_key)
     return JSONResponse(await run_in_threadpool(serve, req, model, operation, writes=writes))
 
 
-@router.post("/check", openapi_extra=body_of(CheckIn))
-async def check(
-    request: Request,
-    _p: PartnerHeader = None,
-    _t: TimestampHeader = None,
-    _s: SignatureHeader = None,
-) -> JSONResponse:
+@router.post("/check", openapi_extra=documented(CheckIn, key=False))
+async def check(request: Request) -> JSONResponse:
     def op(s: Session, p: PartnerIdentity, b: CheckIn) -> dict[str, Any]:
         return online.check(s, p, b.code, b.cinema, b.format)
 
     return await run(request, CheckIn, op, writes=False)
 
 
-@router.post("/holds", openapi_extra=body_of(HoldIn))
-async def hold(
-    request: Request,
-    key: IdempotencyKey,
-    _p: PartnerHeader = None,
-    _t: TimestampHeader = None,
-    _s: SignatureHeader = None,
-) -> JSONResponse:
+@router.post("/holds", openapi_extra=documented(HoldIn))
+async def hold(request: Request) -> JSONResponse:
     def op(s: Session, p: PartnerIdentity, b: HoldIn) -> dict[str, Any]:
-        if key is None:  # refused inside the operation, so its signature is spent too
-            raise OnlineError("missing_idempotency_key", "POST holds needs an Idempotency-Key", 400)
         return online.hold(s, p, b.code, b.cinema, b.format, b.order_ref, b.hold_seconds)
 
-    return await run(request, HoldIn, op, key=key)
+    return await run(request, HoldIn, op, needs_key=True)
 
 
-@router.post("/holds/{hold_id}/confirm")
-async def confirm(
-    request: Request,
-    hold_id: str,
-    key: IdempotencyKey,
-    _p: PartnerHeader = None,
-    _t: TimestampHeader = None,
-    _s: SignatureHeader = None,
-) -> JSONResponse:
+@router.post("/holds/{hold_id}/confirm", openapi_extra=documented(None))
+async def confirm(request: Request, hold_id: str) -> JSONResponse:
     def op(s: Session, p: PartnerIdentity, _b: NoBody) -> dict[str, Any]:
         return online.confirm(s, p, hold_id, watched(s))
 
-    return await run(request, NoBody, op, key=key)
+    return await run(request, NoBody, op)
 
 
-@router.post("/holds/{hold_id}/release")
-async def release(
-    request: Request,
-    hold_id: str,
-    key: IdempotencyKey,
-    _p: PartnerHeader = None,
-    _t: TimestampHeader = None,
-    _s: SignatureHeader = None,
-) -> JSONResponse:
+@router.post("/holds/{hold_id}/release", openapi_extra=documented(None))
+async def release(request: Request, hold_id: str) -> JSONResponse:
     def op(s: Session, p: PartnerIdentity, _b: NoBody) -> dict[str, Any]:
         return online.release(s, p, hold_id)
 
-    return await run(request, NoBody, op, key=key)
+    return await run(request, NoBody, op)
 
 
-@router.post("/redemptions/{record_id}/cancel", openapi_extra=body_of(CancelIn))
-async def cancel(
-    request: Request,
-    record_id: str,
-    key: IdempotencyKey,
-    _p: PartnerHeader = None,
-    _t: TimestampHeader = None,
-    _s: SignatureHeader = None,
-) -> JSONResponse:
+@router.post("/redemptions/{record_id}/cancel", openapi_extra=documented(CancelIn))
+async def cancel(request: Request, record_id: str) -> JSONResponse:
     def op(s: Session, p: PartnerIdentity, b: CancelIn) -> dict[str, Any]:
         return online.cancel(s, p, record_id, b.reason, watched(s))
 
-    return await run(request, CancelIn, op, key=key)
+    return await run(request, CancelIn, op)
 
 
 def watched(session: Session) -> online.OnLine:
