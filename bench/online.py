@@ -2,9 +2,13 @@
 
 Run: ``.venv/bin/python bench/online.py`` (200 requests/s for 60 s), ``--smoke``
 (30 requests/s for 2 s: what CI runs so the script cannot rot; its figures
-mean little). ``--db URL`` benches another database (e.g. PostgreSQL; SQLite
-file in a temp folder by default) and ``--servers N`` starts N server
-processes on N ports, the orders spread over them (issue 14: 1 and 4).
+mean little). ``--db URL`` benches another database (SQLite file in a temp
+folder by default), ``--pg`` a throwaway PostgreSQL cluster (scripts/pg.sh),
+and ``--servers N`` starts N server processes on N ports, the orders spread
+over them (issue 14: 1 and 4). ``--cpu N`` measures instead the server's CPU
+time per request, N requests of each kind one at a time (``/proc/PID/stat``
+before and after each batch), beside the bare ``/api/v1/health``: what the
+API's own work costs, free of queueing.
 
 Each order is the partner's three signed calls, in turn, through the
 reference client (:mod:`sync.partner_client`, which keeps one connection per
@@ -42,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
 
-from syncsupport import Central, setup_central  # noqa: E402
+from syncsupport import Central, fresh_pg_database, setup_central, stop_pg  # noqa: E402
 
 from sync.office.partners import add_partner  # noqa: E402
 from sync.partner_client import PartnerApiError, PartnerClient, signature  # noqa: E402
@@ -172,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=200.0, help="requests per second")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--db", help="database URL (default: a SQLite file in a temp folder)")
+    ap.add_argument(
+        "--pg", action="store_true", help="a throwaway PostgreSQL (scripts/pg.sh), stopped after"
+    )
     ap.add_argument("--servers", type=int, default=1, help="server processes")
     ap.add_argument(
         "--cpu",
@@ -182,10 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rate, seconds = (30.0, 2.0) if args.smoke else (args.rate, args.seconds)
     n_orders = args.cpu + 1 if args.cpu else max(1, int(rate * seconds / len(CALLS)))
+    if args.pg and not args.db:
+        try:
+            return run(args, rate, n_orders, fresh_pg_database())
+        finally:
+            stop_pg()
+    return run(args, rate, n_orders, args.db)
+
+
+def run(args: argparse.Namespace, rate: float, n_orders: int, url: str | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         key = PrivateKey.generate()
-        db = args.db or f"sqlite:///{folder / 'central.sqlite3'}"
+        db = url or f"sqlite:///{folder / 'central.sqlite3'}"
         engine = migrate(db)
         setup_central(engine, key, folder / "keys")
         central = Central(engine, None, key, db, folder / "keys", db)

@@ -39,35 +39,32 @@ known" at once. docs/online-api.md, "Speed", has the figures.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import secrets
 import time
 import unicodedata
 import uuid
 import weakref
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sync.records import GENESIS_HASH
 from sync.server import feeds
 from sync.server.models import OnlineHold, OnlineRequest, Redemption, Voucher, now_ms
 
+from .online_ledger import SOURCE, OnLine, device_of, settled, write_line
+
+__all__ = ["SOURCE", "USED", "OnLine", "device_of"]  # what other modules read from here
 from .online_usable import USED, VOUCHER_STATE, H, R, frozen, held_by_other, usable, used_up
 from .partners import OnlineError, PartnerIdentity, prune_signatures
 from .reports import iso_utc
-from .signoff_models import LineChange, record_adjustments
 
 HOLD_ID_RE = re.compile(r"^hd_[0-9a-f]{16}$")
 RECORD_ID_RE = re.compile(r"^[0-9a-f-]{36}$")
 HOLD_DEFAULT_S = 900
 HOLD_MAX_S = 1800
-SOURCE = "online"
 #: answered Idempotency-Keys are kept this long (a retry after that is a new request)
 IDEMPOTENCY_KEEP_MS = 24 * 3600 * 1000
 LOCKED = "cinepass.head_locked"
@@ -100,38 +97,32 @@ END_HOLD = (
 CONFIRMED = (
     update(_H)
     .where(_H.c.id == bindparam("hold"))
+    .where(_H.c.status == "held")
     .values(
         status="confirmed", active=None, ended_at=bindparam("ended"), record_id=bindparam("record")
     )
 )
 HOLD_INSERT = insert(_H)
-LINE_INSERT = insert(_R)
-CHAIN_HEAD = (
-    select(_R.c.seq, _R.c.hash)
-    .where(_R.c.device == bindparam("device"))
-    .order_by(_R.c.seq.desc())
-    .limit(1)
-)
 #: the voucher's hold that is marked active, whatever its expiry
 ACTIVE_HOLD = select(_H.c.id, _H.c.partner, _H.c.voucher, _H.c.cinema).where(
     _H.c.active == bindparam("cti")
 )
-
 HoldRow = Any  # a row of HOLD_ROW or ACTIVE_HOLD, or an OnlineHold: id, partner, voucher, cinema…
+
+
+def locked(session: Session) -> bool:
+    """Whether this transaction holds the feed-head lock already."""
+    tx = session.get_transaction()
+    return tx is not None and session.info.get(LOCKED) is tx
 
 
 def lock(session: Session) -> None:
     """Take the feed-head lock, once per transaction: every step of a request calls this,
     the first one takes the lock (held until commit), the others find it taken."""
-    if session.info.get(LOCKED) is session.get_transaction() is not None:
+    if locked(session):
         return
     feeds.lock_head(session)
     session.info[LOCKED] = session.get_transaction()
-
-
-def device_of(partner_id: str) -> str:
-    """The ``device`` column of a partner's lines (and of its feed entries)."""
-    return f"online:{partner_id}"
 
 
 def text(value: str, field: str, limit: int) -> str:
@@ -239,8 +230,9 @@ def sweep(session: Session, now: int | None = None) -> int:
 def sweep_due(session: Session) -> None:
     """:func:`sweep`, if this process has not swept this database in the last second.
 
-    (A sweep rolled back with a refused request counts too: the next one is a
-    second later, and nothing waits for it: see the module docstring.)
+    The API calls it last in a write's transaction (after the work, which
+    holds the feed-head lock by then); nothing waits for it: see the module
+    docstring.
     """
     bind = session.get_bind()
     t = time.monotonic()
@@ -248,6 +240,21 @@ def sweep_due(session: Session) -> None:
         return
     _SWEPT[bind] = t
     sweep(session)
+
+
+class Keep(Protocol):
+    """The request's Idempotency-Key, claimed by a step before it takes the feed-head lock
+    (:class:`sync.office.online_once.Keeper`)."""
+
+    def claim(self, answer: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    def amend(self, answer: dict[str, Any]) -> None: ...
+
+
+def publish(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Append to the revocation feed, taking the feed-head lock if this transaction has not."""
+    feeds.publish_revocations(session, entries, locked=locked(session))
+    session.info[LOCKED] = session.get_transaction()
 
 
 def hold(
@@ -258,20 +265,23 @@ def hold(
     fmt: str,
     order_ref: str,
     seconds: int | None = None,
+    keep: Keep | None = None,
 ) -> dict[str, Any]:
-    """``POST holds``: keep the voucher for this order until confirm, release or expiry."""
+    """``POST holds``: keep the voucher for this order until confirm, release or expiry.
+
+    Most of it before the feed-head lock: the voucher's state as of now (a
+    refusal stands as of now), the key's claim, the hold's row (its UNIQUE
+    ``active`` makes a concurrent hold of the voucher wait for this one, then
+    fail). Under the lock (held from the feed append to the commit) only the
+    state again, for a use or a freeze that got in meanwhile.
+    """
     order_ref = text(order_ref, "order_ref", 128)
     length = HOLD_DEFAULT_S if seconds is None else seconds
     if not 1 <= length <= HOLD_MAX_S:
         raise OnlineError("bad_hold_seconds", f"hold_seconds: 1 to {HOLD_MAX_S}", 422)
-    lock(session)
     now = now_ms()
     v = usable(session, partner, code, cinema, fmt, now)
     conn = session.connection()
-    if v.hold_until is not None:  # usable, so it lapsed; not swept yet: end it, or we clash
-        stale = conn.execute(ACTIVE_HOLD, {"cti": v.cti}).first()
-        if stale is not None:
-            lapse(session, stale, now)
     row = {
         "id": f"hd_{secrets.token_hex(8)}",
         "partner": partner.id,
@@ -284,6 +294,15 @@ def hold(
         "created_at": now,
         "expires_at": now + length * 1000,
     }
+    answer = {"status": "held", "hold_id": row["id"], "expires_at": iso_utc(row["expires_at"])}
+    prior = keep.claim(answer) if keep is not None else None
+    if prior is not None:  # a concurrent request with this key answered first
+        return prior
+    if v.hold_until is not None:  # usable, so it lapsed; not swept yet: end it, or we clash
+        lock(session)
+        stale = conn.execute(ACTIVE_HOLD, {"cti": v.cti}).first()
+        if stale is not None:
+            lapse(session, stale, now)
     try:
         conn.execute(HOLD_INSERT, row)
     except IntegrityError:  # the database's own "exactly one live hold"
@@ -297,8 +316,13 @@ def hold(
         device=device_of(partner.id),
         staff=partner.name[:64],
     )
-    feeds.publish_revocations(session, [entry], locked=True)
-    return {"status": "held", "hold_id": row["id"], "expires_at": iso_utc(row["expires_at"])}
+    publish(session, [entry])  # from here to the commit: the feed-head lock
+    again = conn.execute(VOUCHER_STATE, {"cti": v.cti, "cinema": cinema}).one()
+    if again.status == "frozen":
+        raise frozen(again)
+    if again.uses >= again.admissions:
+        raise used_up()
+    return answer
 
 
 def own_hold(session: Session, partner: PartnerIdentity, hold_id: str) -> HoldRow:
@@ -318,85 +342,20 @@ def _ended(hold_id: str, status: str) -> OnlineError:
     return OnlineError("hold_ended", f"预订已结束 / hold {hold_id} is {status}")
 
 
-def _line(
+def confirm(
     session: Session,
     partner: PartnerIdentity,
-    hold: HoldRow,
-    token: str,
-    kind: str,
-    voids: str = "",
+    hold_id: str,
+    on_line: OnLine | None = None,
+    keep: Keep | None = None,
 ) -> dict[str, Any]:
-    """A ledger line of the partner's chain (hash over its fields and the previous hash),
-    inserted; returns its columns."""
-    device = device_of(partner.id)
-    conn = session.connection()
-    last = conn.execute(CHAIN_HEAD, {"device": device}).first()
-    seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH.hex())
-    fields = {
-        "uuid": str(uuid.uuid4()),
-        "v": 1,
-        "device": device,
-        "seq": seq + 1,
-        "kind": kind,
-        "voucher": hold.voucher,
-        "token": token,
-        "cinema": hold.cinema,
-        "format": hold.format,
-        "staff": partner.name[:64],
-        "at": now_ms(),
-        "voids": voids,
-        "prev": prev,
-    }
-    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-    line = {
-        **fields,
-        "hash": digest,
-        "sig": partner.signature,
-        "status": "void" if kind == "void" else "valid",
-        "duplicate_of": None,
-        "problem": None,
-        "received_at": fields["at"],
-        "chain_gap": False,
-        "chain_fork": False,
-        "flags": [],
-        "source": SOURCE,
-        "partner": partner.id,
-        "order_ref": hold.order_ref,
-    }
-    conn.execute(LINE_INSERT, line)
-    return line
+    """``POST holds/{id}/confirm``: the use, as a valid line of the ledger.
 
-
-#: told of each line an online request writes: (record uuid, device) (the server's
-#: alerts inbox, issue 13)
-OnLine = Callable[[str, str], None]
-
-
-def _settled(
-    session: Session, line: dict[str, Any], before: str | None, on_line: OnLine | None
-) -> None:
-    """What every counter line goes through after its status is set: a line of a signed
-    month becomes an adjustment of the next open one (docs/settlement.md), and the monitor
-    is told."""
-    change = LineChange(
-        line["uuid"],
-        line["cinema"],
-        int(line["at"]),
-        line["kind"],
-        line["format"],
-        before,
-        line["status"],
-    )
-    record_adjustments(session, [change])
-    if on_line is not None and before is None:
-        on_line(line["uuid"], line["device"])
-
-
-def confirm(
-    session: Session, partner: PartnerIdentity, hold_id: str, on_line: OnLine | None = None
-) -> dict[str, Any]:
-    """``POST holds/{id}/confirm``: the use, as a valid line of the ledger."""
-    lock(session)
+    The hold as of now decides a refusal and the key is claimed before the
+    feed-head lock; under it, the hold is confirmed only if still ``held``
+    (else a concurrent confirm won: its answer), the voucher's uses are
+    counted again, and the line, its chain and the feed are written.
+    """
     row = own_hold(session, partner, hold_id)
     if row.status == "confirmed":
         return {"status": "confirmed", "hold_id": row.id, "record_id": row.record_id}
@@ -404,15 +363,29 @@ def confirm(
         raise _ended(row.id, "expired")  # not swept yet
     if row.status != "held":
         raise _ended(row.id, row.status)
+    record, at = str(uuid.uuid4()), now_ms()
+    answer = {"status": "confirmed", "hold_id": row.id, "record_id": record}
+    prior = keep.claim(answer) if keep is not None else None
+    if prior is not None:
+        return prior
+    lock(session)
     conn = session.connection()
+    won = conn.execute(CONFIRMED, {"hold": row.id, "ended": at, "record": record})
+    if won.rowcount != 1:  # it changed since: confirmed by a concurrent request, or ended
+        now = own_hold(session, partner, hold_id)
+        if now.status != "confirmed":
+            raise _ended(now.id, now.status)
+        answer = {"status": "confirmed", "hold_id": now.id, "record_id": now.record_id}
+        if keep is not None:
+            keep.amend(answer)
+        return answer
     v = conn.execute(VOUCHER_STATE, {"cti": row.voucher, "cinema": row.cinema}).one()
     if v.status == "frozen":
         raise frozen(v)
     if v.uses >= v.admissions:  # e.g. an offline counter admitted it meanwhile
         raise used_up()
-    line = _line(session, partner, row, v.token, "redeem")
-    conn.execute(CONFIRMED, {"hold": row.id, "ended": line["at"], "record": line["uuid"]})
-    _settled(session, line, None, on_line)
+    line = write_line(session, partner, row, v.token, "redeem", record=record, at=at)
+    settled(session, line, None, on_line)
     redeemed = feeds.revocation_entry(
         v.cti,
         "redeemed",
@@ -423,7 +396,7 @@ def confirm(
     )
     released = hold_entry(row, "released", partner.name, now_ms())
     feeds.publish_revocations(session, [released, redeemed], locked=True)  # one append
-    return {"status": "confirmed", "hold_id": row.id, "record_id": line["uuid"]}
+    return answer
 
 
 def release(session: Session, partner: PartnerIdentity, hold_id: str) -> dict[str, Any]:
@@ -474,13 +447,13 @@ def cancel(
         raise OnlineError(
             "not_cancellable", f"此记录不可撤销 / record {record_id} is {line.status}"
         )
-    void = _line(session, partner, row, line.token, "void", voids=record_id)
+    void = write_line(session, partner, row, line.token, "void", voids=record_id)
     line.status = "void"
     row.status, row.cancel_reason = "cancelled", reason
     session.flush()
     changed = {c: getattr(line, c) for c in ("uuid", "cinema", "at", "kind", "format", "device")}
-    _settled(session, {**changed, "status": "void"}, "valid", None)  # a signed month's refund
-    _settled(session, void, None, on_line)
+    settled(session, {**changed, "status": "void"}, "valid", None)  # a signed month's refund
+    settled(session, void, None, on_line)
     v = session.get(Voucher, line.voucher)
     if v is not None and uses(session, v.cti) < v.admissions:
         entry = feeds.revocation_entry(v.cti, "unredeemed")

@@ -247,19 +247,25 @@ def validated(model: type[B], data: Any) -> B:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
 
 
-Operation = Callable[[Session, PartnerIdentity, B], dict[str, Any]]
+#: what a route does with the session, the partner, the body and (hold, confirm: the
+#: routes that claim their key themselves, :func:`sync.office.online_once.kept`) the key
+Operation = Callable[[Session, PartnerIdentity, B, online.Keep | None], dict[str, Any]]
 
 
 def serve(
-    req: Incoming, model: type[B], operation: Operation[B], *, writes: bool
+    req: Incoming, model: type[B], operation: Operation[B], *, writes: bool, claims: bool = False
 ) -> dict[str, Any]:
     """A request's whole database work, in one worker thread and one transaction.
 
     Authenticate (the signature is recorded in the request's transaction,
-    committed with its answer: one commit per request), end lapsed holds
+    committed with its answer: one commit per request), validate the body,
+    operate (writes: at most once per Idempotency-Key,
+    :func:`sync.office.online_once.kept` or ``once``), end lapsed holds
     (writes; at most once a second, :func:`sync.office.online.sweep_due`),
-    validate the body, operate (writes: at most once per Idempotency-Key,
-    :func:`sync.office.online_once.once`), commit. A refusal rolls back, then
+    commit. The sweep comes last: it takes the feed-head lock, and hold and
+    confirm do their work before that lock (on PostgreSQL a sweep first would
+    hold it while a hold waits on another's row, which waits for the lock:
+    a deadlock). A refusal rolls back, then
     spends the signature on its own: a refused request must not be
     replayable either, it might succeed later. An invalid body rolls back and
     spends nothing (the same bytes are refused the same way again).
@@ -275,21 +281,25 @@ def serve(
             body=req.raw,
             commit=False,
         )
-        if writes:
-            online.sweep_due(session)
         body = validated(model, req.data)
         try:
             if req.needs_key and req.key is None:
                 raise OnlineError(
                     "missing_idempotency_key", "POST holds needs an Idempotency-Key", 400
                 )
-            if writes:
-                mark = online_once.fingerprint(req.method, req.path, req.raw)
+            mark = online_once.fingerprint(req.method, req.path, req.raw)
+            if writes and claims:
+                answer = online_once.kept(
+                    session, partner, req.key, mark, lambda k: operation(session, partner, body, k)
+                )
+            elif writes:
                 answer = online_once.once(
-                    session, partner, req.key, mark, lambda: operation(session, partner, body)
+                    session, partner, req.key, mark, lambda: operation(session, partner, body, None)
                 )
             else:
-                answer = operation(session, partner, body)
+                answer = operation(session, partner, body, None)
+            if writes:
+                online.sweep_due(session)
         except CinePassError:
             session.rollback()
             try:
@@ -309,18 +319,21 @@ async def run(
     *,
     writes: bool = True,
     needs_key: bool = False,
+    claims: bool = False,
 ) -> JSONResponse:
     """Read the request (bad JSON, then a malformed Idempotency-Key, are refused here,
     in that order as before), then :func:`serve` it in one worker thread."""
     req = await incoming(request, parse=model is not NoBody)
     if writes:
         req = dataclasses.replace(req, key=idempotency_key(request), needs_key=needs_key)
-    return JSONResponse(await run_in_threadpool(serve, req, model, operation, writes=writes))
+    return JSONResponse(
+        await run_in_threadpool(serve, req, model, operation, writes=writes, claims=claims)
+    )
 
 
 @router.post("/check", openapi_extra=documented(CheckIn, key=False))
 async def check(request: Request) -> JSONResponse:
-    def op(s: Session, p: PartnerIdentity, b: CheckIn) -> dict[str, Any]:
+    def op(s: Session, p: PartnerIdentity, b: CheckIn, _k: online.Keep | None) -> dict[str, Any]:
         return online.check(s, p, b.code, b.cinema, b.format)
 
     return await run(request, CheckIn, op, writes=False)
@@ -328,23 +341,23 @@ async def check(request: Request) -> JSONResponse:
 
 @router.post("/holds", openapi_extra=documented(HoldIn))
 async def hold(request: Request) -> JSONResponse:
-    def op(s: Session, p: PartnerIdentity, b: HoldIn) -> dict[str, Any]:
-        return online.hold(s, p, b.code, b.cinema, b.format, b.order_ref, b.hold_seconds)
+    def op(s: Session, p: PartnerIdentity, b: HoldIn, k: online.Keep | None) -> dict[str, Any]:
+        return online.hold(s, p, b.code, b.cinema, b.format, b.order_ref, b.hold_seconds, k)
 
-    return await run(request, HoldIn, op, needs_key=True)
+    return await run(request, HoldIn, op, needs_key=True, claims=True)
 
 
 @router.post("/holds/{hold_id}/confirm", openapi_extra=documented(None))
 async def confirm(request: Request, hold_id: str) -> JSONResponse:
-    def op(s: Session, p: PartnerIdentity, _b: NoBody) -> dict[str, Any]:
-        return online.confirm(s, p, hold_id, watched(s))
+    def op(s: Session, p: PartnerIdentity, _b: NoBody, k: online.Keep | None) -> dict[str, Any]:
+        return online.confirm(s, p, hold_id, watched(s), k)
 
-    return await run(request, NoBody, op)
+    return await run(request, NoBody, op, claims=True)
 
 
 @router.post("/holds/{hold_id}/release", openapi_extra=documented(None))
 async def release(request: Request, hold_id: str) -> JSONResponse:
-    def op(s: Session, p: PartnerIdentity, _b: NoBody) -> dict[str, Any]:
+    def op(s: Session, p: PartnerIdentity, _b: NoBody, _k: online.Keep | None) -> dict[str, Any]:
         return online.release(s, p, hold_id)
 
     return await run(request, NoBody, op)
@@ -352,7 +365,7 @@ async def release(request: Request, hold_id: str) -> JSONResponse:
 
 @router.post("/redemptions/{record_id}/cancel", openapi_extra=documented(CancelIn))
 async def cancel(request: Request, record_id: str) -> JSONResponse:
-    def op(s: Session, p: PartnerIdentity, b: CancelIn) -> dict[str, Any]:
+    def op(s: Session, p: PartnerIdentity, b: CancelIn, _k: online.Keep | None) -> dict[str, Any]:
         return online.cancel(s, p, record_id, b.reason, watched(s))
 
     return await run(request, CancelIn, op)
