@@ -252,8 +252,9 @@ class Keep(Protocol):
 
 
 def publish(session: Session, entries: list[dict[str, Any]]) -> None:
-    """Append to the revocation feed, taking the feed-head lock if this transaction has not."""
-    feeds.publish_revocations(session, entries, locked=locked(session))
+    """Append to the revocation feed; the append's own ``UPDATE`` of the head row takes the
+    feed-head lock if this transaction did not hold it yet (one statement fewer under it)."""
+    feeds.publish_revocations(session, entries, locked=True)
     session.info[LOCKED] = session.get_transaction()
 
 
