@@ -121,6 +121,11 @@ class Keeper:
         """
         if self.key is None:
             return None
+        if self.session.get_bind().dialect.name == "sqlite":
+            # one transaction at a time (BEGIN IMMEDIATE): kept() looked the key up in this
+            # very transaction, so nobody can have claimed it since; no savepoint needed
+            remember(self.session, self.partner, self.key, self.print_, answer)
+            return None
         try:
             with self.session.begin_nested():
                 remember(self.session, self.partner, self.key, self.print_, answer)
