@@ -17,8 +17,10 @@ not two: on SQLite each commit is an fsync every writer waits for) and, when
 the request is refused and rolled back, at once after in a transaction of
 its own (:func:`spend`);
 rows older than twice the window are pruned by :func:`prune_signatures`
-(called under the feed-head lock by every writing request, so two pruning
-transactions never lock the same rows in different orders).
+(called under the feed-head lock by the API's sweep, at most once a second per
+server process, so two pruning transactions never lock the same rows in
+different orders). The partner's row and the signature are read and written
+with statements built once (SQLAlchemy Core): every request runs them.
 """
 
 from __future__ import annotations
