@@ -2,9 +2,13 @@
 
 Run: ``.venv/bin/python bench/online.py`` (200 requests/s for 60 s), ``--smoke``
 (30 requests/s for 2 s: what CI runs so the script cannot rot; its figures
-mean little). ``--db URL`` benches another database (e.g. PostgreSQL; SQLite
-file in a temp folder by default) and ``--servers N`` starts N server
-processes on N ports, the orders spread over them (issue 14: 1 and 4).
+mean little). ``--db URL`` benches another database (SQLite file in a temp
+folder by default), ``--pg`` a throwaway PostgreSQL cluster (scripts/pg.sh),
+and ``--servers N`` starts N server processes on N ports, the orders spread
+over them (issue 14: 1 and 4). ``--cpu N`` measures instead the server's CPU
+time per request, N requests of each kind one at a time (``/proc/PID/stat``
+before and after each batch), beside the bare ``/api/v1/health``: what the
+API's own work costs, free of queueing.
 
 Each order is the partner's three signed calls, in turn, through the
 reference client (:mod:`sync.partner_client`, which keeps one connection per
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import http.client
 import os
 import sqlite3
 import statistics
@@ -31,15 +36,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
 
-from syncsupport import Central, setup_central  # noqa: E402
+from syncsupport import Central, fresh_pg_database, setup_central, stop_pg  # noqa: E402
 
 from sync.office.partners import add_partner  # noqa: E402
 from sync.partner_client import PartnerApiError, PartnerClient, signature  # noqa: E402
@@ -89,6 +96,56 @@ def order(client: PartnerClient, code: str, n: int) -> dict[str, float | str]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(url: str, pid: int, client: PartnerClient, codes: list[str]) -> None:
+    """Server CPU per request, one request at a time: health, then check, hold, confirm.
+
+    Each kind runs as a batch of ``len(codes)`` requests; the figure is the
+    server process's CPU time over the batch divided by its requests, so
+    client time and waiting do not count. The bare health endpoint is the
+    floor (HTTP, middleware, routing): what is above it is the API's own work.
+    """
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname or "", u.port, timeout=10)
+
+    def health() -> None:
+        conn.request("GET", "/api/v1/health")
+        conn.getresponse().read()
+
+    for _ in range(20):  # warm up: imports, caches, connections
+        health()
+    client.check(codes[-1], "CIN-A", "2D")
+    codes = codes[:-1]
+    holds: list[str] = []
+    steps: list[tuple[str, Callable[[int, str], object]]] = [
+        ("health", lambda _i, _c: health()),
+        ("check", lambda _i, c: client.check(c, "CIN-A", "2D")),
+        (
+            "hold",
+            lambda i, c: holds.append(
+                client.hold(c, "CIN-A", "2D", f"cpu-{i}", key=f"cpu-{i}")["hold_id"]
+            ),
+        ),
+        ("confirm", lambda i, _c: client.confirm(holds[i])),
+    ]
+    for name, step in steps:
+        before, t = cpu_seconds(pid), time.perf_counter()
+        for i, code in enumerate(codes):
+            step(i, code)
+        cpu, wall = cpu_seconds(pid) - before, time.perf_counter() - t
+        n = len(codes)
+        print(
+            f"  {name:<8} server CPU {cpu / n * 1000:6.2f} ms/request   "
+            f"wall {wall / n * 1000:6.2f} ms/request   ({n} requests)"
+        )
+    conn.close()
+
+
 def bare(folder: Path, n: int) -> list[float]:
     """HMAC over a request-sized message plus one committed SQLite insert, per call."""
     con = sqlite3.connect(folder / "bare.sqlite3", isolation_level=None)
@@ -119,14 +176,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=200.0, help="requests per second")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--db", help="database URL (default: a SQLite file in a temp folder)")
+    ap.add_argument(
+        "--pg", action="store_true", help="a throwaway PostgreSQL (scripts/pg.sh), stopped after"
+    )
     ap.add_argument("--servers", type=int, default=1, help="server processes")
+    ap.add_argument(
+        "--cpu",
+        type=int,
+        metavar="N",
+        help="instead: server CPU per request of N sequential requests of each kind",
+    )
     args = ap.parse_args(argv)
     rate, seconds = (30.0, 2.0) if args.smoke else (args.rate, args.seconds)
-    n_orders = max(1, int(rate * seconds / len(CALLS)))
+    n_orders = args.cpu + 1 if args.cpu else max(1, int(rate * seconds / len(CALLS)))
+    if args.pg and not args.db:
+        try:
+            return run(args, rate, n_orders, fresh_pg_database())
+        finally:
+            stop_pg()
+    return run(args, rate, n_orders, args.db)
+
+
+def run(args: argparse.Namespace, rate: float, n_orders: int, url: str | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         key = PrivateKey.generate()
-        db = args.db or f"sqlite:///{folder / 'central.sqlite3'}"
+        db = url or f"sqlite:///{folder / 'central.sqlite3'}"
         engine = migrate(db)
         setup_central(engine, key, folder / "keys")
         central = Central(engine, None, key, db, folder / "keys", db)
@@ -134,7 +209,18 @@ def main(argv: list[str] | None = None) -> int:
         with central.session() as s:
             partner, secret = add_partner(s, "bench")
             pid = partner.id
-        urls, procs = serve(db, args.servers)
+        urls, procs = serve(db, 1 if args.cpu else args.servers)
+        if args.cpu:
+            try:
+                print(f"server CPU per request on {db.split(':', 1)[0]}, one request at a time:")
+                cpu_per_request(urls[0], procs[0].pid, PartnerClient(urls[0], pid, secret), codes)
+                load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+                print(f"  machine: {os.cpu_count()} CPU(s), load average {load} (1/5/15 min)")
+            finally:
+                procs[0].terminate()
+                procs[0].wait(10)
+                engine.dispose()
+            return 0
         try:
             clients = [PartnerClient(u, pid, secret) for u in urls]
             gap = len(CALLS) / rate

@@ -146,3 +146,42 @@ def test_counters_uploading_while_partners_hold_and_confirm_leave_one_paid_line(
     assert sum(r.status == "valid" for r in lines) == 1  # one paid line, whoever won
     assert len(lines) == 3 + results.count("confirmed")
     assert results.count("confirmed") <= 1
+
+
+def test_concurrent_retries_with_one_idempotency_key_get_one_answer(
+    central: Central, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The key is claimed before the feed-head lock: its retries wait on the key's row.
+
+    Ten sends of one hold (the same body and key, each signed at its own second, so ten
+    signatures) at once: one hold, ten times its answer; the same for its confirm.
+    """
+    import json
+    import time
+
+    from test_online_api import raw
+
+    code = short(central.issue(1)[0])
+    p = add_partner(central, capsys)
+    now = int(time.time())
+
+    def send(path: str, data: bytes, key: str) -> Any:
+        def one(i: int) -> dict[str, Any]:
+            headers = {
+                **p.headers("POST", path, data, timestamp=str(now - i)),
+                "Idempotency-Key": key,
+            }
+            status, answer = raw(p, path, data, headers)
+            return {"status": json.dumps(answer, sort_keys=True) if status == 200 else answer}
+
+        return together(10, one)
+
+    body = json.dumps({"code": code, "cinema": "CIN-A", "format": "2D", "order_ref": "o"}).encode()
+    held = send(f"{PREFIX}/holds", body, "same-hold")
+    assert len(set(held)) == 1 and json.loads(held[0])["status"] == "held"
+    hold_id = json.loads(held[0])["hold_id"]
+    done = send(f"{PREFIX}/holds/{hold_id}/confirm", b"", "same-confirm")
+    assert len(set(done)) == 1 and json.loads(done[0])["status"] == "confirmed"
+    with central.session() as s:
+        assert len(s.scalars(select(OnlineHold)).all()) == 1
+        assert s.execute(select(func.count()).select_from(Redemption)).scalar_one() == 1

@@ -58,3 +58,28 @@ def test_the_client_keeps_one_connection_per_thread(
     assert seen[0] is not conn  # another thread: its own
     conn.close()  # as if the server had closed it while idle
     assert p.check(code, "CIN-A", "2D")["usable"]
+
+
+def test_the_order_of_refusals_holds_with_one_worker_hop(
+    central: Central, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad JSON first, then a malformed Idempotency-Key, then the signature, then the fields
+    (as with FastAPI's own parameters); a route without a body ignores what is sent."""
+    code = short(central.issue(1)[0])
+    p = add_partner(central, capsys)
+    holds = f"{PREFIX}/holds"
+    unsigned = {"Content-Type": "application/json", "Idempotency-Key": "bad key"}
+    assert raw(p, holds, b"{nope", unsigned)[1]["error"] == "bad_json"
+    assert raw(p, holds, b"{}", unsigned)[1]["error"] == "bad_idempotency_key"
+    unsigned["Idempotency-Key"] = "k-1"
+    assert raw(p, holds, b"{}", unsigned)[1]["error"] == "bad_signature"
+    signed = {**p.headers("POST", holds, b"{}"), "Idempotency-Key": "k-1"}
+    assert raw(p, holds, b"{}", signed) == (
+        422,
+        {"error": "invalid_request", "message": "code: Field required"},
+    )
+    assert raw(p, holds, b"{}", signed)[0] == 422  # an invalid body spends nothing
+    hold = p.hold(code, "CIN-A", "2D", "o", key="k-2")
+    path = f"{PREFIX}/holds/{hold['hold_id']}/confirm"
+    status, answer = raw(p, path, b"{not json", p.headers("POST", path, b"{not json"))
+    assert (status, answer["status"]) == (200, "confirmed")

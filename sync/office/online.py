@@ -22,59 +22,107 @@ hold of one voucher cannot be inserted whatever the application believed.
 
 A use is a ``redeem`` line whose status is ``valid`` or ``review`` (a line
 held for the union's decision is still a claimed use). Holds lapse at
-``expires_at``: :func:`sweep` (every write of the API) ends them and tells
-the counters.
+``expires_at``: every step that meets a lapsed hold treats it as ended
+(``hold`` ends it, ``confirm`` refuses it, ``check`` ignores it), and
+:func:`sweep` ends the rest and tells the counters, at most once a second per
+server process (:func:`sweep_due`): a counter stops refusing at the hold's
+``at`` on its own, so the ``released`` is a courtesy, not what frees it.
+
+Speed
+-----
+The steps of a request read and write with SQLAlchemy Core statements built
+once here (no ORM unit of work, no per-statement construction) on the
+session's connection, one statement per question: :data:`VOUCHER_STATE`
+answers "which voucher, how often used, held until when, is the cinema
+known" at once. docs/online-api.md, "Speed", has the figures.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import secrets
+import time
 import unicodedata
 import uuid
-from collections.abc import Callable
-from typing import Any
+import weakref
+from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sync.records import GENESIS_HASH
 from sync.server import feeds
-from sync.server.models import Cinema, OnlineHold, OnlineRequest, Redemption, Voucher, now_ms
-from sync.voucher.codec import PREFIX, decode_voucher
-from sync.voucher.errors import VoucherError
-from sync.voucher.shortcode import parse_short_code
+from sync.server.models import OnlineHold, OnlineRequest, Redemption, Voucher, now_ms
 
+from .online_ledger import SOURCE, OnLine, device_of, settled, write_line
+
+__all__ = ["SOURCE", "USED", "OnLine", "device_of"]  # what other modules read from here
+from .online_usable import USED, VOUCHER_STATE, H, R, frozen, held_by_other, usable, used_up
 from .partners import OnlineError, PartnerIdentity, prune_signatures
 from .reports import iso_utc
-from .signoff_models import LineChange, record_adjustments
 
 HOLD_ID_RE = re.compile(r"^hd_[0-9a-f]{16}$")
 RECORD_ID_RE = re.compile(r"^[0-9a-f-]{36}$")
 HOLD_DEFAULT_S = 900
 HOLD_MAX_S = 1800
-SOURCE = "online"
-USED = ("valid", "review")
 #: answered Idempotency-Keys are kept this long (a retry after that is a new request)
 IDEMPOTENCY_KEEP_MS = 24 * 3600 * 1000
 LOCKED = "cinepass.head_locked"
+#: a server process sweeps lapsed holds (and prunes) at most this often
+SWEEP_EVERY_S = 1.0
+_SWEPT: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()
+
+_H, _R = H, R
+HOLD_ROW = select(
+    _H.c.id,
+    _H.c.partner,
+    _H.c.voucher,
+    _H.c.cinema,
+    _H.c.format,
+    _H.c.order_ref,
+    _H.c.status,
+    _H.c.expires_at,
+    _H.c.record_id,
+).where(_H.c.id == bindparam("id"))
+DUE_HOLDS = (
+    select(_H.c.id, _H.c.partner, _H.c.voucher, _H.c.cinema)
+    .where(_H.c.status == "held", _H.c.expires_at <= bindparam("now"))
+    .limit(1000)
+)
+END_HOLD = (
+    update(_H)
+    .where(_H.c.id == bindparam("hold"))
+    .values(status=bindparam("to"), active=None, ended_at=bindparam("ended"))
+)
+CONFIRMED = (
+    update(_H)
+    .where(_H.c.id == bindparam("hold"))
+    .where(_H.c.status == "held")
+    .values(
+        status="confirmed", active=None, ended_at=bindparam("ended"), record_id=bindparam("record")
+    )
+)
+HOLD_INSERT = insert(_H)
+#: the voucher's hold that is marked active, whatever its expiry
+ACTIVE_HOLD = select(_H.c.id, _H.c.partner, _H.c.voucher, _H.c.cinema).where(
+    _H.c.active == bindparam("cti")
+)
+HoldRow = Any  # a row of HOLD_ROW or ACTIVE_HOLD, or an OnlineHold: id, partner, voucher, cinema…
+
+
+def locked(session: Session) -> bool:
+    """Whether this transaction holds the feed-head lock already."""
+    tx = session.get_transaction()
+    return tx is not None and session.info.get(LOCKED) is tx
 
 
 def lock(session: Session) -> None:
     """Take the feed-head lock, once per transaction: every step of a request calls this,
     the first one takes the lock (held until commit), the others find it taken."""
-    if session.info.get(LOCKED) is session.get_transaction() is not None:
+    if locked(session):
         return
     feeds.lock_head(session)
     session.info[LOCKED] = session.get_transaction()
-
-
-def device_of(partner_id: str) -> str:
-    """The ``device`` column of a partner's lines (and of its feed entries)."""
-    return f"online:{partner_id}"
 
 
 def text(value: str, field: str, limit: int) -> str:
@@ -85,21 +133,6 @@ def text(value: str, field: str, limit: int) -> str:
             "bad_text", f"{field} 须为一行文字 / {field}: one line of 1 to {limit} characters", 422
         )
     return out
-
-
-def find_code(session: Session, code: str) -> Voucher:
-    """The voucher a short code (any case, dashes or not) or QR text names, else unknown_code."""
-    code = code.strip()
-    try:
-        cti = (
-            decode_voucher(code).voucher.cti if code.startswith(PREFIX) else parse_short_code(code)
-        )
-    except (VoucherError, ValueError):
-        cti = None
-    v = session.get(Voucher, cti.hex()) if cti else None
-    if v is None:
-        raise OnlineError("unknown_code", "无此券码 / no voucher with this code", 404)
-    return v
 
 
 def uses(session: Session, cti: str) -> int:
@@ -119,40 +152,15 @@ def live_hold(session: Session, cti: str, now: int) -> OnlineHold | None:
     return hold if hold is not None and hold.expires_at > now else None
 
 
-def lapse(session: Session, hold: OnlineHold, now: int) -> None:
+def lapse(session: Session, hold: HoldRow, now: int) -> None:
     """End a hold past its ``expires_at`` and tell the counters."""
-    hold.status, hold.active, hold.ended_at = "expired", None, now
+    end(session, hold.id, "expired", now)
     _announce(session, hold, "released", "")
 
 
-def usable(
-    session: Session, partner: PartnerIdentity, code: str, cinema: str, fmt: str, now: int
-) -> Voucher:
-    """The voucher if ``partner`` may use it at ``cinema`` for ``fmt`` now; else the refusal."""
-    if not partner.allows(cinema) or session.get(Cinema, cinema) is None:
-        raise OnlineError(
-            "wrong_cinema", f"无权代理此影院 / this partner may not act for cinema {cinema!r}", 403
-        )
-    v = find_code(session, code)
-    if v.status == "frozen":
-        raise OnlineError("frozen", f"此券已冻结 / voucher frozen ({v.freeze_reason or ''})")
-    if uses(session, v.cti) >= v.admissions:
-        raise OnlineError("already_redeemed", "此券已使用 / voucher already used")
-    if live_hold(session, v.cti, now) is not None:
-        raise OnlineError("held_by_other", "此券已被预订 / voucher held by another order")
-    if now // 1000 > v.exp:
-        raise OnlineError("expired", f"此券已过期 / voucher expired on {iso_utc(v.exp * 1000)}")
-    if now // 1000 < v.nbf:
-        raise OnlineError(
-            "not_yet_valid", f"此券尚未生效 / voucher valid from {iso_utc(v.nbf * 1000)}"
-        )
-    if v.cinemas is not None and cinema not in v.cinemas:
-        raise OnlineError("wrong_cinema", f"此券不适用于本影院 / not valid at cinema {cinema}")
-    if fmt not in v.formats:
-        raise OnlineError(
-            "wrong_format", f"此券不含此影片格式 / format {fmt!r} not in {', '.join(v.formats)}"
-        )
-    return v
+def end(session: Session, hold_id: str, status: str, at: int) -> None:
+    """Mark a hold ended (``released``, ``expired``): it no longer keeps its voucher."""
+    session.connection().execute(END_HOLD, {"hold": hold_id, "to": status, "ended": at})
 
 
 def mask(holder: str | None) -> str | None:
@@ -178,21 +186,13 @@ def check(
         "valid_until": iso_utc(v.exp * 1000),
         "holder": mask(v.holder),
         "admissions": v.admissions,
-        "uses_left": v.admissions - uses(session, v.cti),
+        "uses_left": v.admissions - v.uses,
     }
 
 
-def _announce(session: Session, hold: OnlineHold, action: str, staff: str) -> None:
-    """Tell the counters a hold began (``at`` = when it lapses) or ended.
-
-    The end is not announced for a voucher the office froze meanwhile: the
-    counters' ``released`` would lift that freeze's row.
-    """
-    v = session.get(Voucher, hold.voucher)
-    if action == "released" and v is not None and v.status == "frozen":
-        return
-    at = hold.expires_at if action == "held" else now_ms()
-    entry = feeds.revocation_entry(
+def hold_entry(hold: HoldRow, action: str, staff: str, at: int) -> dict[str, Any]:
+    """The revocation entry of a hold that began (``at`` = when it lapses) or ended."""
+    return feeds.revocation_entry(
         hold.voucher,
         action,
         reason="held" if action == "held" else "",
@@ -201,7 +201,15 @@ def _announce(session: Session, hold: OnlineHold, action: str, staff: str) -> No
         device=device_of(hold.partner),
         staff=staff[:64],
     )
-    feeds.publish_revocations(session, [entry])
+
+
+def _announce(session: Session, hold: HoldRow, action: str, staff: str) -> None:
+    """Tell the counters a hold ended (``released``), unless the office froze the voucher
+    meanwhile: the counters' ``released`` would lift that freeze's row."""
+    status = session.execute(select(Voucher.status).where(Voucher.cti == hold.voucher)).scalar()
+    if status == "frozen":
+        return
+    feeds.publish_revocations(session, [hold_entry(hold, action, staff, now_ms())], locked=True)
 
 
 def sweep(session: Session, now: int | None = None) -> int:
@@ -212,15 +220,42 @@ def sweep(session: Session, now: int | None = None) -> int:
     lock(session)  # one pruner at a time (see sync.office.partners)
     now = now_ms() if now is None else now
     prune_signatures(session, now)
-    due = session.scalars(
-        select(OnlineHold)
-        .where(OnlineHold.status == "held", OnlineHold.expires_at <= now)
-        .limit(1000)
-    ).all()
+    due = session.connection().execute(DUE_HOLDS, {"now": now}).all()
     for hold in due:
         lapse(session, hold, now)
     session.execute(delete(OnlineRequest).where(OnlineRequest.at < now - IDEMPOTENCY_KEEP_MS))
     return len(due)
+
+
+def sweep_due(session: Session) -> None:
+    """:func:`sweep`, if this process has not swept this database in the last second.
+
+    The API calls it last in a write's transaction (after the work, which
+    holds the feed-head lock by then); nothing waits for it: see the module
+    docstring.
+    """
+    bind = session.get_bind()
+    t = time.monotonic()
+    if t - _SWEPT.get(bind, -SWEEP_EVERY_S) < SWEEP_EVERY_S:
+        return
+    _SWEPT[bind] = t
+    sweep(session)
+
+
+class Keep(Protocol):
+    """The request's Idempotency-Key, claimed by a step before it takes the feed-head lock
+    (:class:`sync.office.online_once.Keeper`)."""
+
+    def claim(self, answer: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    def amend(self, answer: dict[str, Any]) -> None: ...
+
+
+def publish(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Append to the revocation feed; the append's own ``UPDATE`` of the head row takes the
+    feed-head lock if this transaction did not hold it yet (one statement fewer under it)."""
+    feeds.publish_revocations(session, entries, locked=True)
+    session.info[LOCKED] = session.get_transaction()
 
 
 def hold(
@@ -231,179 +266,159 @@ def hold(
     fmt: str,
     order_ref: str,
     seconds: int | None = None,
+    keep: Keep | None = None,
 ) -> dict[str, Any]:
-    """``POST holds``: keep the voucher for this order until confirm, release or expiry."""
+    """``POST holds``: keep the voucher for this order until confirm, release or expiry.
+
+    Most of it before the feed-head lock: the voucher's state as of now (a
+    refusal stands as of now), the key's claim, the hold's row (its UNIQUE
+    ``active`` makes a concurrent hold of the voucher wait for this one, then
+    fail). Under the lock (held from the feed append to the commit) only the
+    state again, for a use or a freeze that got in meanwhile.
+    """
     order_ref = text(order_ref, "order_ref", 128)
     length = HOLD_DEFAULT_S if seconds is None else seconds
     if not 1 <= length <= HOLD_MAX_S:
         raise OnlineError("bad_hold_seconds", f"hold_seconds: 1 to {HOLD_MAX_S}", 422)
-    lock(session)
     now = now_ms()
     v = usable(session, partner, code, cinema, fmt, now)
-    stale = active_hold(session, v.cti)  # usable: if there is one, it has lapsed
-    if stale is not None:  # not swept yet: end it here, or the insert would clash
-        lapse(session, stale, now)
-        session.flush()
-    row = OnlineHold(
-        id=f"hd_{secrets.token_hex(8)}",
-        partner=partner.id,
-        voucher=v.cti,
-        active=v.cti,
-        cinema=cinema,
-        format=fmt,
-        order_ref=order_ref,
-        status="held",
-        created_at=now,
-        expires_at=now + length * 1000,
-    )
-    session.add(row)
+    conn = session.connection()
+    row = {
+        "id": f"hd_{secrets.token_hex(8)}",
+        "partner": partner.id,
+        "voucher": v.cti,
+        "active": v.cti,
+        "cinema": cinema,
+        "format": fmt,
+        "order_ref": order_ref,
+        "status": "held",
+        "created_at": now,
+        "expires_at": now + length * 1000,
+    }
+    answer = {"status": "held", "hold_id": row["id"], "expires_at": iso_utc(row["expires_at"])}
+    prior = keep.claim(answer) if keep is not None else None
+    if prior is not None:  # a concurrent request with this key answered first
+        return prior
+    if v.hold_until is not None:  # usable, so it lapsed; not swept yet: end it, or we clash
+        lock(session)
+        stale = conn.execute(ACTIVE_HOLD, {"cti": v.cti}).first()
+        if stale is not None:
+            lapse(session, stale, now)
     try:
-        session.flush()
+        conn.execute(HOLD_INSERT, row)
     except IntegrityError:  # the database's own "exactly one live hold"
-        raise OnlineError("held_by_other", "此券已被预订 / voucher held by another order") from None
-    _announce(session, row, "held", partner.name)
-    return {"status": "held", "hold_id": row.id, "expires_at": iso_utc(row.expires_at)}
+        raise held_by_other() from None
+    entry = feeds.revocation_entry(
+        v.cti,
+        "held",
+        reason="held",
+        at=row["expires_at"],
+        cinema=cinema,
+        device=device_of(partner.id),
+        staff=partner.name[:64],
+    )
+    publish(session, [entry])  # from here to the commit: the feed-head lock
+    again = conn.execute(VOUCHER_STATE, {"cti": v.cti, "cinema": cinema}).one()
+    if again.status == "frozen":
+        raise frozen(again)
+    if again.uses >= again.admissions:
+        raise used_up()
+    return answer
 
 
-def own_hold(session: Session, partner: PartnerIdentity, hold_id: str) -> OnlineHold:
-    row = session.get(OnlineHold, hold_id) if HOLD_ID_RE.match(hold_id) else None
+def own_hold(session: Session, partner: PartnerIdentity, hold_id: str) -> HoldRow:
+    row = (
+        session.connection().execute(HOLD_ROW, {"id": hold_id}).first()
+        if HOLD_ID_RE.match(hold_id)
+        else None
+    )
     if row is None or row.partner != partner.id:  # another partner's hold is not there for you
         raise OnlineError("unknown_hold", f"无此预订 / no hold {hold_id!r}", 404)
     return row
 
 
-def _ended(row: OnlineHold) -> OnlineError:
-    if row.status == "expired":
-        return OnlineError("hold_expired", f"预订已过期 / hold {row.id} expired")
-    return OnlineError("hold_ended", f"预订已结束 / hold {row.id} is {row.status}")
-
-
-def _chain_head(session: Session, device: str) -> tuple[int, str]:
-    last = session.execute(
-        select(Redemption.seq, Redemption.hash)
-        .where(Redemption.device == device)
-        .order_by(Redemption.seq.desc())
-        .limit(1)
-    ).first()
-    return (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH.hex())
-
-
-def _line(
-    session: Session, partner: PartnerIdentity, row: OnlineHold, kind: str, voids: str = ""
-) -> Redemption:
-    """A ledger line of the partner's chain (hash over its fields and the previous hash)."""
-    device = device_of(partner.id)
-    seq, prev = _chain_head(session, device)
-    v = session.get(Voucher, row.voucher)
-    assert v is not None  # a hold names an issued voucher
-    fields = {
-        "uuid": str(uuid.uuid4()),
-        "v": 1,
-        "device": device,
-        "seq": seq + 1,
-        "kind": kind,
-        "voucher": v.cti,
-        "token": v.token,
-        "cinema": row.cinema,
-        "format": row.format,
-        "staff": partner.name[:64],
-        "at": now_ms(),
-        "voids": voids,
-        "prev": prev,
-    }
-    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-    line = Redemption(
-        **fields,
-        hash=digest,
-        sig=partner.signature,
-        status="void" if kind == "void" else "valid",
-        duplicate_of=None,
-        problem=None,
-        received_at=fields["at"],
-        chain_gap=False,
-        chain_fork=False,
-        source=SOURCE,
-        partner=partner.id,
-        order_ref=row.order_ref,
-    )
-    session.add(line)
-    return line
-
-
-#: told of each line an online request writes (the server's alerts inbox, issue 13)
-OnLine = Callable[[Redemption], None]
-
-
-def _settled(
-    session: Session, line: Redemption, before: str | None, on_line: OnLine | None
-) -> None:
-    """What every counter line goes through after its status is set: a line of a signed
-    month becomes an adjustment of the next open one (docs/settlement.md), and the monitor
-    is told."""
-    record_adjustments(
-        session,
-        [
-            LineChange(
-                line.uuid, line.cinema, int(line.at), line.kind, line.format, before, line.status
-            )
-        ],
-    )
-    if on_line is not None and before is None:
-        on_line(line)
+def _ended(hold_id: str, status: str) -> OnlineError:
+    if status == "expired":
+        return OnlineError("hold_expired", f"预订已过期 / hold {hold_id} expired")
+    return OnlineError("hold_ended", f"预订已结束 / hold {hold_id} is {status}")
 
 
 def confirm(
-    session: Session, partner: PartnerIdentity, hold_id: str, on_line: OnLine | None = None
+    session: Session,
+    partner: PartnerIdentity,
+    hold_id: str,
+    on_line: OnLine | None = None,
+    keep: Keep | None = None,
 ) -> dict[str, Any]:
-    """``POST holds/{id}/confirm``: the use, as a valid line of the ledger."""
-    lock(session)
+    """``POST holds/{id}/confirm``: the use, as a valid line of the ledger.
+
+    The hold as of now decides a refusal and the key is claimed before the
+    feed-head lock; under it, the hold is confirmed only if still ``held``
+    (else a concurrent confirm won: its answer), the voucher's uses are
+    counted again, and the line, its chain and the feed are written.
+    """
     row = own_hold(session, partner, hold_id)
     if row.status == "confirmed":
         return {"status": "confirmed", "hold_id": row.id, "record_id": row.record_id}
     if row.status == "held" and row.expires_at <= now_ms():
-        row.status = "expired"  # sweep() has not got to it yet; rolled back with the refusal
+        raise _ended(row.id, "expired")  # not swept yet
     if row.status != "held":
-        raise _ended(row)
-    v = session.get(Voucher, row.voucher)
-    assert v is not None
+        raise _ended(row.id, row.status)
+    record, at = str(uuid.uuid4()), now_ms()
+    answer = {"status": "confirmed", "hold_id": row.id, "record_id": record}
+    prior = keep.claim(answer) if keep is not None else None
+    if prior is not None:
+        return prior
+    lock(session)
+    conn = session.connection()
+    won = conn.execute(CONFIRMED, {"hold": row.id, "ended": at, "record": record})
+    if won.rowcount != 1:  # it changed since: confirmed by a concurrent request, or ended
+        now = own_hold(session, partner, hold_id)
+        if now.status != "confirmed":
+            raise _ended(now.id, now.status)
+        answer = {"status": "confirmed", "hold_id": now.id, "record_id": now.record_id}
+        if keep is not None:
+            keep.amend(answer)
+        return answer
+    v = conn.execute(VOUCHER_STATE, {"cti": row.voucher, "cinema": row.cinema}).one()
     if v.status == "frozen":
-        raise OnlineError("frozen", f"此券已冻结 / voucher frozen ({v.freeze_reason or ''})")
-    if uses(session, v.cti) >= v.admissions:  # e.g. an offline counter admitted it meanwhile
-        raise OnlineError("already_redeemed", "此券已使用 / voucher already used")
-    line = _line(session, partner, row, "redeem")
-    row.status, row.active, row.ended_at, row.record_id = "confirmed", None, line.at, line.uuid
-    session.flush()
-    _settled(session, line, None, on_line)
-    _announce(session, row, "released", partner.name)
-    entry = feeds.revocation_entry(
+        raise frozen(v)
+    if v.uses >= v.admissions:  # e.g. an offline counter admitted it meanwhile
+        raise used_up()
+    line = write_line(session, partner, row, v.token, "redeem", record=record, at=at)
+    settled(session, line, None, on_line)
+    redeemed = feeds.revocation_entry(
         v.cti,
         "redeemed",
-        at=line.at,
-        cinema=line.cinema,
-        device=line.device,
-        staff=line.staff,
+        at=line["at"],
+        cinema=line["cinema"],
+        device=line["device"],
+        staff=line["staff"],
     )
-    feeds.publish_revocations(session, [entry])
-    return {"status": "confirmed", "hold_id": row.id, "record_id": line.uuid}
+    released = hold_entry(row, "released", partner.name, now_ms())
+    feeds.publish_revocations(session, [released, redeemed], locked=True)  # one append
+    return answer
 
 
 def release(session: Session, partner: PartnerIdentity, hold_id: str) -> dict[str, Any]:
     """``POST holds/{id}/release``: the order fell through; the voucher is free again."""
     lock(session)
     row = own_hold(session, partner, hold_id)
-    if row.status == "held" and row.expires_at > now_ms():
-        row.status, row.active, row.ended_at = "released", None, now_ms()
-        session.flush()
+    status = row.status
+    if status == "held" and row.expires_at > now_ms():
+        status = "released"
+        end(session, row.id, status, now_ms())
         _announce(session, row, "released", partner.name)
-    elif row.status == "held":
+    elif status == "held":
+        status = "expired"
         lapse(session, row, now_ms())
-    if row.status == "confirmed":
+    if status == "confirmed":
         raise OnlineError(
             "already_confirmed", f"预订已确认 / hold {row.id} was confirmed: cancel the redemption"
         )
-    if row.status == "cancelled":
-        raise _ended(row)
-    return {"status": row.status, "hold_id": row.id}
+    if status == "cancelled":
+        raise _ended(row.id, status)
+    return {"status": status, "hold_id": row.id}
 
 
 def cancel(
@@ -433,13 +448,15 @@ def cancel(
         raise OnlineError(
             "not_cancellable", f"此记录不可撤销 / record {record_id} is {line.status}"
         )
-    void = _line(session, partner, row, "void", voids=record_id)
+    void = write_line(session, partner, row, line.token, "void", voids=record_id)
     line.status = "void"
     row.status, row.cancel_reason = "cancelled", reason
     session.flush()
-    _settled(session, line, "valid", None)  # a refund of a signed month's use: an adjustment
-    _settled(session, void, None, on_line)
+    changed = {c: getattr(line, c) for c in ("uuid", "cinema", "at", "kind", "format", "device")}
+    settled(session, {**changed, "status": "void"}, "valid", None)  # a signed month's refund
+    settled(session, void, None, on_line)
     v = session.get(Voucher, line.voucher)
     if v is not None and uses(session, v.cti) < v.admissions:
-        feeds.publish_revocations(session, [feeds.revocation_entry(v.cti, "unredeemed")])
-    return {"status": "cancelled", "record_id": record_id, "void_id": void.uuid}
+        entry = feeds.revocation_entry(v.cti, "unredeemed")
+        feeds.publish_revocations(session, [entry], locked=True)
+    return {"status": "cancelled", "record_id": record_id, "void_id": void["uuid"]}

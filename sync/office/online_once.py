@@ -2,21 +2,44 @@
 
 The answer is stored in the transaction that made it, so both or neither exist;
 a refusal keeps nothing and a retry may succeed later (docs/online-api.md).
-Apart from :mod:`.online` so each stays small; :func:`once` takes its lock.
+Apart from :mod:`.online` so each stays small.
+
+Two ways to run a request once. :func:`once` (release, cancel) takes the
+feed-head lock first, so a concurrent request with the same key waits for it
+and then finds the answer. :func:`kept` (hold, confirm: the hot path) lets
+the operation claim the key with its answer *before* it takes the lock
+(:class:`Keeper`): the key's row is inserted in a savepoint, so a concurrent
+request with the same key waits on that row alone, then finds the first
+answer; the lock is held only for what needs it (docs/online-api.md, "Speed").
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sync.server.models import OnlineRequest, now_ms
 
 from .online import lock
 from .partners import OnlineError, PartnerIdentity
+
+_Q = cast(Table, OnlineRequest.__table__)
+#: built once (SQLAlchemy Core: see docs/online-api.md, "Speed")
+ANSWERED = select(_Q.c.fingerprint, _Q.c.response).where(
+    _Q.c.partner == bindparam("partner"), _Q.c.key == bindparam("key")
+)
+REMEMBER = insert(_Q)
+AMEND = (
+    update(_Q)
+    .where(_Q.c.partner == bindparam("p"), _Q.c.key == bindparam("k"))
+    .values(response=bindparam("answer"))
+)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -29,7 +52,7 @@ def remembered(
     session: Session, partner: PartnerIdentity, key: str, print_: str
 ) -> dict[str, Any] | None:
     """The answer already given to this key (None: a new request); another body: mismatch."""
-    row = session.get(OnlineRequest, (partner.id, key))
+    row = session.connection().execute(ANSWERED, {"partner": partner.id, "key": key}).first()
     if row is None:
         return None
     if row.fingerprint != print_:
@@ -44,15 +67,15 @@ def remember(
     session: Session, partner: PartnerIdentity, key: str, print_: str, answer: dict[str, Any]
 ) -> None:
     """Keep ``answer`` for ``key`` in the transaction that made it (so both or neither)."""
-    row = OnlineRequest(
-        partner=partner.id,
-        key=key,
-        fingerprint=print_,
-        status_code=200,
-        response=answer,
-        at=now_ms(),
-    )
-    session.add(row)
+    row = {
+        "partner": partner.id,
+        "key": key,
+        "fingerprint": print_,
+        "status_code": 200,
+        "response": answer,
+        "at": now_ms(),
+    }
+    session.connection().execute(REMEMBER, row)
 
 
 def once(
@@ -77,3 +100,62 @@ def once(
     if key is not None:
         remember(session, partner, key, print_, answer)
     return answer
+
+
+@dataclass(frozen=True)
+class Keeper:
+    """The Idempotency-Key of one request, claimed by its operation (see the module docstring)."""
+
+    session: Session
+    partner: PartnerIdentity
+    key: str | None
+    print_: str
+
+    def claim(self, answer: dict[str, Any]) -> dict[str, Any] | None:
+        """Keep ``answer`` for the key now, before the work that makes it true.
+
+        None: this request is the first with the key (the row is kept if the
+        transaction commits, gone with it if refused). Else the answer a
+        concurrent request with the key committed meanwhile (this one waited
+        on the key's row), or ``idempotency_mismatch``.
+        """
+        if self.key is None:
+            return None
+        if self.session.get_bind().dialect.name == "sqlite":
+            # one transaction at a time (BEGIN IMMEDIATE): kept() looked the key up in this
+            # very transaction, so nobody can have claimed it since; no savepoint needed
+            remember(self.session, self.partner, self.key, self.print_, answer)
+            return None
+        try:
+            with self.session.begin_nested():
+                remember(self.session, self.partner, self.key, self.print_, answer)
+        except IntegrityError:
+            prior = remembered(self.session, self.partner, self.key, self.print_)
+            if prior is None:  # cannot be: the row that clashed was committed
+                raise
+            return prior
+        return None
+
+    def amend(self, answer: dict[str, Any]) -> None:
+        """The answer turned out otherwise (a concurrent request did the work): keep that."""
+        if self.key is not None:
+            params = {"p": self.partner.id, "k": self.key, "answer": answer}
+            self.session.connection().execute(AMEND, params)
+
+
+def kept(
+    session: Session,
+    partner: PartnerIdentity,
+    key: str | None,
+    print_: str,
+    operation: Callable[[Keeper], dict[str, Any]],
+) -> dict[str, Any]:
+    """Run ``operation`` at most once per ``key``; it claims the key itself (:class:`Keeper`).
+
+    A replay whose answer is already committed gets it here, before any lock.
+    """
+    if key is not None:
+        prior = remembered(session, partner, key, print_)
+        if prior is not None:
+            return prior
+    return operation(Keeper(session, partner, key, print_))

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .errors import ServerError
@@ -52,15 +52,33 @@ class Event:
     device: str | None = None
 
 
+_HEAD = cast(Table, FeedHead.__table__)
+#: built once and run on the session's connection (Core: no ORM bulk-update work per call;
+#: the session is flushed first, as the ORM's autoflush did)
+_LOCK = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq).returning(_HEAD.c.seq)
+_BUMP = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq + bindparam("n"))
+    .returning(_HEAD.c.seq)
+)
+_INSERT = insert(cast(Table, FeedEvent.__table__))
+
+
+def _core(session: Session) -> Any:
+    """The session's connection, after flushing what the ORM holds (its autoflush)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection()
+
+
 def lock_head(session: Session) -> int:
     """Take the feed-head row lock (held until commit) and return the current seq.
 
     Every write path that appends events or decides redemption status calls
     this first, so concurrent writers (threads or server processes) take turns.
     """
-    seq = session.execute(
-        update(FeedHead).where(FeedHead.id == 1).values(seq=FeedHead.seq).returning(FeedHead.seq)
-    ).scalar_one_or_none()
+    seq = _core(session).execute(_LOCK).scalar_one_or_none()
     if seq is None:  # a database created by create_all in a test, not by migrate()
         session.add(FeedHead(id=1, seq=0))
         session.flush()
@@ -68,17 +86,18 @@ def lock_head(session: Session) -> int:
     return int(seq)
 
 
-def append(session: Session, events: Sequence[Event]) -> list[int]:
-    """Append events in order; returns their seq numbers."""
+def append(session: Session, events: Sequence[Event], *, locked: bool = False) -> list[int]:
+    """Append events in order; returns their seq numbers.
+
+    ``locked``: the caller's transaction already holds the head (:func:`lock_head`),
+    so its re-take is skipped (one statement fewer: the online API's requests).
+    """
     if not events:
         return []
-    lock_head(session)
-    head = session.execute(
-        update(FeedHead)
-        .where(FeedHead.id == 1)
-        .values(seq=FeedHead.seq + len(events))
-        .returning(FeedHead.seq)
-    ).scalar_one()
+    if not locked:
+        lock_head(session)
+    conn = _core(session)
+    head = conn.execute(_BUMP, {"n": len(events)}).scalar_one()
     first = int(head) - len(events) + 1
     at = now_ms()
     rows = [
@@ -93,7 +112,7 @@ def append(session: Session, events: Sequence[Event]) -> list[int]:
         }
         for i, e in enumerate(events)
     ]
-    session.execute(cast(Table, FeedEvent.__table__).insert(), rows)
+    conn.execute(_INSERT, rows)
     return [first + i for i in range(len(events))]
 
 
@@ -139,9 +158,12 @@ def revocation_entry(
     }
 
 
-def publish_revocations(session: Session, entries: Sequence[dict[str, Any]]) -> list[int]:
+def publish_revocations(
+    session: Session, entries: Sequence[dict[str, Any]], *, locked: bool = False
+) -> list[int]:
     """Append revocation-feed entries (built with :func:`revocation_entry`)."""
-    return append(session, [Event("revocation", e["action"], e["cti"], e) for e in entries])
+    events = [Event("revocation", e["action"], e["cti"], e) for e in entries]
+    return append(session, events, locked=locked)
 
 
 def key_entry(k: IssuerKey) -> dict[str, Any]:
