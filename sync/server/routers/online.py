@@ -282,12 +282,12 @@ def serve(
             commit=False,
         )
         body = validated(model, req.data)
+        mark = online_once.fingerprint(req.method, req.path, req.raw)
         try:
             if req.needs_key and req.key is None:
                 raise OnlineError(
                     "missing_idempotency_key", "POST holds needs an Idempotency-Key", 400
                 )
-            mark = online_once.fingerprint(req.method, req.path, req.raw)
             if writes and claims:
                 answer = online_once.kept(
                     session, partner, req.key, mark, lambda k: operation(session, partner, body, k)
@@ -300,16 +300,38 @@ def serve(
                 answer = operation(session, partner, body, None)
             if writes:
                 online.sweep_due(session)
-        except CinePassError:
+        except CinePassError as exc:
             session.rollback()
+            prior = answered_meanwhile(session, partner, req, mark, exc) if writes else None
             try:
                 spend(session, partner)
                 session.commit()
             except IntegrityError:  # a replay of it got in meanwhile: spent all the same
                 session.rollback()
+            if prior is not None:
+                return prior
             raise
         session.commit()
         return answer
+
+
+def answered_meanwhile(
+    session: Session, partner: PartnerIdentity, req: Incoming, mark: str, exc: CinePassError
+) -> dict[str, Any] | None:
+    """The answer a concurrent send of the same key committed while this one was refused.
+
+    On PostgreSQL two sends of one hold can both find the key unanswered; the
+    second then sees the first's hold and would answer ``held_by_other``. Read
+    after the rollback (committed rows only, never this request's own claim),
+    the key's answer is what a retry must get. None: no such answer (or
+    another body: the refusal stands).
+    """
+    if req.key is None or exc.reason == "idempotency_mismatch":
+        return None
+    try:
+        return online_once.remembered(session, partner, req.key, mark)
+    except OnlineError:
+        return None
 
 
 async def run(
