@@ -344,7 +344,14 @@ def _settled(
         session,
         [
             LineChange(
-                line.uuid, line.cinema, int(line.at), line.kind, line.format, before, line.status
+                line.uuid,
+                line.cinema,
+                int(line.at),
+                line.kind,
+                line.format,
+                before,
+                line.status,
+                line.voucher,
             )
         ],
     )
