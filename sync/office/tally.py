@@ -46,6 +46,8 @@ from .cinemas import business_day
 ANY = "*"
 #: the campaign key of a voucher without one (or not in the voucher table)
 NO_CAMPAIGN = ""
+#: rows per executemany call when recounting (bounded memory per call)
+CHUNK = 2000
 
 # the overview's "expiring within 30 days" and "issued per campaign" without a table scan
 Index("ix_voucher_exp", Voucher.exp)
@@ -283,8 +285,14 @@ def _recount_lines(session: Session, q: Any) -> None:
         bd = settings.get(cinema) or BusinessDay()
         lines[(cinema, bd.day_of(at).isoformat(), fmt, kind, status, basis_of(bd))] += 1
     rows = [dict(zip(LINE_KEYS, k, strict=True), n=n) for k, n in lines.items()]
-    for i in range(0, len(rows), 5000):
-        _upsert(session, RedemptionTally.__table__, LINE_KEYS, "n", rows[i : i + 5000])
+    _upsert_chunks(session, RedemptionTally.__table__, LINE_KEYS, "n", rows)
+
+
+def _upsert_chunks(
+    session: Session, table: Any, keys: tuple[str, ...], col: str, rows: list[dict[str, Any]]
+) -> None:
+    for i in range(0, len(rows), CHUNK):
+        _upsert(session, table, keys, col, rows[i : i + CHUNK])
 
 
 def rebuild(session: Session) -> None:
@@ -292,22 +300,23 @@ def rebuild(session: Session) -> None:
     for table in (RedemptionTally, VoucherUse, CampaignTally):
         session.execute(delete(table))
     _recount_lines(session, select_lines())
-    valid = (Redemption.kind == "redeem", Redemption.status == "valid")
-    for fmt_col in (Redemption.format, None):
-        fmt = fmt_col if fmt_col is not None else literal(ANY)
-        q = select(Redemption.voucher, fmt, func.count()).where(*valid).group_by(Redemption.voucher)
-        if fmt_col is not None:
-            q = q.group_by(fmt_col)
+    valid = select().where(Redemption.kind == "redeem", Redemption.status == "valid")
+    per_format = valid.add_columns(Redemption.voucher, Redemption.format, func.count()).group_by(
+        Redemption.voucher, Redemption.format
+    )
+    any_format = valid.add_columns(Redemption.voucher, literal(ANY), func.count()).group_by(
+        Redemption.voucher
+    )
+    for q in (per_format, any_format):
         rows = [{"cti": c, "format": f, "n": int(n)} for c, f, n in session.execute(q)]
-        for i in range(0, len(rows), 5000):
-            _upsert(session, VoucherUse.__table__, ("cti", "format"), "n", rows[i : i + 5000])
+        _upsert_chunks(session, VoucherUse.__table__, ("cti", "format"), "n", rows)
     camp = func.coalesce(Voucher.campaign, NO_CAMPAIGN)
-    q2 = (
+    q = (
         select(camp, VoucherUse.format, func.count())
         .select_from(VoucherUse)
         .outerjoin(Voucher, Voucher.cti == VoucherUse.cti)
         .where(VoucherUse.n > 0)
         .group_by(camp, VoucherUse.format)
     )
-    rows2 = [{"campaign": c, "format": f, "vouchers": int(n)} for c, f, n in session.execute(q2)]
-    _upsert(session, CampaignTally.__table__, ("campaign", "format"), "vouchers", rows2)
+    rows = [{"campaign": c, "format": f, "vouchers": int(n)} for c, f, n in session.execute(q)]
+    _upsert_chunks(session, CampaignTally.__table__, ("campaign", "format"), "vouchers", rows)
