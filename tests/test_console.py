@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from syncsupport import Central
 
 from sync.office import users
+from sync.office.signoff_models import LineChange, record_adjustments
 from sync.server.embedded import EmbeddedServer
 from sync.server.models import AuditEntry, Device, Redemption, Voucher, now_ms
 from sync.voucher import decode_voucher
@@ -59,27 +60,29 @@ def redeem_row(central: Central, token: str, cinema: str = "CIN-A", status: str 
     """A stored redemption as ingest leaves it (the overview and trace read these rows)."""
     cti = decode_voucher(token).voucher.cti.hex()
     with central.session() as s:
-        s.add(
-            Redemption(
-                uuid=str(uuid.uuid4()),
-                v=1,
-                device="dev-test",
-                seq=1,
-                kind="redeem",
-                voucher=cti,
-                token=token,
-                cinema=cinema,
-                format="2D",
-                staff="小王",
-                at=now_ms(),
-                voids="",
-                prev="0" * 64,
-                hash="0" * 64,
-                sig="0" * 128,
-                status=status,
-                received_at=now_ms(),
-            )
+        line = Redemption(
+            uuid=str(uuid.uuid4()),
+            v=1,
+            device="dev-test",
+            seq=1,
+            kind="redeem",
+            voucher=cti,
+            token=token,
+            cinema=cinema,
+            format="2D",
+            staff="小王",
+            at=now_ms(),
+            voids="",
+            prev="0" * 64,
+            hash="0" * 64,
+            sig="0" * 128,
+            status=status,
+            received_at=now_ms(),
         )
+        s.add(line)
+        # what ingest does with every line it stores (the running counts, a signed month)
+        change = LineChange(line.uuid, cinema, line.at, "redeem", "2D", None, status, cti)
+        record_adjustments(s, [change])
 
 
 @pytest.fixture

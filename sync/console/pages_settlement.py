@@ -1,9 +1,10 @@
 """结算 Settlement: month x cinema, each cinema's lines, review decisions, sign-off, downloads.
 
-Numbers come from :func:`sync.office.reports.monthly` (the same report as
-``cinepass-admin report``); the month table from
-:func:`sync.console.queries_settlement.settlement_table`, which counts the
-same lines. A ``cinema`` account sees only its own cinema (and downloads its
+Numbers are those of :func:`sync.office.reports.monthly` (the same report as
+``cinepass-admin report``, which the downloads build); the month table from
+:func:`sync.console.queries_settlement.settlement_table` and a cinema's page
+from :func:`sync.console.queries_month.cinema_view`, which count the same
+lines from the running counts and show the first lines of each section. A ``cinema`` account sees only its own cinema (and downloads its
 own statement); another cinema's page is a 403 page. Deciding a held line is
 :func:`sync.office.review.review` (``cinepass-admin review``) and signing a
 month off :func:`sync.office.signoff.sign_off` (``cinepass-admin settle
@@ -30,6 +31,7 @@ from sync.office.review import review
 from sync.office.signoff import sign_off
 from sync.server.deps import SessionDep
 
+from .queries_month import cinema_view
 from .queries_settlement import alert_marks, settlement_table
 from .statement import statement_pdf
 from .web import Forbidden, Viewer, ViewerDep, base_of, check_csrf, render, require
@@ -79,7 +81,7 @@ def settlement_page(request: Request, session: SessionDep, viewer: ViewerDep) ->
 def cinema_page(request: Request, session: SessionDep, viewer: ViewerDep, cinema: str) -> Response:
     own(viewer, cinema)
     month = month_of(request)
-    c = reports.monthly(session, month, cinema)["cinemas"][0]
+    c = cinema_view(session, month, cinema, LINE_MAX)
     return render(
         request,
         "settlement_cinema.html",

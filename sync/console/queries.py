@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from sync.issuing import DISPLAY_TZ
+from sync.office import tally
 from sync.office.errors import OfficeError
 from sync.office.vouchers import find_voucher
 from sync.server.models import AuditEntry, Cinema, Device, FeedEvent, Redemption, Voucher, now_ms
@@ -212,13 +213,16 @@ def overview(session: Session, cinema: str | None = None) -> dict[str, Any]:
         hourly[min(23, max(0, int(h)))] += int(n)
     formats = sorted({f for row in table.values() for f in row} | {"2D", "3D"})
     vq = select(func.count()).select_from(Voucher)
-    rq = select(func.count(func.distinct(Redemption.voucher))).where(
-        Redemption.kind == "redeem", Redemption.status == "valid"
-    )
-    if cinema is not None:
-        rq = rq.where(Redemption.cinema == cinema)
     issued = int(session.scalar(vq) or 0) if cinema is None else None
-    redeemed = int(session.scalar(rq) or 0)
+    if cinema is None:  # vouchers used at all: the running counts (sync.office.tally)
+        redeemed = tally.vouchers_used(session)
+    else:  # the cinema's own lines (its index), not every valid line of the union
+        rq = select(func.count(func.distinct(Redemption.voucher))).where(
+            Redemption.cinema == cinema,
+            by_time(Redemption.kind) == "redeem",
+            by_time(Redemption.status) == "valid",
+        )
+        redeemed = int(session.scalar(rq) or 0)
     now_s = now_ms() // 1000
     expiring = (
         int(
@@ -229,7 +233,7 @@ def overview(session: Session, cinema: str | None = None) -> dict[str, Any]:
                     Voucher.status == "active",
                     Voucher.exp > now_s,
                     Voucher.exp <= now_s + EXPIRING_S,
-                    ~Voucher.cti.in_(rq.with_only_columns(Redemption.voucher)),
+                    ~Voucher.cti.in_(tally.used_cti()),
                 )
             )
             or 0

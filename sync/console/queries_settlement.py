@@ -2,10 +2,10 @@
 
 The table gives the numbers of :func:`sync.office.reports.monthly` (the
 report ``cinepass-admin report`` prints, so the page and the report agree)
-without building every line: counts come from the database, one ``GROUP BY``
-per business-day setting (each cinema's month starts at its own day start,
-06:00 by default), a signed cinema's figures from its sign-off row, the
-counters' refusals from their log. Alerts (issue 13) mark the lines that are
+without building every line: counts come from the running counts of
+:mod:`sync.office.tally` (lines per cinema and business day, so each
+cinema's month starts at its own day start, 06:00 by default), a signed
+cinema's figures from its sign-off row, the counters' refusals from their log. Alerts (issue 13) mark the lines that are
 their evidence (``record:UUID``); the table counts those lines per cinema.
 """
 
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sync.businessday import BusinessDay, month_window
+from sync.office import tally
 from sync.office.alerts_models import Alert
 from sync.office.refusals import rejected_lines
 from sync.office.reports import adjustment_lines, month_bounds
@@ -56,33 +57,57 @@ def empty_row(code: str, name: str) -> dict[str, Any]:
     }
 
 
+def add_count(row: dict[str, Any], kind: str, status: str, fmt: str, n: int) -> None:
+    if kind == "redeem" and status == "valid":
+        row["valid_total"] += n
+        row["valid_by_format"][fmt] = row["valid_by_format"].get(fmt, 0) + n
+    if status in STATUS_KEY:
+        row[STATUS_KEY[status]] += n
+
+
 def live_counts(session: Session, month: str, names: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """cinema -> counted lines of its business month (one query per day setting)."""
-    groups: dict[BusinessDay, list[str]] = defaultdict(list)
-    for c in session.scalars(select(Cinema)):
-        groups[BusinessDay.of(c.timezone, c.day_starts)].append(c.code)
-    groups.setdefault(BusinessDay(), [])
+    """cinema -> counted lines of its business month, from the running counts.
+
+    :mod:`sync.office.tally` holds the lines per cinema and business day, so
+    this reads a few hundred rows whatever the month's size; a cinema whose
+    counts were made with another business-day setting than its current one
+    (changed since) is counted from its lines (:func:`lines_counts`).
+    """
+    settings = {
+        c.code: BusinessDay.of(c.timezone, c.day_starts) for c in session.scalars(select(Cinema))
+    }
     out: dict[str, dict[str, Any]] = {}
-    for bd, codes in groups.items():
-        start, end = business_month(bd, month)
-        mine = set(codes)
-        default = bd == BusinessDay()  # a line naming an unknown cinema counts by the defaults
-        q = (
-            select(Redemption.cinema, Redemption.kind, Redemption.status, Redemption.format)
-            .add_columns(func.count())
-            .where(Redemption.at >= start, Redemption.at < end)
-            .group_by(Redemption.cinema, Redemption.kind, Redemption.status, Redemption.format)
-        )  # no cinema filter: the time range is the index to use; the groups are few
-        for code, kind, status, fmt, n in session.execute(q):
-            if code not in mine and not (default and code not in names):
-                continue
-            row = out.setdefault(code, empty_row(code, names.get(code, "")))
-            if kind == "redeem" and status == "valid":
-                row["valid_total"] += n
-                row["valid_by_format"][fmt] = row["valid_by_format"].get(fmt, 0) + n
-            if status in STATUS_KEY:
-                row[STATUS_KEY[status]] += n
+    recount: set[str] = set()
+    for code, kind, status, fmt, basis, n in tally.month_counts(session, month):
+        if tally.stale([basis], settings.get(code) or BusinessDay()):
+            recount.add(code)
+            continue
+        if n:
+            add_count(
+                out.setdefault(code, empty_row(code, names.get(code, ""))), kind, status, fmt, n
+            )
+    for code in recount:
+        out.pop(code, None)
+        bd = settings.get(code) or BusinessDay()
+        found = lines_counts(session, month, bd, code)
+        if found is not None:
+            out[code] = dict(found, name=names.get(code, ""))
     return out
+
+
+def lines_counts(session: Session, month: str, bd: BusinessDay, code: str) -> dict[str, Any] | None:
+    """One cinema's counts of its business month read from its lines (None: it has none)."""
+    start, end = business_month(bd, month)
+    q = (
+        select(Redemption.kind, Redemption.status, Redemption.format, func.count())
+        .where(Redemption.cinema == code, Redemption.at >= start, Redemption.at < end)
+        .group_by(Redemption.kind, Redemption.status, Redemption.format)
+    )
+    row = None
+    for kind, status, fmt, n in session.execute(q):
+        row = row or empty_row(code, "")
+        add_count(row, kind, status, fmt, int(n))
+    return row
 
 
 def settlement_table(session: Session, month: str) -> list[dict[str, Any]]:

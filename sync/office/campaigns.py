@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sync.server.models import Redemption, Voucher, now_ms
+from sync.server.models import Voucher, now_ms
 
-from . import audit
+from . import audit, tally
 from .campaign_models import Campaign
 from .errors import OfficeError
 from .text import clean
@@ -123,37 +123,24 @@ def campaign_utilisation(session: Session, code: str | None = None) -> list[dict
     else:
         codes = [code]
     live = Voucher.replaced_by.is_(None)
-    used = (
-        select(Redemption.voucher)
-        .where(Redemption.kind == "redeem", Redemption.status == "valid")
-        .distinct()
-    )
+    used = tally.used_cti()  # the running counts (sync.office.tally), not a join per voucher
     issued = _per_campaign(session, select(Voucher.campaign, func.count()).where(live), codes)
-    by_format: dict[str, dict[str, int]] = {}
-    q = (
-        select(Voucher.campaign, Redemption.format, func.count(func.distinct(Voucher.cti)))
-        .join(Redemption, Redemption.voucher == Voucher.cti)
-        .where(Redemption.kind == "redeem", Redemption.status == "valid")
-    )
-    for camp, fmt, n in session.execute(
-        q.where(Voucher.campaign.in_(codes)).group_by(Voucher.campaign, Redemption.format)
-    ):
-        by_format.setdefault(str(camp), {})[fmt] = int(n)
-    redeemed = _per_campaign(
-        session, select(Voucher.campaign, func.count()).where(Voucher.cti.in_(used)), codes
-    )
+    counted = tally.campaign_counts(session)
+    by_format = {c: {f: n for f, n in counted.get(c, {}).items() if f != tally.ANY} for c in codes}
+    redeemed = {c: counted.get(c, {}).get(tally.ANY, 0) for c in codes}
     now_s = now_ms() // 1000
-    expiring = _per_campaign(
-        session,
-        select(Voucher.campaign, func.count()).where(
-            live,
-            Voucher.status == "active",
-            Voucher.exp > now_s,
-            Voucher.exp <= now_s + EXPIRING_S,
-            ~Voucher.cti.in_(used),
-        ),
-        codes,
+    # no campaign filter in SQL: the 30-day ``exp`` range is the index to read (ix_voucher_exp)
+    soon = select(Voucher.campaign, func.count()).where(
+        live,
+        Voucher.status == "active",
+        Voucher.exp > now_s,
+        Voucher.exp <= now_s + EXPIRING_S,
+        ~Voucher.cti.in_(used),
     )
+    wanted = set(codes)
+    expiring = {
+        c: int(n) for c, n in session.execute(soon.group_by(Voucher.campaign)) if c in wanted
+    }
     rows = []
     for c in codes:
         reg = registered.get(c)

@@ -452,7 +452,8 @@ def cancel(
     line.status = "void"
     row.status, row.cancel_reason = "cancelled", reason
     session.flush()
-    changed = {c: getattr(line, c) for c in ("uuid", "cinema", "at", "kind", "format", "device")}
+    fields = ("uuid", "cinema", "at", "kind", "format", "device", "voucher")
+    changed = {c: getattr(line, c) for c in fields}
     settled(session, {**changed, "status": "void"}, "valid", None)  # a signed month's refund
     settled(session, void, None, on_line)
     v = session.get(Voucher, line.voucher)

@@ -113,6 +113,7 @@ def settled(
         line["format"],
         before,
         line["status"],
+        line["voucher"],
     )
     record_adjustments(session, [change])
     if on_line is not None and before is None:

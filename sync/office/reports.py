@@ -142,7 +142,7 @@ def _line(r: Any) -> dict[str, Any]:
     }
 
 
-def _day_lines(rows: list[Any], bd: BusinessDay) -> list[dict[str, Any]]:
+def day_lines(rows: list[Any], bd: BusinessDay) -> list[dict[str, Any]]:
     """Report lines, each with the business ``day`` it counts to (sync.businessday)."""
     return [_line(r) | {"day": bd.day_of(r.at).isoformat()} for r in rows]
 
@@ -224,11 +224,11 @@ def cinema_month(
         "valid_by_format": dict(sorted(by_format.items())),
         "by_day": [{"day": d, "format": f, "count": n} for (d, f), n in sorted(days.items())],
         "business_day": bd.to_json(),
-        "valid": _day_lines(valid, bd),
-        "duplicates": _day_lines([r for r in recs if r.status == "duplicate"], bd),
-        "voids": _day_lines([r for r in recs if r.status == "void"], bd),
-        "rejected": _day_lines([r for r in recs if r.status == "rejected"], bd) + refused,
-        "review": _day_lines([r for r in recs if r.status == "review"], bd),
+        "valid": day_lines(valid, bd),
+        "duplicates": day_lines([r for r in recs if r.status == "duplicate"], bd),
+        "voids": day_lines([r for r in recs if r.status == "void"], bd),
+        "rejected": day_lines([r for r in recs if r.status == "rejected"], bd) + refused,
+        "review": day_lines([r for r in recs if r.status == "review"], bd),
     }
     c["counts"] = {k: len(c[k]) for k in SECTIONS.values()}
     return c

@@ -37,7 +37,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sync.businessday import BusinessDay
 from sync.server.models import Base, Redemption, now_ms
 
+from . import tally
 from .cinemas import business_day
+from .tally import LineChange as LineChange  # where every caller imports it from
 
 #: the statuses that are paid (docs/settlement.md)
 PAID = "valid"
@@ -121,29 +123,19 @@ class Locks:
         return month
 
 
-@dataclass(frozen=True)
-class LineChange:
-    """One line whose status was set: ``before`` is None for a line just received."""
-
-    uuid: str
-    cinema: str
-    at: int
-    kind: str
-    format: str
-    before: str | None
-    after: str
-
-
 def record_adjustments(session: Session, changes: Iterable[LineChange]) -> int:
     """Write an adjustment for each change that falls in a signed month; how many.
 
-    Called by :func:`sync.server.ingest_settle.publish` for every new line and
-    every status change, in the same transaction. Without any sign-off this is
-    one query on a small table.
+    Called by :func:`sync.server.ingest_settle.publish` (counter uploads,
+    review decisions) and the online channel for every new line and every
+    status change, in the same transaction: the one place a line's status
+    passes, so the console's running counts (:func:`sync.office.tally.count`)
+    are kept here too. Without any sign-off this is one query on a small table.
     """
     changes = list(changes)
     if not changes:
         return 0
+    tally.count(session, changes)
     locks = Locks.load(session)
     if not locks.signed:
         return 0

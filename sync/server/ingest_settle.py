@@ -274,7 +274,9 @@ def publish(session: Session, ledgers: Iterable[Ledger], new: set[str]) -> Final
 
 
 def _line_change(r: dict[str, Any], before: str | None, after: str) -> LineChange:
-    return LineChange(r["uuid"], r["cinema"], int(r["at"]), r["kind"], r["format"], before, after)
+    return LineChange(
+        r["uuid"], r["cinema"], int(r["at"]), r["kind"], r["format"], before, after, r["voucher"]
+    )
 
 
 def _announce(out: _Outcome, ledger: Ledger, new: set[str]) -> None:
