@@ -37,12 +37,20 @@ def sync(home: Path) -> dict:
         e.stop()
 
 
+def one_voucher_two_cinemas(central: Central, tmp_path: Path) -> tuple[str, Path, Path]:
+    """One issued voucher, then a counter at CIN-A and one at CIN-B (offline between syncs)."""
+    [token] = central.issue(1)
+    return (
+        token,
+        enrolled_kiosk(central, tmp_path / "a", "CIN-A"),
+        enrolled_kiosk(central, tmp_path / "b", "CIN-B"),
+    )
+
+
 def test_two_offline_kiosks_same_voucher_one_valid_one_duplicate(
     central: Central, tmp_path: Path
 ) -> None:
-    [token] = central.issue(1)
-    a = enrolled_kiosk(central, tmp_path / "a", "CIN-A")
-    b = enrolled_kiosk(central, tmp_path / "b", "CIN-B")
+    token, a, b = one_voucher_two_cinemas(central, tmp_path)
     now = system_ms()
     first = redeem(a, token, at_ms=now)  # both offline: neither knows of the other
     second = redeem(b, token, "3D", at_ms=now + 10)
@@ -79,9 +87,7 @@ def test_two_offline_kiosks_same_voucher_one_valid_one_duplicate(
 def test_a_void_at_one_counter_frees_the_voucher_at_another(
     central: Central, tmp_path: Path
 ) -> None:
-    [token] = central.issue(1)
-    a = enrolled_kiosk(central, tmp_path / "a", "CIN-A")
-    b = enrolled_kiosk(central, tmp_path / "b", "CIN-B")
+    token, a, b = one_voucher_two_cinemas(central, tmp_path)
     redeem(a, token)
     assert sync(a)["ok"] and sync(b)["ok"]
     with KioskService.open(b) as svc:
