@@ -21,6 +21,7 @@ do alike lives here, once, so the two cannot drift apart:
   front end is mounted; each picks its SameSite), :func:`lang_of` reads the
   viewer's language from the front end's own cookie (``zh`` unless it names
   another known language) and :func:`switch_href` links to the other one.
+* **Templates.** :func:`templates` sets up each one's Jinja environment alike.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -120,6 +122,18 @@ def install_security_headers(app: FastAPI, headers: Mapping[str, str]) -> None:
         for k, v in fixed.items():
             response.headers.setdefault(k, v)
         return response
+
+
+def templates(folder: Path) -> Environment:
+    """A front end's Jinja templates in ``folder``: HTML escaped (no viewer's text becomes
+    markup), an undefined name an error rather than an empty string, blocks trimmed."""
+    return Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def front_end_app(sessions: object, static: Path, headers: Mapping[str, str]) -> FastAPI:

@@ -25,7 +25,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from sync import webcommon
 from sync.errors import CinePassError
@@ -57,13 +56,7 @@ NAV = (
     ("alerts", "nav_alerts", EVERYONE),
 )
 
-env = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+env = webcommon.templates(HERE / "templates")
 env.filters["when"] = lambda ms: local_time(ms) if ms else ""
 
 

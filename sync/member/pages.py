@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 
 from sync import cards, webcommon
@@ -30,13 +29,7 @@ from .view import view_of
 
 router = APIRouter()
 HERE = Path(__file__).resolve().parent
-env = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+env = webcommon.templates(HERE / "templates")
 #: A form field, as long as any honest one can be.
 FormText = Annotated[str, Form(max_length=200)]
 SESSION_COOKIE = "cp_member"
