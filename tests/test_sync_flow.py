@@ -47,6 +47,14 @@ def one_voucher_two_cinemas(central: Central, tmp_path: Path) -> tuple[str, Path
     )
 
 
+def one_use_at_a(central: Central, tmp_path: Path) -> Path:
+    """One voucher issued and redeemed at a counter of CIN-A, not synced yet: that counter."""
+    [token] = central.issue(1)
+    a = enrolled_kiosk(central, tmp_path / "a")
+    redeem(a, token)
+    return a
+
+
 def test_two_offline_kiosks_same_voucher_one_valid_one_duplicate(
     central: Central, tmp_path: Path
 ) -> None:
@@ -137,9 +145,7 @@ def test_revoked_device_is_told_and_keeps_its_records(
 def test_cli_sync_exit_codes(
     central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    [token] = central.issue(1)
-    a = enrolled_kiosk(central, tmp_path / "a")
-    redeem(a, token)
+    a = one_use_at_a(central, tmp_path)
     assert kiosk_main(["--home", str(a), "sync", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["ok"] and out["uploaded"] == 1 and out["pending"] == 0
@@ -157,9 +163,7 @@ def test_cli_sync_exit_codes(
 def test_devices_shows_health(
     central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    [token] = central.issue(1)
-    a = enrolled_kiosk(central, tmp_path / "a")
-    redeem(a, token)
+    a = one_use_at_a(central, tmp_path)
     sync(a)
     capsys.readouterr()
     assert admin_main(["--db", central.url_db, "devices", "--json"]) == 0
