@@ -16,6 +16,12 @@ do alike lives here, once, so the two cannot drift apart:
   to :func:`security_headers` (the member page allows no script at all, the
   console its own scripts).
 * **The app.** :func:`front_end_app` makes each one's sub-application alike.
+* **Cookies and the language.** :func:`cookie_args` gives both front ends'
+  cookies the same guards (HttpOnly, Secure under HTTPS, scoped to where the
+  front end is mounted; each picks its SameSite), :func:`lang_of` reads the
+  viewer's language from the front end's own cookie (``zh`` unless it names
+  another known language) and :func:`switch_href` links to the other one.
+* **Templates.** :func:`templates` sets up each one's Jinja environment alike.
 """
 
 from __future__ import annotations
@@ -23,10 +29,13 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -115,6 +124,18 @@ def install_security_headers(app: FastAPI, headers: Mapping[str, str]) -> None:
         return response
 
 
+def templates(folder: Path) -> Environment:
+    """A front end's Jinja templates in ``folder``: HTML escaped (no viewer's text becomes
+    markup), an undefined name an error rather than an empty string, blocks trimmed."""
+    return Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
 def front_end_app(sessions: object, static: Path, headers: Mapping[str, str]) -> FastAPI:
     """A front end's FastAPI sub-application, before its routes and error pages: no API docs
     (it serves pages, not an API), the server's sessionmaker in ``app.state.sessions`` (what
@@ -125,3 +146,40 @@ def front_end_app(sessions: object, static: Path, headers: Mapping[str, str]) ->
     install_security_headers(app, headers)
     app.mount("/static", StaticFiles(directory=static), name="static")
     return app
+
+
+def base_of(request: Request) -> str:
+    """Where the front end is mounted (``/console``, ``/m``), for every link, form and cookie."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def lang_of(request: Request, cookie: str) -> str:
+    """The viewer's language: the front end's ``cookie`` when it names a known language,
+    else Chinese (a stale or forged value shows the default page, never an error)."""
+    lang = request.cookies.get(cookie, DEFAULT_LANG)
+    return lang if lang in LANGS else DEFAULT_LANG
+
+
+def switch_href(base: str, lang: str, here: str) -> str:
+    """The 中文/English link of every page: the other language, then back to ``here``."""
+    return f"{base}/lang/{'zh' if lang == 'en' else 'en'}?next={quote(here)}"
+
+
+def cookie_args(request: Request, samesite: Literal["lax", "strict"]) -> dict[str, Any]:
+    """A session or form cookie's guards: HttpOnly (no script reads it), ``samesite`` as the
+    front end needs, Secure when the server speaks HTTPS, scoped to the front end's path."""
+    return {
+        "httponly": True,
+        "samesite": samesite,
+        "secure": request.url.scheme == "https",
+        "path": base_of(request) or "/",
+    }
+
+
+def safe_next(request: Request, target: str, fallback: str) -> str:
+    """``target`` when it is a path inside this front end, else ``fallback`` under it: a
+    ``?next=`` never redirects to another site (``//host``, a backslash, another prefix)."""
+    base = base_of(request)
+    if target.startswith(f"{base}/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return f"{base}{fallback}"

@@ -27,11 +27,10 @@ DESKTOP = {"width": 1280, "height": 800}
 ROOT = Path(__file__).resolve().parent.parent
 CONSOLE_SHOTS_ENV = "CINEPASS_CONSOLE_SHOTS"
 
+#: The mark of one browser test in a module whose other tests need no browser.
+NEEDS_CHROMIUM = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 #: ``pytestmark`` of a browser test module.
-BROWSER_MARKS = [
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-]
+BROWSER_MARKS = [pytest.mark.timeout(240), NEEDS_CHROMIUM]
 
 
 @pytest.fixture

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
@@ -19,3 +22,19 @@ pytest_plugins = ["syncsupport", "browsersupport"]
 def issuer_key() -> PrivateKey:
     """One Ed25519 issuer key for the whole run (signing is real, keys are fresh)."""
     return PrivateKey.generate()
+
+
+@pytest.fixture()
+def svc(tmp_path: Path, issuer_key: PrivateKey) -> Iterator[Any]:
+    """A kiosk service over a fresh home (``helpers_qr.make_kiosk``) whose clock stands still
+    one minute after ``helpers_qr.NOW_S``, when that module's vouchers have just become valid
+    (the engine tests' ``NOW_MS``)."""
+    from helpers_qr import NOW_S, make_kiosk
+
+    from kiosk.engine.clock import Clock
+    from kiosk.engine.service import KioskService
+
+    make_kiosk(tmp_path / "home", issuer_key)
+    s = KioskService.open(tmp_path / "home", clock=Clock.fixed(NOW_S * 1000 + 60_000))
+    yield s
+    s.close()

@@ -10,9 +10,11 @@ and console-alert.png with ``CINEPASS_CONSOLE_SHOTS=1`` (else into tmp_path).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alerts_support import Monitor, monitor_for, redeem, sync
+from browsersupport import DESKTOP, NEEDS_CHROMIUM
 from sqlalchemy import select
 from syncsupport import Central, enrolled_kiosk
 from test_console import hidden, logged_in, make_user
@@ -88,24 +90,16 @@ def test_roles_evidence_and_audit_over_http(central: Central, tmp_path: Path) ->
         assert entry.address != "cli"  # the console's viewer address, not the CLI's
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
-def test_live_list_and_alert_page_in_a_browser(central: Central, tmp_path: Path) -> None:
-    playwright_api = pytest.importorskip("playwright.sync_api")
+@NEEDS_CHROMIUM
+def test_live_list_and_alert_page_in_a_browser(
+    central: Central, tmp_path: Path, browser: Any, shots: Path
+) -> None:
     from test_console_browser import log_in
 
-    shots = tmp_path
-    import os
-
-    if os.environ.get("CINEPASS_CONSOLE_SHOTS"):
-        shots = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
     mon = monitor_for(central, tmp_path)
     make_user(central, "op", "operator")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    ctx = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    try:
         page = ctx.new_page()
         log_in(page, central.url, "op")
         page.get_by_role("link", name="告警", exact=True).click()
@@ -131,4 +125,5 @@ def test_live_list_and_alert_page_in_a_browser(central: Central, tmp_path: Path)
         assert page.locator("#alert-status").inner_text() == "已解决"
         links.first.click()
         page.wait_for_url(f"**/console/vouchers/{cti}")
-        browser.close()
+    finally:
+        ctx.close()

@@ -16,6 +16,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -23,6 +24,7 @@ import pytest
 import zxingcpp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_issuing import pdf_text
 
 from sync import cards, issuing
 from sync.cardlayout import Box
@@ -74,6 +76,19 @@ class Rendered:
         return "".join(b.text for b in self.boxes if b.area[2] - b.area[0] > 100)
 
 
+def a_card(token: str, short_code: str, holder: str | None, issuer: str, **more: Any) -> cards.Card:
+    """A card valid from 2026-12-01 to 2027-12-01, 2D and 3D, at every cinema, of no
+    campaign, unless ``more`` says otherwise (the fields of :class:`sync.cards.Card`)."""
+    fields: dict[str, Any] = {
+        "valid_from": "2026-12-01",
+        "valid_until": "2027-12-01",
+        "formats": ("2D", "3D"),
+        "cinemas": None,
+        "campaign": None,
+    }
+    return cards.Card(token, short_code, holder, issuer=issuer, **(fields | more))
+
+
 @pytest.fixture(scope="module")
 def sheet(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     """One PDF with every combination: rights x holder length x code length x formats."""
@@ -87,16 +102,14 @@ def sheet(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
                 fmts = ("2D",) if long_code else ("2D", "3D")
                 opts = issuing.make_options("ACFTU-SH", formats=",".join(fmts), campaign="2027春节")
                 v = issuing.create_voucher(key, opts)
-                card = cards.Card(
-                    token=v.token,
-                    short_code=v.short_code * 3 if long_code else v.short_code,
-                    holder=holder,
-                    valid_from="2026-12-01",
-                    valid_until="2027-12-01",
+                card = a_card(
+                    v.token,
+                    v.short_code * 3 if long_code else v.short_code,
+                    holder,
+                    "ACFTU-SH 上海市总工会（职工文化服务中心）",
                     formats=fmts,
                     cinemas=("SH01", "SH02") if case == "none" and long_code else None,
                     campaign=opts.campaign if holder == LONG_HOLDER else None,
-                    issuer="ACFTU-SH 上海市总工会（职工文化服务中心）",
                     rights=rights,
                 )
                 sheet.add(card)
@@ -155,9 +168,7 @@ def test_every_card_states_the_rights(sheet: Rendered) -> None:
     for rights in RIGHTS.values():
         if rights is not None and rights.after_sales:
             assert rights.after_sales[:20] in appendix.replace(" ", "")
-    pdftext = subprocess.run(
-        ["pdftotext", str(sheet.out / "cards.pdf"), "-"], capture_output=True, check=True, text=True
-    ).stdout
+    pdftext = pdf_text(sheet.out / "cards.pdf")
     flat = pdftext.replace("\n", "").replace(" ", "")
     for needle in ("有效（未核销）",):  # the card never says what the counter says
         assert needle not in flat
@@ -198,25 +209,13 @@ def test_the_default_card_keeps_the_old_call_and_adds_no_page(tmp_path: Path) ->
     """Issuing passes no CardRights: the card still states every right in general words."""
     key = PrivateKey.generate()
     v = issuing.create_voucher(key, issuing.make_options("ACFTU-SH"))
-    card = cards.Card(
-        token=v.token,
-        short_code=v.short_code,
-        holder=None,
-        valid_from="2026-12-01",
-        valid_until="2027-12-01",
-        formats=("2D", "3D"),
-        cinemas=None,
-        campaign=None,
-        issuer="ACFTU-SH",
-    )
+    card = a_card(v.token, v.short_code, None, "ACFTU-SH")
     assert cards.write_cards_pdf([card], tmp_path / "c.pdf") == 1
     info = subprocess.run(
         ["pdfinfo", str(tmp_path / "c.pdf")], capture_output=True, check=True, text=True
     ).stdout
     assert "Pages:           1" in info
-    text = subprocess.run(
-        ["pdftotext", str(tmp_path / "c.pdf"), "-"], capture_output=True, check=True, text=True
-    ).stdout.replace("\n", "")
+    text = pdf_text(tmp_path / "c.pdf").replace("\n", "")
     for needle in ("不记名", "所有合作影院", "不可转售", "不可兑现", "挂失冻结", "补发新券"):
         assert needle in text.replace(" ", ""), needle
 
@@ -248,19 +247,7 @@ def test_no_overlap_at_any_length(
     sheet = cards.CardSheet(
         record_boxes=True, rights=CardRights(names, hotline=hotline, after_sales=after_sales)
     )
-    sheet.add(
-        cards.Card(
-            token="CP1:TEST",
-            short_code=code,
-            holder=holder,
-            valid_from="2026-12-01",
-            valid_until="2027-12-01",
-            formats=("2D", "3D"),
-            cinemas=None,
-            campaign=campaign,
-            issuer=issuer,
-        )
-    )
+    sheet.add(a_card("CP1:TEST", code, holder, issuer, campaign=campaign))
     with tempfile.TemporaryDirectory() as tmp:  # save() lays out the appendix pages too
         sheet.save(Path(tmp) / "c.pdf")
     boxes = sheet.boxes or []

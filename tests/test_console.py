@@ -38,6 +38,13 @@ def hidden(html: str, name: str = "csrf") -> str:
     return m.group(1)
 
 
+def submit(
+    s: requests.Session, url: str, page: requests.Response, **fields: str
+) -> requests.Response:
+    """POST a console form with the CSRF token of the ``page`` it was on."""
+    return s.post(url, data={**fields, "csrf": hidden(page.text)}, timeout=10)
+
+
 def login(base: str, name: str, password: str = PW) -> tuple[requests.Session, requests.Response]:
     s = requests.Session()
     page = s.get(f"{base}/console/login", timeout=10)
@@ -161,23 +168,17 @@ def test_freeze_unfreeze_audited_and_trace(office: Central) -> None:
     page = s.get(f"{office.url}/console/vouchers", params={"q": sloppy}, timeout=10)
     assert page.status_code == 200 and v.short_code in page.text and "已核销" in page.text
     assert "原因" in page.text and "确认冻结" in page.text and "小王" in page.text
-    r = s.post(
+    r = submit(
+        s,
         f"{office.url}/console/vouchers/{v.cti.hex()}/freeze",
-        data={"reason": "stolen", "note": "热线来电", "csrf": hidden(page.text)},
-        timeout=10,
+        page,
+        reason="stolen",
+        note="热线来电",
     )
     assert r.status_code == 200 and "已冻结" in r.text and "热线来电" in r.text
-    again = s.post(
-        f"{office.url}/console/vouchers/{v.cti.hex()}/freeze",
-        data={"reason": "lost", "csrf": hidden(page.text)},
-        timeout=10,
-    )
+    again = submit(s, f"{office.url}/console/vouchers/{v.cti.hex()}/freeze", page, reason="lost")
     assert again.status_code == 400 and "already frozen" in again.text
-    r = s.post(
-        f"{office.url}/console/vouchers/{v.cti.hex()}/unfreeze",
-        data={"csrf": hidden(page.text)},
-        timeout=10,
-    )
+    r = submit(s, f"{office.url}/console/vouchers/{v.cti.hex()}/unfreeze", page)
     assert r.status_code == 200 and "已冻结" not in r.text.split("<h2>")[0]
     with office.session() as db:
         log = [
@@ -344,17 +345,9 @@ def test_cinemas_and_counters(office: Central, tmp_path) -> None:
     s = logged_in(office.url, "op")
     page = s.get(f"{office.url}/console/counters", timeout=10)
     assert page.status_code == 200 and "影院与柜台" in page.text and "CIN-B" in page.text
-    r = s.post(
-        f"{office.url}/console/counters/cinema",
-        data={"code": "SH-09", "name": "上海九号", "csrf": hidden(page.text)},
-        timeout=10,
-    )
+    r = submit(s, f"{office.url}/console/counters/cinema", page, code="SH-09", name="上海九号")
     assert r.status_code == 200 and "SH-09" in r.text and "影院已添加" in r.text
-    r = s.post(
-        f"{office.url}/console/counters/code",
-        data={"cinema": "SH-09", "csrf": hidden(page.text)},
-        timeout=10,
-    )
+    r = submit(s, f"{office.url}/console/counters/code", page, cinema="SH-09")
     code = re.search(r'id="enrol-code">([^<]+)<', r.text).group(1)
     assert r.status_code == 200 and len(code) == 14
     enroll(tmp_path / "k", office.url, code)  # the code shown works at a counter
@@ -363,11 +356,7 @@ def test_cinemas_and_counters(office: Central, tmp_path) -> None:
         [device] = db.scalars(select(Device).where(Device.cinema == "SH-09")).all()
         assert code not in str([(a.before, a.after) for a in db.scalars(select(AuditEntry))])
     assert device.id in page.text
-    r = s.post(
-        f"{office.url}/console/counters/{device.id}/revoke",
-        data={"csrf": hidden(page.text)},
-        timeout=10,
-    )
+    r = submit(s, f"{office.url}/console/counters/{device.id}/revoke", page)
     assert r.status_code == 200 and "柜台已停用" in r.text
     with office.session() as db:
         assert db.get(Device, device.id).status == "revoked"
@@ -399,11 +388,7 @@ def test_reissue_and_card_downloads(office: Central) -> None:
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     img = cv2.imdecode(np.frombuffer(png.content, np.uint8), cv2.IMREAD_GRAYSCALE)
     assert [b.text for b in zxingcpp.read_barcodes(img)] == [token]
-    r = s.post(
-        f"{office.url}/console/vouchers/{old.cti.hex()}/reissue",
-        data={"note": "卡片遗失", "csrf": hidden(page.text)},
-        timeout=10,
-    )
+    r = submit(s, f"{office.url}/console/vouchers/{old.cti.hex()}/reissue", page, note="卡片遗失")
     assert r.status_code == 200 and "已换发" in r.text and "有效" in r.text
     new_cti = r.url.split("/vouchers/")[1].split("?")[0]
     assert new_cti != old.cti.hex()

@@ -24,14 +24,6 @@ from sync.voucher.errors import KeyFileError
 NOW_MS = NOW_S * 1000 + 60_000
 
 
-@pytest.fixture()
-def svc(tmp_path: Path, issuer_key: PrivateKey) -> KioskService:
-    make_kiosk(tmp_path / "home", issuer_key)
-    s = KioskService.open(tmp_path / "home", clock=Clock.fixed(NOW_MS))
-    yield s  # type: ignore[misc]
-    s.close()
-
-
 def test_store_settings_are_durable(svc: KioskService) -> None:
     conn = sqlite3.connect(svc.store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

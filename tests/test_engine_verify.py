@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers_qr import NOW_S, make_kiosk, tamper_signature, voucher_token
+from helpers_qr import NOW_S, tamper_signature, voucher_token
 
-from kiosk.engine.clock import Clock
 from kiosk.engine.facts import RevocationEntry, RosterEntry, Use
 from kiosk.engine.service import KioskService
 from kiosk.engine.verdict import COUNTER_REASONS, REASONS
@@ -128,14 +127,6 @@ def test_clock_warning_is_carried(issuer_key: PrivateKey) -> None:
 
 
 # -- the same rules through the service and a real store ------------------------
-
-
-@pytest.fixture()
-def svc(tmp_path: Path, issuer_key: PrivateKey) -> KioskService:
-    make_kiosk(tmp_path / "home", issuer_key)
-    s = KioskService.open(tmp_path / "home", clock=Clock.fixed(NOW_MS))
-    yield s  # type: ignore[misc]
-    s.close()
 
 
 def test_every_reason_code_through_the_service(

@@ -18,6 +18,13 @@ from sync.members import members_from_rows, read_members
 from sync.voucher import PrivateKey, decode_and_verify, keyring
 
 
+def pdf_text(pdf: Path, *flags: str) -> str:
+    """What poppler's pdftotext reads in ``pdf`` (``-raw``: in the order it was drawn)."""
+    return subprocess.run(
+        ["pdftotext", *flags, str(pdf), "-"], capture_output=True, check=True, text=True
+    ).stdout
+
+
 def read_qr(image: np.ndarray) -> list[str]:
     found = zxingcpp.read_barcodes(
         image, formats=zxingcpp.BarcodeFormat.QRCode, text_mode=zxingcpp.TextMode.Plain
@@ -259,9 +266,7 @@ def test_card_sheet_renders_with_readable_qr_codes(tmp_path: Path, issuer_key: P
     ]
     pdf = tmp_path / "cards.pdf"
     assert cards.write_cards_pdf(cs, pdf) == 10
-    text = subprocess.run(
-        ["pdftotext", str(pdf), "-"], capture_output=True, check=True, text=True
-    ).stdout.replace("\n", "")  # the rules wrap across lines
+    text = pdf_text(pdf).replace("\n", "")  # the rules wrap across lines
     for needle in (
         "周末及法定节假日通用",
         "2D、3D",
@@ -311,12 +316,7 @@ def test_write_batch_with_the_process_pool_keeps_everything_in_order(
     for r in rows:
         img = cv2.imread(str(tmp_path / f"{r['short_code']}.png"), cv2.IMREAD_GRAYSCALE)
         assert read_qr(img) == [r["qr_text"]]
-    text = subprocess.run(
-        ["pdftotext", "-raw", str(tmp_path / "cards.pdf"), "-"],
-        capture_output=True,
-        check=True,
-        text=True,
-    ).stdout
+    text = pdf_text(tmp_path / "cards.pdf", "-raw")
     positions = [text.index(i.short_code) for i in issued]
     assert positions == sorted(positions)  # card order = CSV order
     subprocess.run(

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import pytest
 import zxingcpp
+from test_issuing import pdf_text
 
 from sync import batchparts, cardfont, cards, issuing
 from sync.cardrights import CardRights
@@ -93,9 +94,7 @@ def test_pdf_pages_and_pngs_read_back_to_the_voucher_texts(
     for r in rows[::3]:
         png = cv2.imread(str(stage / f"{r[0]}.png"), cv2.IMREAD_GRAYSCALE)
         assert read_all(png) == [r[-1]]
-    text = subprocess.run(
-        ["pdftotext", "-raw", str(pdf), "-"], capture_output=True, check=True, text=True
-    ).stdout
+    text = pdf_text(pdf, "-raw")
     for holder in ("张*明", "欧**娜", "John S.", "买*提·艾*", "A*C", "司*懿"):
         assert f"持券人：{holder}" in text
     assert "本券不可转售，不可兑现" in text and "客服热线：400-820-8820" in text
@@ -128,11 +127,6 @@ def test_a_character_the_small_font_lacks_falls_back_to_the_whole_font(
     font = small_font(tmp_path, ())  # no member's name in it
     assert not {"诸", "亮"} & cardfont.batch_characters(["上海市总工会", "2027春节"], RIGHTS)
     stage = make(tmp_path, issuer_key, font=font, names=("诸葛亮",))
-    text = subprocess.run(
-        ["pdftotext", "-raw", str(stage / batchparts.WORK / "part-00001.pdf"), "-"],
-        capture_output=True,
-        check=True,
-        text=True,
-    ).stdout
+    text = pdf_text(stage / batchparts.WORK / "part-00001.pdf", "-raw")
     assert "持券人：诸*亮" in text
     assert "missing the following glyphs" not in caplog.text

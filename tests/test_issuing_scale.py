@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from test_admin_issue import Admin, members_csv, read_qr
+from test_issuing import pdf_text
 
 from sync import batchparts
 from sync.server.db import make_engine, session_scope
@@ -71,12 +72,7 @@ def test_a_batch_in_parts_on_worker_processes_keeps_member_order(
     for r in rows[::5]:
         assert read_qr(out / f"{r['short_code']}.png") == [r["qr_text"]]
         assert stored[r["short_code"]].token == r["qr_text"]
-    text = subprocess.run(
-        ["pdftotext", "-raw", str(out / "cards-0002.pdf"), "-"],
-        capture_output=True,
-        check=True,
-        text=True,
-    ).stdout
+    text = pdf_text(out / "cards-0002.pdf", "-raw")
     assert [r["short_code"] in text for r in rows[8:16]] == [True] * 8
     assert ready.roster_events() == 21
     assert not list(ready.tmp.glob(".batch.partial-*"))

@@ -8,6 +8,7 @@ the store's revision ``0004_lan_peers`` is reached from the first released schem
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,24 @@ def test_the_store_reaches_the_lan_tables_from_the_first_schema(
     assert {"peers", "peer_uses"} <= names
 
 
+#: ``counters(["1", "2"])``: enrolled counters of one cinema (peers_support.make_counters).
+Counters = Callable[[list[str]], list[KioskService]]
+
+
+@pytest.fixture
+def counters(tmp_path: Path, issuer_key: PrivateKey) -> Iterator[Counters]:
+    """Make counters under tmp_path with the issuer's key; all closed after the test."""
+    made: list[KioskService] = []
+
+    def make(names: list[str]) -> list[KioskService]:
+        made.extend(make_counters(tmp_path, issuer_key, names))
+        return made[-len(names) :]
+
+    yield make
+    for s in made:
+        s.close()
+
+
 def _book(svc: KioskService) -> claims.ClaimBook:
     return claims.ClaimBook(svc.paths.home)
 
@@ -44,10 +63,8 @@ def _uses(svc: KioskService, me: str) -> claims.UsesOf:
     return lambda cti: svc.store.known_uses(cti, me)
 
 
-def test_two_crossing_claims_resolve_to_the_older_one(
-    tmp_path: Path, issuer_key: PrivateKey
-) -> None:
-    a, b = make_counters(tmp_path, issuer_key, ["1", "2"])
+def test_two_crossing_claims_resolve_to_the_older_one(counters: Counters) -> None:
+    a, b = counters(["1", "2"])
     ba, bb = _book(a), _book(b)
     cti = bytes(range(10))
     ca = claims.Claim(cti, "dev-1", "n-a", 1000)
@@ -65,14 +82,10 @@ def test_two_crossing_claims_resolve_to_the_older_one(
     won = claims.witness(ba, claims.Claim(cti, "dev-3", "n-c", 1), "dev-1", _uses(a, "dev-1"),
                          1, 1000)  # fmt: skip
     assert won is not None and won.kind == "claimed"  # A's won claim does, even an older one
-    for s in (a, b):
-        s.close()
 
 
-def test_a_granted_claim_blocks_the_witness_own_later_claim(
-    tmp_path: Path, issuer_key: PrivateKey
-) -> None:
-    a, b = make_counters(tmp_path, issuer_key, ["1", "2"])
+def test_a_granted_claim_blocks_the_witness_own_later_claim(counters: Counters) -> None:
+    a, b = counters(["1", "2"])
     bb = _book(b)
     cti = bytes(10)
     grant = claims.Claim(cti, "dev-1", "x", 2000)
@@ -80,12 +93,10 @@ def test_a_granted_claim_blocks_the_witness_own_later_claim(
     blocker = claims.begin(bb, claims.Claim(cti, "dev-2", "y", 1), 2001)  # even if "older"
     assert blocker is not None and blocker.device == "dev-1"
     assert claims.begin(bb, claims.Claim(cti, "dev-2", "z", 1), 2000 + 5001) is None  # expired
-    for s in (a, b):
-        s.close()
 
 
-def test_only_listed_counters_are_believed(tmp_path: Path, issuer_key: PrivateKey) -> None:
-    a, b = make_counters(tmp_path, issuer_key, ["1", "2"])
+def test_only_listed_counters_are_believed(counters: Counters) -> None:
+    a, b = counters(["1", "2"])
     keys = Peers(b).keys()
     ok, _ = seal(a.device_key, type="heads", sender="dev-1", to="", cinema=CINEMA, at=5, body={})
     assert open_envelope(ok, keys, cinema=CINEMA, me="dev-2", now_ms=5).sender == "dev-1"
@@ -100,18 +111,16 @@ def test_only_listed_counters_are_believed(tmp_path: Path, issuer_key: PrivateKe
     b.store.set_peers([p for p in b.store.peers() if p.device != "dev-1"])  # revoked: unlisted
     with pytest.raises(PeerError, match="listed"):
         open_envelope(ok, Peers(b).keys(), cinema=CINEMA, me="dev-2", now_ms=5)
-    for s in (a, b):
-        s.close()
 
 
 def test_a_pushed_use_names_the_counter_and_a_void_lifts_it(
-    tmp_path: Path, issuer_key: PrivateKey
+    issuer_key: PrivateKey, counters: Counters
 ) -> None:
     from kiosk.peers.hook import PeerHook
     from kiosk.peers.node import notice_of
     from kiosk.peers.wire import use_to_json
 
-    a, b = make_counters(tmp_path, issuer_key, ["1", "2"])
+    a, b = counters(["1", "2"])
     tok = voucher_token(issuer_key)
     assert a.redeem(tok, fmt="2D").accepted
     rec = a.store.last_redemption()
@@ -127,13 +136,11 @@ def test_a_pushed_use_names_the_counter_and_a_void_lifts_it(
     void = a.store.all_records()[-1][0]
     assert pb.take_uses([use_to_json(notice_of(void, a))]) == 1
     assert b.redeem(tok, fmt="2D").accepted
-    for s in (a, b):
-        s.close()
 
 
-def test_a_third_counter_speaks_only_for_itself(tmp_path: Path, issuer_key: PrivateKey) -> None:
+def test_a_third_counter_speaks_only_for_itself(counters: Counters) -> None:
     """C grants both crossing claims; A and B settle it by the order (the 3-counter case)."""
-    a, b, c = make_counters(tmp_path, issuer_key, ["1", "2", "3"])
+    a, b, c = counters(["1", "2", "3"])
     ba, bb, bc = _book(a), _book(b), _book(c)
     cti = bytes(range(10, 20))
     ca = claims.Claim(cti, "dev-1", "n-a", 2000)  # younger
@@ -146,8 +153,6 @@ def test_a_third_counter_speaks_only_for_itself(tmp_path: Path, issuer_key: Priv
     assert claims.witness(ba, cb, "dev-1", _uses(a, "dev-1"), 1, 2000) is None  # A's: lost
     assert claims.decide(bb, cb, 2000) is None  # B accepts
     assert claims.begin(bc, claims.Claim(cti, "dev-3", "n-c", 1), 2001) is not None  # grants
-    for s in (a, b, c):
-        s.close()
 
 
 def test_the_peer_package_is_qt_free_and_below_the_front_ends() -> None:
@@ -210,7 +215,7 @@ def test_serve_and_redeem_refuse_a_bad_address(
 
 
 def test_the_window_starts_the_peer_service_of_an_enrolled_counter(
-    tmp_path: Path, issuer_key: PrivateKey
+    tmp_path: Path, counters: Counters
 ) -> None:
     from types import SimpleNamespace
 
@@ -218,7 +223,7 @@ def test_the_window_starts_the_peer_service_of_an_enrolled_counter(
     from kiosk.peers.client import split_address
     from kiosk.ui.peers_link import start_peers
 
-    a, b = make_counters(tmp_path, issuer_key, ["1", "2"])
+    a, b = counters(["1", "2"])
     (tmp_path / "1" / "config.json").write_text(
         (tmp_path / "1" / "config.json")
         .read_text()
@@ -237,5 +242,3 @@ def test_the_window_starts_the_peer_service_of_an_enrolled_counter(
     b.config.device_id = ""
     start_peers(SimpleNamespace(bridge=SimpleNamespace(service=b)), standalone)
     assert standalone == []  # never enrolled: nothing to be listed under
-    for s in (a, b):
-        s.close()

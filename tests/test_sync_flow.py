@@ -37,12 +37,28 @@ def sync(home: Path) -> dict:
         e.stop()
 
 
+def one_voucher_two_cinemas(central: Central, tmp_path: Path) -> tuple[str, Path, Path]:
+    """One issued voucher, then a counter at CIN-A and one at CIN-B (offline between syncs)."""
+    [token] = central.issue(1)
+    return (
+        token,
+        enrolled_kiosk(central, tmp_path / "a", "CIN-A"),
+        enrolled_kiosk(central, tmp_path / "b", "CIN-B"),
+    )
+
+
+def one_use_at_a(central: Central, tmp_path: Path) -> Path:
+    """One voucher issued and redeemed at a counter of CIN-A, not synced yet: that counter."""
+    [token] = central.issue(1)
+    a = enrolled_kiosk(central, tmp_path / "a")
+    redeem(a, token)
+    return a
+
+
 def test_two_offline_kiosks_same_voucher_one_valid_one_duplicate(
     central: Central, tmp_path: Path
 ) -> None:
-    [token] = central.issue(1)
-    a = enrolled_kiosk(central, tmp_path / "a", "CIN-A")
-    b = enrolled_kiosk(central, tmp_path / "b", "CIN-B")
+    token, a, b = one_voucher_two_cinemas(central, tmp_path)
     now = system_ms()
     first = redeem(a, token, at_ms=now)  # both offline: neither knows of the other
     second = redeem(b, token, "3D", at_ms=now + 10)
@@ -79,9 +95,7 @@ def test_two_offline_kiosks_same_voucher_one_valid_one_duplicate(
 def test_a_void_at_one_counter_frees_the_voucher_at_another(
     central: Central, tmp_path: Path
 ) -> None:
-    [token] = central.issue(1)
-    a = enrolled_kiosk(central, tmp_path / "a", "CIN-A")
-    b = enrolled_kiosk(central, tmp_path / "b", "CIN-B")
+    token, a, b = one_voucher_two_cinemas(central, tmp_path)
     redeem(a, token)
     assert sync(a)["ok"] and sync(b)["ok"]
     with KioskService.open(b) as svc:
@@ -131,9 +145,7 @@ def test_revoked_device_is_told_and_keeps_its_records(
 def test_cli_sync_exit_codes(
     central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    [token] = central.issue(1)
-    a = enrolled_kiosk(central, tmp_path / "a")
-    redeem(a, token)
+    a = one_use_at_a(central, tmp_path)
     assert kiosk_main(["--home", str(a), "sync", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["ok"] and out["uploaded"] == 1 and out["pending"] == 0
@@ -151,9 +163,7 @@ def test_cli_sync_exit_codes(
 def test_devices_shows_health(
     central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    [token] = central.issue(1)
-    a = enrolled_kiosk(central, tmp_path / "a")
-    redeem(a, token)
+    a = one_use_at_a(central, tmp_path)
     sync(a)
     capsys.readouterr()
     assert admin_main(["--db", central.url_db, "devices", "--json"]) == 0

@@ -54,12 +54,22 @@ def cli_text(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return rc, capsys.readouterr().out
 
 
+@pytest.fixture
+def a(central: Central, tmp_path: Path) -> Path:
+    """A counter of CIN-A, enrolled with the real server."""
+    return enrolled_kiosk(central, tmp_path / "a")
+
+
+@pytest.fixture
+def home(a: Path) -> list[str]:
+    """The CLI's ``--home`` of that counter."""
+    return ["--home", str(a)]
+
+
 def test_a_revoked_counter_refuses_every_scan_until_enrolled_again(
-    central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    central: Central, capsys: pytest.CaptureFixture[str], a: Path, home: list[str]
 ) -> None:
     tokens = central.issue(3)
-    a = enrolled_kiosk(central, tmp_path / "a")
-    home = ["--home", str(a)]
     assert cli(capsys, *home, "redeem", tokens[0])[0] == 0
     assert cli(capsys, *home, "sync")[0] == 0
     with KioskService.open(a) as svc:
@@ -87,11 +97,9 @@ def test_a_revoked_counter_refuses_every_scan_until_enrolled_again(
 
 
 def test_a_clock_behind_refuses_and_an_agreeing_sync_clears_a_mark_left_ahead(
-    central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    central: Central, capsys: pytest.CaptureFixture[str], a: Path, home: list[str]
 ) -> None:
     tokens = central.issue(3)
-    a = enrolled_kiosk(central, tmp_path / "a")
-    home = ["--home", str(a)]
     # the PC's clock ran 60 days ahead for a while: one redemption carries that time
     with KioskService.open(a, clock=Clock(offset_ms=60 * DAY_MS)) as svc:
         assert svc.redeem(tokens[0], fmt="2D").accepted
@@ -115,10 +123,8 @@ def test_a_clock_behind_refuses_and_an_agreeing_sync_clears_a_mark_left_ahead(
 
 
 def test_a_rejected_record_is_kept_counted_and_the_rest_go_on(
-    central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    central: Central, capsys: pytest.CaptureFixture[str], a: Path, home: list[str]
 ) -> None:
-    a = enrolled_kiosk(central, tmp_path / "a")
-    home = ["--home", str(a)]
     # this counter also trusts an issuer the union office does not know
     foreign = PrivateKey.generate()
     with KioskService.open(a) as svc:
@@ -152,11 +158,9 @@ def test_a_rejected_record_is_kept_counted_and_the_rest_go_on(
 
 
 def test_review_lines_and_their_flags_come_from_the_status_feed(
-    central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    central: Central, capsys: pytest.CaptureFixture[str], a: Path, home: list[str]
 ) -> None:
     [token] = central.issue(1)
-    a = enrolled_kiosk(central, tmp_path / "a")
-    home = ["--home", str(a)]
     uuid = cli(capsys, *home, "redeem", token)[1]["record"]
     assert cli(capsys, *home, "sync")[0] == 0
     with KioskService.open(a) as svc:
@@ -174,10 +178,13 @@ def test_review_lines_and_their_flags_come_from_the_status_feed(
 
 
 def test_refusals_reach_the_office_once_with_no_forged_text(
-    central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str], issuer_key: PrivateKey
+    central: Central,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    issuer_key: PrivateKey,
+    a: Path,
+    home: list[str],
 ) -> None:
-    a = enrolled_kiosk(central, tmp_path / "a")
-    home = ["--home", str(a)]
     now_s = system_ms() // 1000
     expired = voucher_token(issuer_key, now=now_s - 400 * 86400)
     forged = tamper_signature(voucher_token(issuer_key, now=now_s - 60))
@@ -237,13 +244,11 @@ def test_refusals_reach_the_office_once_with_no_forged_text(
 
 
 def test_a_tampered_row_is_quarantined_alone_and_the_queue_moves_on(
-    central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    central: Central, capsys: pytest.CaptureFixture[str], a: Path, home: list[str]
 ) -> None:
     import sqlite3
 
     tokens = central.issue(3)
-    a = enrolled_kiosk(central, tmp_path / "a")
-    home = ["--home", str(a)]
     uuids = [cli(capsys, *home, "redeem", t)[1]["record"] for t in tokens]
     conn = sqlite3.connect(a / "kiosk.sqlite3")  # someone edits a row behind the kiosk's back
     conn.execute("UPDATE records SET staff = 'mallory' WHERE uuid = ?", (uuids[1],))

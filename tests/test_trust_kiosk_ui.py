@@ -29,18 +29,24 @@ def _meta(home: Path, **values: str) -> None:
         store.set_metas(values)
 
 
+def refused_in_red(qtbot: Any, w: Any, kiosk: KioskHome, title: str) -> Any:
+    """Scan a valid voucher in window ``w``: the counter's own refusal, shown in red as
+    ``title`` and leaving no record; its verdict."""
+    v = scan_typed(qtbot, w, kiosk.text("valid"))
+    assert w.scan.verdict.title.text() == title
+    assert w.scan.verdict.tone == "bad"
+    assert call(qtbot, w, lambda s: s.store.counts()["records"]) == 0
+    return v
+
+
 def test_a_revoked_counter_shows_the_refusal_in_red(
     qtbot: Any,
     open_window: Any,  # noqa: F811
     kiosk: KioskHome,
 ) -> None:
     _meta(kiosk.home, device_revoked="1")  # as the sync client leaves it after a 403
-    w = open_window(kiosk.home)
-    v = scan_typed(qtbot, w, kiosk.text("valid"))
+    v = refused_in_red(qtbot, open_window(kiosk.home), kiosk, "本柜台已被停用，请联系 IT")
     assert v.reason == "device_revoked" and not v.accepted and v.record_uuid is None
-    assert w.scan.verdict.title.text() == "本柜台已被停用，请联系 IT"
-    assert w.scan.verdict.tone == "bad"
-    assert call(qtbot, w, lambda s: s.store.counts()["records"]) == 0
 
 
 def test_a_clock_behind_refuses_in_the_window(
@@ -49,12 +55,8 @@ def test_a_clock_behind_refuses_in_the_window(
     kiosk: KioskHome,
 ) -> None:
     _meta(kiosk.home, newest_seen_ms=str(int(time.time() * 1000) + 86_400_000))
-    w = open_window(kiosk.home)
-    v = scan_typed(qtbot, w, kiosk.text("valid"))
+    v = refused_in_red(qtbot, open_window(kiosk.home), kiosk, "电脑时间不正确，请联系 IT")
     assert v.reason == "clock_behind" and v.clock_warning
-    assert w.scan.verdict.title.text() == "电脑时间不正确，请联系 IT"
-    assert w.scan.verdict.tone == "bad"
-    assert call(qtbot, w, lambda s: s.store.counts()["records"]) == 0
 
 
 def test_the_manager_sees_quarantined_and_review_lines_with_their_flags(

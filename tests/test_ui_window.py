@@ -75,6 +75,15 @@ def scan_typed(qtbot: Any, w: MainWindow, text: str) -> Verdict:
     return blocker.args[0]  # type: ignore[no-any-return]
 
 
+def focused(w: MainWindow, field: str) -> MainWindow:
+    """``w`` made the active window, the keyboard on its scan view's ``field`` (``code``, the
+    typed-code box, or ``verdict``): where a clerk may have left the cursor."""
+    assert w.scan is not None
+    w.activateWindow()
+    getattr(w.scan, field).setFocus()
+    return w
+
+
 def today_tally(qtbot: Any, w: MainWindow) -> dict[str, Any]:
     return call(qtbot, w, lambda s: s.tally().to_json())  # type: ignore[return-value]
 
@@ -136,9 +145,7 @@ def test_already_used_is_amber_with_details_and_others_red(
 def test_scanner_burst_with_enter_is_caught_wherever_focus_is(
     qtbot: Any, open_window: Any, kiosk: KioskHome
 ) -> None:
-    w = open_window(kiosk.home)
-    w.activateWindow()
-    w.scan.code.setFocus()  # the clerk left the cursor in the code field
+    w = focused(open_window(kiosk.home), "code")  # the clerk left the cursor in the code field
     text = kiosk.text("valid")
     with qtbot.waitSignal(w.verdict_shown, timeout=5000) as blocker:
         QTest.keyClicks(w.scan.code, text)  # a burst: no pause between keys
@@ -162,9 +169,7 @@ def test_scanner_without_enter_ends_by_idle_timeout(
 def test_human_typing_reaches_the_field_and_is_not_a_scan(
     qtbot: Any, open_window: Any, kiosk: KioskHome
 ) -> None:
-    w = open_window(kiosk.home)
-    w.activateWindow()
-    w.scan.code.setFocus()
+    w = focused(open_window(kiosk.home), "code")
     got: list[Verdict] = []
     w.verdict_shown.connect(got.append)
     QTest.keyClicks(w.scan.code, "ab3d", delay=90)  # people type ~100 ms a key
@@ -189,9 +194,7 @@ def test_typed_short_code_and_a_typo(qtbot: Any, open_window: Any, kiosk: KioskH
 def test_format_selector_is_sticky_and_has_shortcuts(
     qtbot: Any, open_window: Any, kiosk: KioskHome
 ) -> None:
-    w = open_window(kiosk.home)
-    w.activateWindow()
-    w.scan.verdict.setFocus()
+    w = focused(open_window(kiosk.home), "verdict")
     QTest.keyClick(w.scan.verdict, Qt.Key.Key_F3)
     assert w.scan.fmt == "3D" and w.scan.format_buttons["3D"].isChecked()
     QTest.keyClick(w.scan.verdict, "2")

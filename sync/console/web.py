@@ -22,18 +22,17 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from sync import webcommon
 from sync.errors import CinePassError
 from sync.office import users
 from sync.office.reports import local_time
 from sync.server.deps import SessionDep, client_addr
 
-from .i18n import DEFAULT_LANG, LANGS, translator, translator_or
+from .i18n import translator, translator_or
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "cp_session"
@@ -57,13 +56,7 @@ NAV = (
     ("alerts", "nav_alerts", EVERYONE),
 )
 
-env = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+env = webcommon.templates(HERE / "templates")
 env.filters["when"] = lambda ms: local_time(ms) if ms else ""
 
 
@@ -103,13 +96,12 @@ class Viewer:
 
 
 def lang_of(request: Request) -> str:
-    lang = request.cookies.get(LANG_COOKIE, DEFAULT_LANG)
-    return lang if lang in LANGS else DEFAULT_LANG
+    """The viewer's language, from the ``cp_lang`` cookie (``zh`` by default)."""
+    return webcommon.lang_of(request, LANG_COOKIE)
 
 
-def base_of(request: Request) -> str:
-    """Where the console is mounted (``/console``), for every link and form."""
-    return str(request.scope.get("root_path", "")).rstrip("/")
+#: Where the console is mounted (``/console``), for every link and form.
+base_of = webcommon.base_of
 
 
 def current_viewer(request: Request, session: SessionDep) -> Viewer:
@@ -140,12 +132,7 @@ def check_csrf(expected: str, given: str, viewer: Viewer | None = None) -> None:
 
 def cookie_args(request: Request) -> dict[str, Any]:
     """HttpOnly, SameSite=Lax, Secure under HTTPS, scoped to the console."""
-    return {
-        "httponly": True,
-        "samesite": "lax",
-        "secure": request.url.scheme == "https",
-        "path": base_of(request) or "/",
-    }
+    return webcommon.cookie_args(request, "lax")
 
 
 def render(
@@ -173,7 +160,7 @@ def render(
         base=base,
         viewer=viewer,
         nav=nav,
-        switch_href=f"{base}/lang/{'zh' if lang == 'en' else 'en'}?next={quote(here)}",
+        switch_href=webcommon.switch_href(base, lang, here),
         **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})

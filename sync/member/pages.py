@@ -12,32 +12,24 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 
-from sync import cards
+from sync import cards, webcommon
 from sync.office import audit
 from sync.office.vouchers import freeze
 from sync.server.deps import ClientAddr, SessionDep
 from sync.server.models import Voucher
 
 from . import guard
-from .i18n import DEFAULT_LANG, LANGS, translator
+from .i18n import LANGS, translator
 from .view import view_of
 
 router = APIRouter()
 HERE = Path(__file__).resolve().parent
-env = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+env = webcommon.templates(HERE / "templates")
 #: A form field, as long as any honest one can be.
 FormText = Annotated[str, Form(max_length=200)]
 SESSION_COOKIE = "cp_member"
@@ -45,23 +37,17 @@ FORM_COOKIE = "cp_m_form"
 LANG_COOKIE = "cp_m_lang"
 
 
-def base_of(request: Request) -> str:
-    return str(request.scope.get("root_path", "")).rstrip("/")
+base_of = webcommon.base_of
 
 
 def lang_of(request: Request) -> str:
-    lang = request.cookies.get(LANG_COOKIE, DEFAULT_LANG)
-    return lang if lang in LANGS else DEFAULT_LANG
+    """The member's language, from the ``cp_m_lang`` cookie (``zh`` by default)."""
+    return webcommon.lang_of(request, LANG_COOKIE)
 
 
 def cookie_args(request: Request) -> dict[str, Any]:
     """HttpOnly, SameSite=Strict, Secure under HTTPS, only for the member page."""
-    return {
-        "httponly": True,
-        "samesite": "strict",
-        "secure": request.url.scheme == "https",
-        "path": base_of(request) or "/",
-    }
+    return webcommon.cookie_args(request, "strict")
 
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
@@ -71,7 +57,7 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         t=translator(lang),
         lang=lang,
         base=base,
-        switch_href=f"{base}/lang/{'zh' if lang == 'en' else 'en'}?next={quote(here)}",
+        switch_href=webcommon.switch_href(base, lang, here),
         **context,
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
@@ -204,10 +190,9 @@ def leave(request: Request, session: SessionDep, csrf: FormText = "") -> Respons
 def switch_lang(request: Request, lang: str) -> Response:
     """Only a display preference: nothing in the database changes."""
     base = base_of(request)
-    target = request.query_params.get("next", "")
-    if not target.startswith(f"{base}/") or target.startswith("//") or "\\" in target:
-        target = f"{base}/"
-    response = RedirectResponse(target, 303)
+    response = RedirectResponse(
+        webcommon.safe_next(request, request.query_params.get("next", ""), "/"), 303
+    )
     if lang in LANGS:
         response.set_cookie(
             LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path=base or "/"
