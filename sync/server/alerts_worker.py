@@ -63,7 +63,12 @@ from .models import Redemption, now_ms
 
 log = logging.getLogger("cinepass.alerts")
 RefusalKey = tuple[str, str]  # (device, refusal id)
-_TAKE = 40  # inbox rows per evaluation (40 uploads of up to 1,000 records)
+_TAKE = 40  # inbox rows read at a time (40 uploads of up to 1,000 records)
+#: an evaluation takes inbox rows until they name this many records (or the inbox is
+#: empty): a counter's upload is one row of up to 1,000 records, an online use one row of
+#: one, and every rule's queries run once per evaluation (``burst`` reads the device's
+#: whole window), so online uses are evaluated hundreds at a time, not 40
+_BATCH_RECORDS = 1000
 EVAL_TTL_MS = 10_000  # a stopped evaluator's lease is free again after this
 
 
@@ -128,6 +133,24 @@ def install(owner: object, engine: Engine) -> AlertsWorker:
 
 def worker_for(engine: Engine) -> AlertsWorker | None:
     return _WORKERS.get(engine)
+
+
+def take_inbox(session: Session) -> list[Any]:
+    """The oldest inbox rows, in pages of :data:`_TAKE`, until they name
+    :data:`_BATCH_RECORDS` records or the inbox ends (one evaluation's worth)."""
+    cols = (AlertInbox.id, AlertInbox.device, AlertInbox.records, AlertInbox.refusals)
+    rows: list[Any] = []
+    records = 0
+    while records < _BATCH_RECORDS:
+        q = select(*cols).order_by(AlertInbox.id).limit(_TAKE)
+        if rows:
+            q = q.where(AlertInbox.id > rows[-1][0])
+        page = session.execute(q).all()
+        rows += page
+        records += sum(len(r[2]) + len(r[3]) for r in page)
+        if len(page) < _TAKE:
+            break
+    return rows
 
 
 def after_upload(
@@ -268,13 +291,7 @@ class AlertsWorker:
         while True:
             t = now_ms()
             with Session(self.reader) as rs:  # an empty inbox costs one read, no write
-                rows = rs.execute(
-                    select(
-                        AlertInbox.id, AlertInbox.device, AlertInbox.records, AlertInbox.refusals
-                    )
-                    .order_by(AlertInbox.id)
-                    .limit(_TAKE)
-                ).all()
+                rows = take_inbox(rs)
             if not rows:
                 return new
             with session_scope(self.sessions) as s:
