@@ -31,7 +31,7 @@ from sync.admin_common import (
 )
 from sync.errors import EXIT_OK
 from sync.fsutil import atomic_write
-from sync.office import audit, reports
+from sync.office import audit, reports, tally
 from sync.office.cinemas import add_cinema, cinema_json, list_cinemas, set_cinema
 from sync.office.devices import device_code, list_devices, revoke_device
 from sync.office.vouchers import find_voucher, freeze, reissue, unfreeze
@@ -95,7 +95,14 @@ def cmd_cinema_set(args: argparse.Namespace) -> int:
         before = s.get(Cinema, args.code_arg.strip())
         was = cinema_json(before) if before is not None else None
         c = set_cinema(s, args.code_arg, **changes)
-        _audit(s, "cinema.set", c.code, before=was, after=cinema_json(c))
+        now = cinema_json(c)
+        if was is not None and (was["timezone"], was["day_starts"]) != (
+            now["timezone"],
+            now["day_starts"],
+        ):  # its lines fall on other business days now: recount them, so the console's
+            s.flush()  # pages keep reading the running counts (docs/console.md)
+            tally.rebuild_cinema(s, c.code)
+        _audit(s, "cinema.set", c.code, before=was, after=now)
         line = _describe(c)
     print(f"cinema updated: {line}")
     return EXIT_OK

@@ -214,3 +214,25 @@ def test_the_migration_counts_the_lines_stored_before_it(db_url: str) -> None:
             {("SPRING", "2D"): 1, ("SPRING", "*"): 1, ("", "3D"): 1, ("", "*"): 2, ("", "2D"): 1}
         )
     engine.dispose()
+
+
+def test_cinema_set_with_a_new_business_day_recounts_that_cinema(
+    central: Central, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``cinepass-admin cinema set --timezone/--day-starts`` recounts the cinema's lines,
+    so the console keeps reading running counts for it (no stale basis left)."""
+    from sync.admin import main as admin_main
+
+    a = RawDevice(central, "CIN-A")
+    [token] = central.issue(1)
+    a.upload([a.record(token)])
+    argv = ["--db", central.url_db, "cinema", "set", "CIN-A"]
+    assert admin_main([*argv, "--timezone", "Asia/Tokyo", "--day-starts", "00:00"]) == 0
+    capsys.readouterr()
+    with central.session() as s:
+        bases = [t.basis for t in s.scalars(select(tally.RedemptionTally)) if t.n]
+        assert bases and not tally.stale(bases, business_day(s, "CIN-A"))
+        assert kept(s) == counted(s)
+    assert admin_main([*argv, "--phone", "021-1234"]) == 0  # no business-day change: as was
+    with central.session() as s:
+        assert kept(s) == counted(s)
