@@ -159,3 +159,23 @@ def kept(
         if prior is not None:
             return prior
     return operation(Keeper(session, partner, key, print_))
+
+
+def answered_meanwhile(
+    session: Session, partner: PartnerIdentity, key: str | None, print_: str, refusal: str
+) -> dict[str, Any] | None:
+    """The answer a concurrent send of the same key committed while this one was refused.
+
+    Call after the refused transaction's rollback, so only committed rows are
+    read, never this request's own claim. On PostgreSQL two sends of one hold
+    can both find the key unanswered (:func:`kept`); the second then sees the
+    first's hold and would answer ``held_by_other``, where a retry must get the
+    first answer. None: no such answer, or one for another body (the refusal
+    stands).
+    """
+    if key is None or refusal == "idempotency_mismatch":
+        return None
+    try:
+        return remembered(session, partner, key, print_)
+    except OnlineError:
+        return None

@@ -302,7 +302,11 @@ def serve(
                 online.sweep_due(session)
         except CinePassError as exc:
             session.rollback()
-            prior = answered_meanwhile(session, partner, req, mark, exc) if writes else None
+            prior = (
+                online_once.answered_meanwhile(session, partner, req.key, mark, exc.reason)
+                if writes
+                else None
+            )
             try:
                 spend(session, partner)
                 session.commit()
@@ -313,25 +317,6 @@ def serve(
             raise
         session.commit()
         return answer
-
-
-def answered_meanwhile(
-    session: Session, partner: PartnerIdentity, req: Incoming, mark: str, exc: CinePassError
-) -> dict[str, Any] | None:
-    """The answer a concurrent send of the same key committed while this one was refused.
-
-    On PostgreSQL two sends of one hold can both find the key unanswered; the
-    second then sees the first's hold and would answer ``held_by_other``. Read
-    after the rollback (committed rows only, never this request's own claim),
-    the key's answer is what a retry must get. None: no such answer (or
-    another body: the refusal stands).
-    """
-    if req.key is None or exc.reason == "idempotency_mismatch":
-        return None
-    try:
-        return online_once.remembered(session, partner, req.key, mark)
-    except OnlineError:
-        return None
 
 
 async def run(
