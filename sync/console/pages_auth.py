@@ -13,6 +13,7 @@ import secrets
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from sync import webcommon
 from sync.office import audit, users
 from sync.server.deps import ClientAddr, SessionDep
 
@@ -34,10 +35,7 @@ router = APIRouter()
 
 def safe_next(request: Request, target: str) -> str:
     """Only a path inside the console (no open redirect to another site)."""
-    base = base_of(request)
-    if target.startswith(f"{base}/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return f"{base}/overview"
+    return webcommon.safe_next(request, target, "/overview")
 
 
 @router.get("/")
