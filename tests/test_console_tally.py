@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 from syncsupport import Central
 from test_online_api import add_partner, short
 
+from sync.admin import main as admin_main
 from sync.office import tally
 from sync.office.cinemas import business_day, set_cinema
 from sync.office.errors import OfficeError
@@ -221,8 +222,6 @@ def test_cinema_set_with_a_new_business_day_recounts_that_cinema(
 ) -> None:
     """``cinepass-admin cinema set --timezone/--day-starts`` recounts the cinema's lines,
     so the console keeps reading running counts for it (no stale basis left)."""
-    from sync.admin import main as admin_main
-
     a = RawDevice(central, "CIN-A")
     [token] = central.issue(1)
     a.upload([a.record(token)])

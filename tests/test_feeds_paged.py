@@ -17,7 +17,7 @@ from sqlalchemy import select
 from syncsupport import Central, enrolled_kiosk
 
 from kiosk import snapshots
-from kiosk.engine.service import KioskService
+from kiosk.engine.service import KioskService, init_standalone
 from kiosk.http import HttpClient, SyncError
 from kiosk.syncer import SyncEngine
 from sync import protocol as P
@@ -207,8 +207,6 @@ def test_packed_pages_are_checked(central: Central) -> None:
 def test_pages_with_and_without_cinemas_stage_the_same_rows(tmp_path: Path) -> None:
     """A page of plain freezes comes as short rows (docs/feeds.md); one naming a cinema,
     device or staff keeps them: both land in the store with every column right."""
-    from kiosk.engine.service import init_standalone
-
     blank = [("freeze", f"{i:020x}", "lost", 5, "", "", "") for i in range(1, 4)]
     held = [("freeze", f"{i:020x}", "held", 9, "CIN-A", "online:pt_1", "bench") for i in (7, 8)]
     pages = [feeds.packed("revocation", blank), feeds.packed("revocation", blank[:1] + held)]
