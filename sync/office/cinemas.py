@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from sync.businessday import BusinessDay
@@ -110,10 +110,19 @@ def list_cinemas(session: Session) -> list[Cinema]:
     return list(session.scalars(select(Cinema).order_by(Cinema.code)))
 
 
+_DAY_OF = select(Cinema.__table__.c.timezone, Cinema.__table__.c.day_starts).where(
+    Cinema.__table__.c.code == bindparam("code")
+)
+
+
 def business_day(session: Session, code: str) -> BusinessDay:
-    """The business day of cinema ``code`` (the defaults for a code the database lacks)."""
-    cinema = session.get(Cinema, code)
-    return BusinessDay.of(cinema.timezone, cinema.day_starts) if cinema else BusinessDay()
+    """The business day of cinema ``code`` (the defaults for a code the database lacks).
+
+    One prebuilt Core query, not an ORM load: every line change of the ledger
+    asks it (:func:`sync.office.tally.count`), an online confirm among them.
+    """
+    row = session.execute(_DAY_OF, {"code": code}).first()
+    return BusinessDay.of(row[0], row[1]) if row else BusinessDay()
 
 
 def cinema_entries(session: Session, codes: tuple[str, ...] | None) -> tuple[CinemaEntry, ...]:

@@ -32,12 +32,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, delete, func, literal, select
+from sqlalchemy import Index, Integer, String, bindparam, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sync.businessday import BusinessDay
-from sync.server.db import rows_in
+from sync.server.db import IN_CHUNK
 from sync.server.models import Base, Cinema, Redemption, Voucher
 
 from .cinemas import business_day
@@ -110,38 +110,65 @@ def basis_of(bd: BusinessDay) -> str:
     return f"{bd.timezone} {bd.day_starts}"
 
 
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
 def _upsert(
     session: Session, table: Any, keys: tuple[str, ...], col: str, rows: list[dict[str, Any]]
 ) -> None:
-    """Add each row's ``col`` to the stored one (insert when absent): one statement."""
+    """Add each row's ``col`` to the stored one (insert when absent): one statement.
+
+    The statement is built once per dialect and table: it runs in the same
+    transaction as every line change (an online confirm is one), where
+    building it and its cache key anew cost more than executing it.
+    """
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    ins = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-    stmt = ins.on_conflict_do_update(
-        index_elements=list(keys), set_={col: getattr(table.c, col) + getattr(ins.excluded, col)}
-    )
+    stmt = _UPSERTS.get((dialect, table.name))
+    if stmt is None:
+        ins = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+        stmt = ins.on_conflict_do_update(
+            index_elements=list(keys), set_={col: table.c[col] + ins.excluded[col]}
+        )
+        _UPSERTS[(dialect, table.name)] = stmt
     session.execute(stmt, rows)
 
 
 LINE_KEYS = ("cinema", "day", "format", "kind", "status", "basis")
+
+_USES = VoucherUse.__table__
+_STORED_USES = select(_USES.c.cti, _USES.c.format, _USES.c.n).where(
+    _USES.c.cti.in_(bindparam("ctis", expanding=True))
+)
+_VOUCHER = Voucher.__table__
+_CAMPAIGNS = select(_VOUCHER.c.cti, _VOUCHER.c.campaign).where(
+    _VOUCHER.c.cti.in_(bindparam("ctis", expanding=True))
+)
+
+
+def _rows(session: Session, stmt: Any, ctis: list[str]) -> Iterable[Any]:
+    """``stmt``'s rows for ``ctis``, 500 at a time (the bound of :func:`sync.server.db.rows_in`)."""
+    for i in range(0, len(ctis), IN_CHUNK):
+        yield from session.execute(stmt, {"ctis": ctis[i : i + IN_CHUNK]})
 
 
 def count(session: Session, changes: Iterable[LineChange]) -> None:
     """Follow ``changes`` in the three tables (the caller's transaction)."""
     lines: dict[tuple[str, ...], int] = defaultdict(int)
     uses: dict[tuple[str, str], int] = defaultdict(int)
-    days: dict[str, BusinessDay] = {}
+    days: dict[str, tuple[BusinessDay, str]] = {}
     for ch in changes:
         if ch.before == ch.after:
             continue
         if ch.cinema not in days:
-            days[ch.cinema] = business_day(session, ch.cinema)
-        bd = days[ch.cinema]
+            bd = business_day(session, ch.cinema)
+            days[ch.cinema] = (bd, basis_of(bd))
+        bd, basis = days[ch.cinema]
         base = (ch.cinema, bd.day_of(ch.at).isoformat(), ch.format, ch.kind)
         if ch.before is not None:
-            lines[(*base, ch.before, basis_of(bd))] -= 1
-        lines[(*base, ch.after, basis_of(bd))] += 1
+            lines[(*base, ch.before, basis)] -= 1
+        lines[(*base, ch.after, basis)] += 1
         paid = (ch.after == "valid") - (ch.before == "valid")
         if ch.kind == "redeem" and paid:
             uses[(ch.voucher, ch.format)] += paid
@@ -154,17 +181,9 @@ def count(session: Session, changes: Iterable[LineChange]) -> None:
 
 def _count_uses(session: Session, uses: dict[tuple[str, str], int]) -> None:
     """Voucher uses, and a campaign's vouchers where one goes from unused to used or back."""
-    ctis = {cti for cti, _f in uses}
-    stored = {
-        (c, f): n
-        for c, f, n in rows_in(
-            session, select(VoucherUse.cti, VoucherUse.format, VoucherUse.n), VoucherUse.cti, ctis
-        )
-    }
-    campaign = {
-        c: camp or NO_CAMPAIGN
-        for c, camp in rows_in(session, select(Voucher.cti, Voucher.campaign), Voucher.cti, ctis)
-    }
+    ctis = sorted({cti for cti, _f in uses})
+    stored = {(c, f): n for c, f, n in _rows(session, _STORED_USES, ctis)}
+    campaign = {c: camp or NO_CAMPAIGN for c, camp in _rows(session, _CAMPAIGNS, ctis)}
     vouchers: dict[tuple[str, str], int] = defaultdict(int)
     for (cti, fmt), delta in uses.items():
         was = stored.get((cti, fmt), 0)

@@ -33,7 +33,7 @@ from .models import Base, FeedHead
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()
-_CHUNK = 500  # values per IN (...): well under every database's bound-parameter limit
+IN_CHUNK = 500  # values per IN (...): well under every database's bound-parameter limit
 #: PostgreSQL connections one process opens at most (SQLAlchemy's defaults, made explicit:
 #: the server admits fewer requests at once than this, see sync.server.app.Admission);
 #: with --workers N that is N x 15 of PostgreSQL's max_connections (100 by default)
@@ -300,5 +300,5 @@ def rows_in(
     ingest goes through here.
     """
     wanted = list(values)
-    for i in range(0, len(wanted), _CHUNK):
-        yield from session.execute(query.where(column.in_(wanted[i : i + _CHUNK])))
+    for i in range(0, len(wanted), IN_CHUNK):
+        yield from session.execute(query.where(column.in_(wanted[i : i + IN_CHUNK])))
