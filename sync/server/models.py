@@ -215,6 +215,8 @@ class Redemption(Base):
 
     __table_args__ = (
         Index("ix_redemption_device_seq", "device", "seq"),
+        # one device's window, for the alert rules (migration 0012)
+        Index("ix_redemption_device_at", "device", "at"),
         # the console's month and day counts, read from the index alone (migration 0002)
         Index("ix_redemption_at_counts", "at", "kind", "status", "cinema", "format"),
         Index("ix_redemption_status_kind_voucher", "status", "kind", "voucher"),
