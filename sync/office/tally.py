@@ -114,16 +114,25 @@ _UPSERTS: dict[tuple[str, str], Any] = {}
 
 
 def _upsert(
-    session: Session, table: Any, keys: tuple[str, ...], col: str, rows: list[dict[str, Any]]
-) -> None:
+    session: Session,
+    table: Any,
+    keys: tuple[str, ...],
+    col: str,
+    rows: list[dict[str, Any]],
+    *,
+    returning: bool = False,
+) -> list[Any]:
     """Add each row's ``col`` to the stored one (insert when absent): one statement.
 
+    With ``returning``, the (keys..., col) of every row after the change.
     The statement is built once per dialect and table: it runs in the same
     transaction as every line change (an online confirm is one), where
-    building it and its cache key anew cost more than executing it.
+    building it and its cache key anew cost more than executing it; one row
+    is sent as one execute, not an executemany (psycopg's pipeline for a
+    single row cost as much as the statement).
     """
     if not rows:
-        return
+        return []
     dialect = session.get_bind().dialect.name
     stmt = _UPSERTS.get((dialect, table.name))
     if stmt is None:
@@ -132,15 +141,16 @@ def _upsert(
             index_elements=list(keys), set_={col: table.c[col] + ins.excluded[col]}
         )
         _UPSERTS[(dialect, table.name)] = stmt
-    session.execute(stmt, rows)
+    if returning:
+        stmt = stmt.returning(*(table.c[k] for k in (*keys, col)))
+        return list(session.execute(stmt, rows[0] if len(rows) == 1 else rows))
+    session.execute(stmt, rows[0] if len(rows) == 1 else rows)
+    return []
 
 
 LINE_KEYS = ("cinema", "day", "format", "kind", "status", "basis")
 
 _USES = VoucherUse.__table__
-_STORED_USES = select(_USES.c.cti, _USES.c.format, _USES.c.n).where(
-    _USES.c.cti.in_(bindparam("ctis", expanding=True))
-)
 _VOUCHER = Voucher.__table__
 _CAMPAIGNS = select(_VOUCHER.c.cti, _VOUCHER.c.campaign).where(
     _VOUCHER.c.cti.in_(bindparam("ctis", expanding=True))
@@ -180,22 +190,22 @@ def count(session: Session, changes: Iterable[LineChange]) -> None:
 
 
 def _count_uses(session: Session, uses: dict[tuple[str, str], int]) -> None:
-    """Voucher uses, and a campaign's vouchers where one goes from unused to used or back."""
+    """Voucher uses, and a campaign's vouchers where one goes from unused to used or back.
+
+    The use counts are changed first and return their new values, so what
+    each was before is ``now - delta``: no read of the stored counts.
+    """
     ctis = sorted({cti for cti, _f in uses})
-    stored = {(c, f): n for c, f, n in _rows(session, _STORED_USES, ctis)}
     campaign = {c: camp or NO_CAMPAIGN for c, camp in _rows(session, _CAMPAIGNS, ctis)}
+    rows = [{"cti": c, "format": f, "n": n} for (c, f), n in uses.items()]
+    after = {
+        (c, f): n
+        for c, f, n in _upsert(session, _USES, ("cti", "format"), "n", rows, returning=True)
+    }
     vouchers: dict[tuple[str, str], int] = defaultdict(int)
     for (cti, fmt), delta in uses.items():
-        was = stored.get((cti, fmt), 0)
-        now = was + delta
-        vouchers[(campaign.get(cti, NO_CAMPAIGN), fmt)] += (now > 0) - (was > 0)
-    _upsert(
-        session,
-        VoucherUse.__table__,
-        ("cti", "format"),
-        "n",
-        [{"cti": c, "format": f, "n": n} for (c, f), n in uses.items()],
-    )
+        now = after[(cti, fmt)]
+        vouchers[(campaign.get(cti, NO_CAMPAIGN), fmt)] += (now > 0) - (now - delta > 0)
     _upsert(
         session,
         CampaignTally.__table__,
