@@ -80,7 +80,7 @@ def serve(db: str, n: int) -> tuple[list[str], list[subprocess.Popen[bytes]]]:
 
 def order(client: PartnerClient, code: str, n: int) -> dict[str, float | str]:
     """One order's three calls; call -> seconds, or ``error`` -> the code."""
-    out: dict[str, float | str] = {}
+    out: dict[str, float | str] = {"started": time.perf_counter()}
     try:
         t = time.perf_counter()
         client.check(code, "CIN-A", "2D")
@@ -260,6 +260,17 @@ def run(args: argparse.Namespace, rate: float, n_orders: int, url: str | None) -
         p50, p95 = pct(times[call], 50), pct(times[call], 95)
         ok = ok and p95 <= 30
         print(f"  {call:<8} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({len(times[call])} calls)")
+    slices: dict[int, list[float]] = defaultdict(list)
+    for r in results:
+        for call in CALLS:
+            value = r.get(call)
+            if isinstance(value, float):
+                slices[int((float(r["started"]) - start) // 10)].append(value)
+    print(
+        "  p95 of every call by 10 s of the run: "
+        + "  ".join(f"{pct(v, 95):.0f}" for _k, v in sorted(slices.items()))
+        + " ms"
+    )
     print(f"  bare HMAC + SQLite insert: p50 {pct(floor, 50):.2f} ms   p95 {pct(floor, 95):.2f} ms")
     print(f"  errors: {dict(errors) or 'none'}")
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -98,19 +98,21 @@ Rule = Callable[[Session, Batch, RuleSettings], Iterable[Finding]]
 
 
 def densest(
-    items: Sequence[tuple[int, str]], window: int, new: set[str]
+    items: Sequence[tuple[Any, ...]], window: int, new: set[str]
 ) -> tuple[int, list[str], int]:
     """The window of ``window`` ms holding most items, among those holding a new one.
 
-    ``items`` are (time, id) sorted by time; returns (count, ids, end time).
+    ``items`` are (time, id, ...) sorted by time (further fields are ignored, so
+    a rule can pass the rows it read); returns (count, ids, end time).
     One pass with a running count of new items in the window, and the ids of
     the best window only: a counter's busy evening is thousands of rows, and
     listing every window's ids made a 10,000-record upload cost minutes.
     """
     best_n, best_lo, best_hi = 0, 0, -1
     lo = fresh = 0
-    for hi, (t, i) in enumerate(items):
-        fresh += i in new
+    for hi, item in enumerate(items):
+        t = item[0]
+        fresh += item[1] in new
         while items[lo][0] <= t - window:
             fresh -= items[lo][1] in new
             lo += 1
@@ -118,7 +120,7 @@ def densest(
             best_n, best_lo, best_hi = hi - lo + 1, lo, hi
     if best_hi < 0:
         return (0, [], 0)
-    return (best_n, [i for _t, i in items[best_lo : best_hi + 1]], items[best_hi][0])
+    return (best_n, [it[1] for it in items[best_lo : best_hi + 1]], items[best_hi][0])
 
 
 def short_codes(session: Session, ctis: set[str]) -> dict[str, str]:
