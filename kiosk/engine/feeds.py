@@ -11,7 +11,10 @@ A paged snapshot (docs/feeds.md) is staged a page at a time:
 page, which stores the next page's token in the same transaction as the
 page's rows (cursor ``<feed>_snapshot``), then :meth:`FeedStore.finish_snapshot`
 (the swap). A cut connection leaves the staged pages and the token: the next
-sync asks for the page after it (:meth:`FeedStore.snapshot_token`).
+sync asks for the page after it (:meth:`FeedStore.snapshot_token`). A large
+packed page is staged as one row of ``revocation_pages`` rather than as rows
+(:mod:`kiosk.engine.revpages`); the swap takes the pages, the removals since
+the last snapshot and a new generation of the list along with the rows.
 """
 
 from __future__ import annotations

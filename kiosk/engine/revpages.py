@@ -80,7 +80,8 @@ INSERT_PAGE = (
 # the generation ("" if the meta row is missing), in the statement that reads pages
 _DIRECTORY_SQL = (
     "SELECT 0, coalesce((SELECT value FROM meta WHERE key = 'revocation_pages_gen'), ''),"
-    " 0, NULL, NULL UNION ALL SELECT id, kind, run, first, last FROM revocation_pages ORDER BY 1"
+    " 0, NULL, NULL, 0 UNION ALL SELECT id, kind, run, first, last, count FROM revocation_pages"
+    " ORDER BY 1"
 )
 _CTIS_SQL = (
     "SELECT ctis FROM revocation_pages WHERE id = ? AND"
@@ -149,6 +150,7 @@ class Run:
     firsts: list[bytes] = field(default_factory=list)
     lasts: list[bytes] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -160,14 +162,14 @@ class Directory:
     pages: dict[int, tuple[bytes, list[bytes]]] = field(default_factory=dict)
     #: page id -> (texts, packed columns) of pages that had a hit: the next hit reads no row
     details: dict[int, tuple[list[str], list[bytes]]] = field(default_factory=dict)
-    distinct: int | None = None  # ids of kind "f" counted once (cached, see count)
+    distinct: dict[str, int] = field(default_factory=dict)  # ids of a kind, once (count)
 
 
 def load_directory(read: Read) -> Directory:
     """The current pages' directory (a few dozen rows), its generation in the same statement."""
     rows = read(_DIRECTORY_SQL, ())
     d = Directory(gen=str(rows[0][1]), runs={})
-    for pid, kind, run, first, last in rows[1:]:
+    for pid, kind, run, first, last, count in rows[1:]:
         runs = d.runs.setdefault(str(kind), [])
         while len(runs) <= int(run):
             runs.append(Run())
@@ -175,6 +177,7 @@ def load_directory(read: Read) -> Directory:
         r.firsts.append(bytes(first))
         r.lasts.append(bytes(last))
         r.ids.append(int(pid))
+        r.counts.append(int(count))
     return d
 
 
@@ -250,21 +253,21 @@ class PageIndex:
         return strings[reason], at, strings[cinema], strings[device], strings[staff]
 
     def count(self, read: Read, d: Directory, kind: str) -> int:
-        """Ids of ``kind`` in the pages, each once (an id in two sections once), cached."""
-        if d.distinct is not None and kind == "f":
-            return d.distinct
+        """Ids of ``kind`` in the pages, each once (an id in two sections once), cached.
+
+        An id a later run repeats (a hold on a voucher the office froze too) is
+        looked up in the earlier runs: the later runs are the small sections.
+        """
+        if kind in d.distinct:
+            return d.distinct[kind]
         runs = d.runs.get(kind, [])
-        rows = read(
-            "SELECT run, sum(count) FROM revocation_pages WHERE kind = ? GROUP BY run", (kind,)
-        )
-        total = sum(int(r[1]) for r in rows)
-        for n, run in enumerate(runs[1:], start=1):  # ids a later run repeats
+        total = sum(sum(run.counts) for run in runs)
+        for n, run in enumerate(runs[1:], start=1):
             earlier = Directory(d.gen, {kind: runs[:n]}, d.pages)
             for pid in run.ids:
                 blob = (d.pages.get(pid) or self._load(read, d, pid))[0]
                 total -= sum(1 for c in split_ids(blob) if self.find(read, earlier, kind, c))
-        if kind == "f":
-            d.distinct = total
+        d.distinct[kind] = total
         return total
 
 

@@ -9,6 +9,8 @@ its parts live along their seams:
   (WAL + ``synchronous=FULL``: nothing is ``accepted`` before it), meta and
   cursors;
 * :mod:`kiosk.engine.feeds` - feed deltas, the staged snapshot swap, keys;
+* :mod:`kiosk.engine.revpages` - a revocation snapshot kept a page to a row,
+  searched in memory;
 * :mod:`kiosk.engine.chain` - the signed record chain and its sync state;
 * :mod:`kiosk.engine.refusals` - the refusal log the office reads.
 
