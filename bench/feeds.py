@@ -13,7 +13,9 @@ Rows (docs/feeds.md):
   thread), staging (:meth:`~kiosk.engine.feeds.FeedStore.stage_snapshot`)
   and the swap;
   while a thread runs ``check()`` on a voucher every 5 ms (redemptions go on
-  meanwhile: its p95 and max latency are printed);
+  meanwhile: its p95 and max latency are printed); then the revocation lookup
+  in the loaded pages (hits and misses, after the first touch of each page;
+  the ids it holds in memory);
 * **bare**: the same rows by one ``executemany`` into a WITHOUT ROWID table
   with the store's settings (the floor);
 * **before paging**: the one-answer snapshot as entries (pydantic per entry,
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sqlite3
 import sys
 import tempfile
@@ -43,13 +46,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from kiosk import snapshots  # noqa: E402
 from kiosk.engine.service import KioskService, init_standalone  # noqa: E402
+from kiosk.engine.store import Store  # noqa: E402
 from sync.server import feeds  # noqa: E402
 from sync.voucher import PrivateKey, encode_voucher, make_voucher  # noqa: E402
 
 GOAL_S = 3.0
 
 
-def pages_for(n: int) -> list[bytes]:
+def pages_for(n: int) -> tuple[list[bytes], list[str]]:
     """``n`` frozen vouchers as the server's packed snapshot pages (JSON bytes), cti order."""
     ctis = sorted(os.urandom(10).hex() for _ in range(n))
     size = snapshots.SNAPSHOT_PAGE
@@ -67,7 +71,7 @@ def pages_for(n: int) -> list[bytes]:
             "packed": feeds.packed("revocation", rows),
         }
         out.append(json.dumps(body).encode())
-    return out
+    return out, ctis
 
 
 def home(tmp: Path, key: PrivateKey) -> KioskService:
@@ -77,7 +81,7 @@ def home(tmp: Path, key: PrivateKey) -> KioskService:
 
 
 def kiosk_load(tmp: Path, key: PrivateKey, n: int) -> float:
-    pages = pages_for(n)
+    pages, ctis = pages_for(n)
     svc = home(tmp, key)
     token = encode_voucher(make_voucher("BENCH", now=int(time.time()) - 60), key)
     lat: list[float] = []
@@ -105,8 +109,7 @@ def kiosk_load(tmp: Path, key: PrivateKey, n: int) -> float:
     took = time.perf_counter() - t0
     stop.set()
     scanner.join()
-    count = store.read("SELECT count(*) FROM revocations")[0][0]
-    svc.close()
+    count = store.counts()["revocations"]
     assert count == n, (count, n)
     mb = sum(len(p) for p in pages) / 2**20
     lat.sort()
@@ -116,7 +119,31 @@ def kiosk_load(tmp: Path, key: PrivateKey, n: int) -> float:
         f" ({n / took:,.0f}/s); check() meanwhile: {len(lat)} scans, p95 {p95:.1f} ms,"
         f" max {max(lat, default=0):.1f} ms"
     )
+    lookups(store, ctis)
+    svc.close()
     return took
+
+
+def lookups(store: Store, ctis: list[str]) -> None:
+    """``revocation()`` over the loaded pages: every page touched once, then timed."""
+    k = min(5000, len(ctis))
+    hits = [bytes.fromhex(ctis[i * 7919 % len(ctis)]) for i in range(k)]
+    probe = hits + [os.urandom(10) for _ in range(k)]
+    random.shuffle(probe)
+    for c in hits:  # the first touch of a page loads its ids (once per swap)
+        assert store.revocation(c) is not None
+    us = []
+    for c in probe:
+        t0 = time.perf_counter()
+        store.revocation(c)
+        us.append((time.perf_counter() - t0) * 1e6)
+    us.sort()
+    held = store.pages.memory()
+    print(
+        f"revocation lookup in the pages ({k:,} hits, {k:,} misses): median"
+        f" {us[len(us) // 2]:.1f} us, p95 {us[int(len(us) * 0.95)]:.1f} us;"
+        f" the pages' ids in memory {held / 2**20:.1f} MB"
+    )
 
 
 def bare_insert(tmp: Path, n: int) -> float:

@@ -13,18 +13,24 @@ so redemptions go on meanwhile. A cut connection keeps what was staged: the
 next sync continues from the token.
 
 Pages come ``packed`` (column-wise, each text once: :class:`sync.protocol.PackedRevocations`):
-a page of 20,000 is validated by pydantic's compiled core and turned into
-the store's row tuples in one loop. A server without paging ignores the
-parameters and sends the whole state as ``entries`` in one page, which is
-staged in chunks the same way.
+a page of 20,000 is validated by pydantic's compiled core. A revocation page
+of at least :data:`PAGE_ROWS_FROM` entries is then stored as ONE row
+(:func:`page_pieces`, :mod:`kiosk.engine.revpages`), a million entries being
+50 inserts instead of a million B-tree rows; its ids must be strictly
+ascending within the page and after the page before (:func:`place_runs`), or
+the page is a bad answer: a search over unsorted ids would miss a frozen
+voucher. A smaller page becomes the store's row tuples. A server without
+paging ignores the parameters and sends the whole state as ``entries`` in one
+page, which is staged as rows in chunks the same way.
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import compress
+from itertools import compress, islice, pairwise
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -33,6 +39,7 @@ from sync import protocol as P
 
 from .engine.facts import RevocationEntry, RosterEntry
 from .engine.feeds import Feed, FeedStore, split_revocations
+from .engine.revpages import ID, MAX_RUNS, PagePiece, pack_ints, split_ids
 from .feedmap import feed_entries
 from .http import SyncError
 from .syncresult import bad_answer
@@ -40,6 +47,9 @@ from .syncresult import bad_answer
 #: entries asked for per page: ~1 MB packed, a 20,000-row stage transaction
 SNAPSHOT_PAGE = 20_000
 MAX_PAGES = 100_000
+#: a packed revocation page of at least this many entries is stored as one page row
+#: (kiosk.engine.revpages); a smaller one (a short last page, tiny lists) as rows
+PAGE_ROWS_FROM = 1000
 
 Rows = dict[str, Sequence[tuple[Any, ...]]]
 GetJson = Callable[[str, dict[str, Any] | None], Any]
@@ -78,8 +88,11 @@ def stage_pages(store: FeedStore, feed: Feed, pages: Iterable[Page]) -> int:
     """Stage ``pages`` (each with the next page's token) and swap the last one in."""
     count = 0
     token = ""
-    for page, rows in pages:
-        count += sum(len(r) for r in rows.values())
+    tails = store.page_tails() if feed == "revocation" else {}
+    for page, found in pages:
+        rows = place_runs(found, tails)
+        count += sum(len(r) for t, r in rows.items() if t != "revocation_pages")
+        count += sum(cast(PagePiece, p).size for p in rows.get("revocation_pages", ()))
         if page.more and page.next:
             store.stage_snapshot(feed, rows, page.next)
             token = page.next
@@ -158,6 +171,29 @@ class PageReader:
         self._thread.join()
 
 
+def place_runs(rows: Rows, tails: dict[str, tuple[int, bytes]]) -> Rows:
+    """The page rows of ``rows`` numbered by ascending run, after ``tails`` (kind ->
+    the run and last id staged so far, updated here).
+
+    A piece whose first id is above the last one of its kind goes on its run;
+    one that is not starts the next run, and a kind has at most
+    :data:`~kiosk.engine.revpages.MAX_RUNS` (the server's sections): anything
+    else is a page out of order, a bad answer.
+    """
+    pieces = cast(Sequence[PagePiece], rows.get("revocation_pages", ()))
+    if not pieces:
+        return rows
+    placed = []
+    for piece in pieces:
+        tail = tails.get(piece.kind)
+        run = 0 if tail is None else tail[0] if piece.first > tail[1] else tail[0] + 1
+        if run >= MAX_RUNS[piece.kind]:
+            raise bad_answer("the revocation snapshot's pages are not in id order")
+        placed.append(piece._replace(run=run))
+        tails[piece.kind] = (run, piece.last)
+    return {**rows, "revocation_pages": placed}
+
+
 def chunks(rows: Rows, size: int) -> list[Rows]:
     """The rows in pieces of at most ``size`` per table (short stage transactions)."""
     longest = max((len(r) for r in rows.values()), default=0)
@@ -198,6 +234,8 @@ def unpack(feed: Feed, packed: Any) -> Rows:
         r = P.PackedRoster.model_validate(packed)
         return {"roster": list(zip(ctis_of(r.cti), r.token, strict=True))}
     p = P.PackedRevocations.model_validate(packed)
+    if p.rows >= PAGE_ROWS_FROM:
+        return {"revocation_pages": page_pieces(p)}
     text = p.strings.__getitem__
     ids = ctis_of(p.cti)
     if "r" not in p.action:  # a page of freezes: the usual case
@@ -215,6 +253,42 @@ def unpack(feed: Feed, packed: Any) -> Rows:
     r_cols = [pick(c, is_r) for c in (ids, p.at, p.device, p.cinema, p.staff)]
     used = list(zip(r_cols[0], r_cols[1], *(map(text, c) for c in r_cols[2:]), strict=True))
     return {"revocations": freeze_rows(text, *f_cols), "remote_redemptions": used}
+
+
+def page_pieces(p: P.PackedRevocations) -> list[PagePiece]:
+    """A packed page as ``revocation_pages`` rows: per kind (freezes, redemptions) and
+    ascending run, the ids as one blob and the columns packed (run numbers are
+    given by :func:`place_runs`). In C but for a handful of calls per page.
+
+    Raises ValueError (a bad answer) when a kind's ids are out of order more
+    often than its sections allow: a search over them would miss an id.
+    """
+    blob = bytes.fromhex(p.cti)
+    ids = split_ids(blob)
+    strings = json.dumps(p.strings, ensure_ascii=False)
+    columns: Sequence[list[int]] = (p.reason, p.at, p.cinema, p.device, p.staff)
+    parts: list[tuple[str, list[bytes], bytes, Sequence[list[int]]]]
+    if "r" not in p.action or "f" not in p.action:
+        parts = [("f" if "r" not in p.action else "r", ids, blob, columns)]
+    else:
+        parts = []
+        for kind in ("f", "r"):
+            mask = [a == kind for a in p.action]
+            picked = list(compress(ids, mask))
+            picked_cols: Sequence[list[int]] = [list(compress(c, mask)) for c in columns]
+            parts.append((kind, picked, b"".join(picked), picked_cols))
+    pieces = []
+    for kind, kids, kblob, cols in parts:
+        if not kids:
+            continue
+        breaks = list(compress(range(1, len(kids)), map(bytes.__ge__, kids, islice(kids, 1, None))))
+        if len(breaks) >= MAX_RUNS[kind]:
+            raise ValueError("the ids of a snapshot page are not in ascending order")
+        for a, b in pairwise([0, *breaks, len(kids)]):
+            packed = [pack_ints(c[a:b]) for c in cols]
+            piece = (kind, -1, kids[a], kids[b - 1], b - a, kblob[a * ID : b * ID], strings)
+            pieces.append(PagePiece(*piece, *packed))
+    return pieces
 
 
 def ctis_of(hex_ids: str) -> list[bytes]:

@@ -21,6 +21,7 @@ import pytest
 from waitfor import wait_for
 
 from kiosk.engine.facts import RevocationEntry
+from kiosk.engine.revpages import live_ids
 from kiosk.engine.service import KioskService, init_standalone
 from sync.voucher import PrivateKey
 
@@ -90,11 +91,17 @@ def old_home(tmp_path: Path) -> Path:
 
 
 def state(home: Path) -> tuple[str | None, set[bytes], str | None]:
-    """(revocation cursor, frozen ids, staged token) as a fresh reader sees them."""
-    con = sqlite3.connect(home / "kiosk.sqlite3", timeout=10)
+    """(revocation cursor, frozen ids, staged token) as a fresh reader sees them.
+
+    The ids are the live list's rows and snapshot pages (kiosk.engine.revpages),
+    read in the same transaction as the cursors.
+    """
+    con = sqlite3.connect(home / "kiosk.sqlite3", timeout=10, isolation_level=None)
     try:
+        con.execute("BEGIN")
         cur = dict(con.execute("SELECT feed, cursor FROM cursors").fetchall())
-        ids = {bytes(r[0]) for r in con.execute("SELECT cti FROM revocations")}
+        ids = live_ids(lambda sql, p: con.execute(sql, p).fetchall(), "f")
+        con.execute("COMMIT")
     finally:
         con.close()
     return cur.get("revocations"), ids, cur.get("revocations_snapshot")

@@ -120,7 +120,7 @@ def test_a_counter_loads_pages_and_continues_after_a_cut(
     home = enrolled_kiosk(central, tmp_path / "b", "CIN-B")
     monkeypatch.setattr(snapshots, "SNAPSHOT_PAGE", 2)
     with KioskService.open(home) as svc:
-        before = {r[0].hex() for r in svc.store.read("SELECT cti FROM revocations")}
+        before = {c.hex() for c in svc.store.revocation_ids()}
         assert before == frozen  # the enrolment answer's snapshot
         token = svc.paths.token.read_text(encoding="utf-8").strip()
         with svc.store.write() as conn:  # a counter that lost its cursors: snapshot again
@@ -137,7 +137,7 @@ def test_a_counter_loads_pages_and_continues_after_a_cut(
         left = svc.store.snapshot_token("revocation")
         assert left and left.split(":")[0].isdigit()  # page 2's "next", staged with page 2
         # the old list still answers while the new one is half staged
-        assert {r[0].hex() for r in svc.store.read("SELECT cti FROM revocations")} == before
+        assert {c.hex() for c in svc.store.revocation_ids()} == before
         v = svc.check(central.issue(1)[0], fmt="2D")
         assert v.accepted, v.reason
     again = Recording(central.url, token=token, allow_http=True)
@@ -151,9 +151,9 @@ def test_a_counter_loads_pages_and_continues_after_a_cut(
     assert all(a["format"] == "packed" and a["limit"] == 2 for a in again.asked)
     with KioskService.open(home) as svc:
         assert svc.store.snapshot_token("revocation") is None
-        got = {r[0].hex() for r in svc.store.read("SELECT cti FROM revocations")}
+        got = {c.hex() for c in svc.store.revocation_ids()}
         assert got == frozen
-        seen = {r[0].hex() for r in svc.store.read("SELECT cti FROM remote_redemptions")}
+        seen = {c.hex() for c in svc.store.remote_redemption_ids()}
         assert seen == used
         assert svc.store.read("SELECT count(*) FROM roster")[0][0] == 13
         assert svc.store.get_cursor("revocations") is not None
@@ -180,8 +180,8 @@ def test_an_old_server_answering_in_one_page_still_works(central: Central, tmp_p
     finally:
         e.stop()
     with KioskService.open(home) as svc:
-        assert {r[0].hex() for r in svc.store.read("SELECT cti FROM revocations")} == frozen
-        seen = {r[0].hex() for r in svc.store.read("SELECT cti FROM remote_redemptions")}
+        assert {c.hex() for c in svc.store.revocation_ids()} == frozen
+        seen = {c.hex() for c in svc.store.remote_redemption_ids()}
         assert seen == used
 
 

@@ -32,7 +32,7 @@ def test_the_store_reaches_the_lan_tables_from_the_first_schema(
     run_alembic(paths.store, MIGRATIONS_DIR, "downgrade", "0001")
     with KioskService.open(paths.home) as svc:  # opening migrates
         assert svc.store.peers() == [] and svc.store.peer_heads() == {}
-    assert revision(paths.store) == HEAD_REVISION == "0004_lan_peers"
+    assert revision(paths.store) == HEAD_REVISION == "0005_revocation_pages"
     names = {r[0] for r in sqlite3.connect(paths.store).execute("SELECT name FROM sqlite_master")}
     assert {"peers", "peer_uses"} <= names
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0004_lan_peers"
+HEAD_REVISION = "0005_revocation_pages"
 BUSY_TIMEOUT_MS = 5000
 
 D = TypeVar("D", bound="Database")

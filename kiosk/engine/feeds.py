@@ -11,7 +11,10 @@ A paged snapshot (docs/feeds.md) is staged a page at a time:
 page, which stores the next page's token in the same transaction as the
 page's rows (cursor ``<feed>_snapshot``), then :meth:`FeedStore.finish_snapshot`
 (the swap). A cut connection leaves the staged pages and the token: the next
-sync asks for the page after it (:meth:`FeedStore.snapshot_token`).
+sync asks for the page after it (:meth:`FeedStore.snapshot_token`). A large
+packed page is staged as one row of ``revocation_pages`` rather than as rows
+(:mod:`kiosk.engine.revpages`); the swap takes the pages, the removals since
+the last snapshot and a new generation of the list along with the rows.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from kiosk.engine.db import Database, StoreError, upsert_cursor
 from kiosk.engine.facts import FeedEntries, RevocationEntry, RosterEntry, TrustedKey
+from kiosk.engine.revpages import GEN_KEY, INSERT_PAGE, PageIndex, live_ids
 from kiosk.errors import UsageError
 from sync.voucher.keys import PublicKey
 
@@ -32,9 +36,10 @@ if TYPE_CHECKING:
 Feed = Literal["revocation", "roster"]
 #: the cursor name (``cursors.feed``) of each feed
 CURSOR_OF: dict[Feed, str] = {"revocation": "revocations", "roster": "roster"}
-#: the tables a snapshot of each feed replaces
+#: the tables a snapshot of each feed replaces (the pages and the removals with the rows:
+#: kiosk.engine.revpages)
 TABLES_OF: dict[Feed, tuple[str, ...]] = {
-    "revocation": ("revocations", "remote_redemptions"),
+    "revocation": ("revocations", "remote_redemptions", "revocation_pages", "revocation_removed"),
     "roster": ("roster",),
 }
 INSERT_STAGE = {
@@ -43,6 +48,7 @@ INSERT_STAGE = {
     "remote_redemptions": "INSERT OR IGNORE INTO remote_redemptions_stage(cti, at, device,"
     " cinema, staff) VALUES (?, ?, ?, ?, ?)",
     "roster": "INSERT OR REPLACE INTO roster_stage(cti, token) VALUES (?, ?)",
+    "revocation_pages": INSERT_PAGE,
 }
 #: a page of freezes naming no cinema, device or staff comes as (cti, reason, at) rows
 #: (kiosk.snapshots.freeze_rows); the other columns take their default ""
@@ -104,10 +110,15 @@ def _check_roster(entries: Sequence[RosterEntry]) -> None:
 
 def _apply_revocations(conn: Connection, entries: Sequence[RevocationEntry]) -> None:
     freeze, unfreeze, used, unused = split_revocations(entries)
+    # a removal also hides the id's entry in the snapshot's pages (kiosk.engine.revpages);
+    # a later freeze or redemption is a row again, and rows win over the removal
+    remove = "INSERT OR IGNORE INTO revocation_removed(cti, kind) VALUES (?, ?)"
     if unfreeze:
         conn.exec_driver_sql("DELETE FROM revocations WHERE cti = ?", unfreeze)
+        conn.exec_driver_sql(remove, [(c, "f") for (c,) in unfreeze])
     if unused:
         conn.exec_driver_sql("DELETE FROM remote_redemptions WHERE cti = ?", unused)
+        conn.exec_driver_sql(remove, [(c, "r") for (c,) in unused])
     if freeze:
         if len(freeze) > 1000:
             freeze.sort(key=lambda f: f[0])
@@ -154,6 +165,7 @@ class FeedStore(Database):
         self._keyring: dict[bytes, PublicKey] | None = None
         self._data_version = -1
         self._keyring_checked = 0.0
+        self.pages = PageIndex()  # the live list's pages in memory (store.py's lookups)
 
     # -- deltas --------------------------------------------------------------
 
@@ -273,6 +285,31 @@ class FeedStore(Database):
                     conn.exec_driver_sql(sql, list(values))
             upsert_cursor(conn, progress_name(feed), token)
 
+    def page_tails(self) -> dict[str, tuple[int, bytes]]:
+        """kind -> (run, last id) of the last staged page row of each kind: where
+        the next page must go on (:func:`kiosk.snapshots.place_runs`)."""
+        rows = self.read(
+            "SELECT kind, run, last FROM revocation_pages_stage p WHERE id = "
+            "(SELECT max(id) FROM revocation_pages_stage q WHERE q.kind = p.kind)"
+        )
+        return {str(k): (int(run), bytes(last)) for k, run, last in rows}
+
+    def revocation_ids(self) -> set[bytes]:
+        """Every revoked id of the live list (rows and pages): for tests and tools."""
+        return self._live_ids("f")
+
+    def remote_redemption_ids(self) -> set[bytes]:
+        """Every id the live list says was redeemed elsewhere (rows and pages)."""
+        return self._live_ids("r")
+
+    def _live_ids(self, kind: str) -> set[bytes]:
+        with self._rlock:  # one read transaction: rows, removals and pages agree
+            self._reader.execute("BEGIN")
+            try:
+                return live_ids(lambda sql, p: self._reader.execute(sql, p).fetchall(), kind)
+            finally:
+                self._reader.execute("COMMIT")
+
     def finish_snapshot(self, feed: Feed, cursor: str) -> None:
         """Swap the staged tables in with the feed's cursor (milliseconds), then free the old."""
         tables = TABLES_OF[feed]
@@ -282,6 +319,12 @@ class FeedStore(Database):
                 conn.exec_driver_sql(f"ALTER TABLE {t}_stage RENAME TO {t}")
             upsert_cursor(conn, CURSOR_OF[feed], cursor)
             conn.exec_driver_sql("DELETE FROM cursors WHERE feed = ?", (progress_name(feed),))
+            if feed == "revocation":  # every reader's pages in memory are now stale
+                conn.exec_driver_sql(
+                    "INSERT INTO meta(key, value) VALUES (?, '1') ON CONFLICT(key)"
+                    " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                    (GEN_KEY,),
+                )
         with self.write() as conn:  # freeing the old pages is not on anyone's path
             for t in tables:
                 conn.exec_driver_sql(f"DROP TABLE {t}_old")

@@ -9,6 +9,8 @@ its parts live along their seams:
   (WAL + ``synchronous=FULL``: nothing is ``accepted`` before it), meta and
   cursors;
 * :mod:`kiosk.engine.feeds` - feed deltas, the staged snapshot swap, keys;
+* :mod:`kiosk.engine.revpages` - a revocation snapshot kept a page to a row,
+  searched in memory;
 * :mod:`kiosk.engine.chain` - the signed record chain and its sync state;
 * :mod:`kiosk.engine.refusals` - the refusal log the office reads.
 
@@ -46,6 +48,7 @@ from kiosk.engine.facts import (
 from kiosk.engine.feeds import FeedStore
 from kiosk.engine.peerstore import PeerStore
 from kiosk.engine.refusals import RefusalStore
+from kiosk.engine.revpages import StalePages
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -70,7 +73,9 @@ __all__ = [
 ]
 
 # one round trip per scan: the revocation (tag 0), local non-voided uses (1), remote ones (2),
-# non-voided uses other counters of this cinema told us over the LAN (3, kiosk.engine.peerstore)
+# non-voided uses other counters of this cinema told us over the LAN (3, kiosk.engine.peerstore),
+# removals since the snapshot (4: the kind in the last column) and the generation of the
+# snapshot's pages (5), both for the pages searched in memory (kiosk.engine.revpages)
 _FACTS_SQL = (
     "SELECT 0, 0, at, cinema, device, staff, reason FROM revocations WHERE cti = ?1 "
     "UNION ALL SELECT 1, seq, at, cinema, device, staff, uuid FROM records r "
@@ -80,8 +85,19 @@ _FACTS_SQL = (
     "WHERE cti = ?1 AND device != ?2 "
     "UNION ALL SELECT 3, at, at, cinema, device, staff, uuid FROM peer_uses p "
     "WHERE voucher = ?1 AND kind = 'redeem' AND device != ?2 AND NOT EXISTS "
-    "(SELECT 1 FROM peer_uses q WHERE q.kind = 'void' AND q.voids = p.uuid) ORDER BY 1, 2"
+    "(SELECT 1 FROM peer_uses q WHERE q.kind = 'void' AND q.voids = p.uuid) "
+    "UNION ALL SELECT 4, 0, 0, '', '', '', kind FROM revocation_removed WHERE cti = ?1 "
+    "UNION ALL SELECT 5, 0, 0, '', '', '', value FROM meta WHERE key = 'revocation_pages_gen' "
+    "ORDER BY 1, 2"
 )
+_REVOCATION_SQL = (
+    "SELECT 0, reason, at, cinema, device, staff FROM revocations WHERE cti = ?1 "
+    "UNION ALL SELECT 4, kind, 0, '', '', '' FROM revocation_removed WHERE cti = ?1 AND kind = 'f' "
+    "UNION ALL SELECT 5, value, 0, '', '', '' FROM meta WHERE key = 'revocation_pages_gen' "
+    "ORDER BY 1"
+)
+#: a lookup that met a swap of the list starts again, at most this many times
+_RETRIES = 3
 
 
 class Store(ChainStore, FeedStore, RefusalStore, PeerStore):
@@ -95,27 +111,60 @@ class Store(ChainStore, FeedStore, RefusalStore, PeerStore):
         Feed entries from this very device are skipped: our own records are
         authoritative and would otherwise be counted twice once synced. A use
         both the server and a peer told us of (same device and time) counts
-        once, as the peer's (it names the record).
+        once, as the peer's (it names the record). The snapshot's pages are
+        searched in memory after the rows (:mod:`kiosk.engine.revpages`).
         """
+        for _ in range(_RETRIES):
+            rows = self.read(_FACTS_SQL, (cti, own_device))
+            try:
+                return self._facts(rows, cti, own_device)
+            except StalePages:
+                continue  # another connection swapped the list between two reads
+        raise StoreError("store_failed", "the revocation list kept changing during a lookup")
+
+    def _facts(self, rows: list[Any], cti: bytes, own_device: str) -> VoucherFacts:
+        gen = next((str(r[6]) for r in rows if r[0] == 5), "")
+        gone = {r[6] for r in rows if r[0] == 4}
         rev: Revocation | None = None
-        uses: list[Use] = []
-        rows = self.read(_FACTS_SQL, (cti, own_device))
-        lan = {(r[4], r[2]) for r in rows if r[0] == 3}
         for r in rows:
             if r[0] == 0:
                 rev = Revocation(reason=r[6], at_ms=r[2], cinema=r[3], device=r[4], staff=r[5])
-            elif r[0] != 2 or (r[4], r[2]) not in lan:
+        d = self.pages.directory(self.read, gen)
+        if rev is None and "f" not in gone and (hit := self.pages.find(self.read, d, "f", cti)):
+            reason, at, cinema, device, staff = self.pages.detail(self.read, d, hit)
+            rev = Revocation(reason=reason, at_ms=at, cinema=cinema, device=device, staff=staff)
+        if "r" not in gone and (hit := self.pages.find(self.read, d, "r", cti)):
+            _, at, cinema, device, staff = self.pages.detail(self.read, d, hit)
+            known = {(r[2], r[4]) for r in rows if r[0] == 2}
+            if device != own_device and (at, device) not in known:  # as INSERT OR IGNORE did
+                rows = sorted([*rows, (2, at, at, cinema, device, staff, "")], key=lambda r: r[:2])
+        uses: list[Use] = []
+        lan = {(r[4], r[2]) for r in rows if r[0] == 3}
+        for r in rows:
+            if r[0] in (1, 3) or (r[0] == 2 and (r[4], r[2]) not in lan):
                 uses.append(Use(r[2], r[3], r[4], r[5], remote=r[0] >= 2, record_uuid=r[6]))
         return VoucherFacts(revocation=rev, uses=tuple(uses))
 
     def revocation(self, cti: bytes) -> Revocation | None:
-        rows = self.read(
-            "SELECT reason, at, cinema, device, staff FROM revocations WHERE cti = ?", (cti,)
-        )
-        if not rows:
-            return None
-        r = rows[0]
-        return Revocation(reason=r[0], at_ms=r[1], cinema=r[2], device=r[3], staff=r[4])
+        """The revocation of ``cti``: a row (an event after the snapshot) or its page entry."""
+        for _ in range(_RETRIES):
+            rows = self.read(_REVOCATION_SQL, (cti,))
+            if rows and rows[0][0] == 0:
+                r = rows[0]
+                return Revocation(reason=r[1], at_ms=r[2], cinema=r[3], device=r[4], staff=r[5])
+            if any(r[0] == 4 for r in rows):
+                return None
+            try:
+                gen = next((str(r[1]) for r in rows if r[0] == 5), "")
+                d = self.pages.directory(self.read, gen)
+                hit = self.pages.find(self.read, d, "f", cti)
+                if hit is None:
+                    return None
+                reason, at, cinema, device, staff = self.pages.detail(self.read, d, hit)
+            except StalePages:
+                continue
+            return Revocation(reason=reason, at_ms=at, cinema=cinema, device=device, staff=staff)
+        raise StoreError("store_failed", "the revocation list kept changing during a lookup")
 
     def uses(self, cti: bytes, *, own_device: str) -> list[Use]:
         """Earlier redemptions: local non-voided ones, then those reported elsewhere."""
@@ -129,11 +178,11 @@ class Store(ChainStore, FeedStore, RefusalStore, PeerStore):
 
     def counts(self) -> dict[str, int]:
         """Sizes of everything the status screen shows."""
-        q = {
+        q: dict[str, str | None] = {
             "pending": "SELECT count(*) FROM records WHERE synced_at IS NULL",
             "synced": "SELECT count(*) FROM records WHERE synced_at IS NOT NULL",
             "conflicts": "SELECT count(*) FROM conflicts",
-            "revocations": "SELECT count(*) FROM revocations",
+            "revocations": None,  # rows and pages: revocation_count
             "roster": "SELECT count(*) FROM roster",
             "trusted_keys": "SELECT count(*) FROM trusted_keys",
             "records": "SELECT count(*) FROM records",
@@ -145,7 +194,35 @@ class Store(ChainStore, FeedStore, RefusalStore, PeerStore):
                 "SELECT count(*) FROM attempts WHERE uploaded_at IS NULL AND uuid IS NOT NULL"
             ),
         }
-        return {name: int(self.read(sql)[0][0]) for name, sql in q.items()}
+        return {
+            name: self.revocation_count() if sql is None else int(self.read(sql)[0][0])
+            for name, sql in q.items()
+        }
+
+    def revocation_count(self) -> int:
+        """Revoked ids of the live list, each once: the rows, plus the page entries no row
+        repeats and no removal hides (those are events since the snapshot: few)."""
+        for _ in range(_RETRIES):
+            rows = self.read(
+                "SELECT count(*), (SELECT value FROM meta WHERE key = 'revocation_pages_gen') "
+                "FROM revocations"
+            )
+            try:
+                d = self.pages.directory(self.read, str(rows[0][1] or ""))
+                if not d.runs.get("f"):
+                    return int(rows[0][0])
+                overlap = sum(
+                    1
+                    for (c,) in self.read(
+                        "SELECT cti FROM revocations UNION "
+                        "SELECT cti FROM revocation_removed WHERE kind = 'f'"
+                    )
+                    if self.pages.find(self.read, d, "f", bytes(c))
+                )
+                return int(rows[0][0]) + self.pages.count(self.read, d, "f") - overlap
+            except StalePages:
+                continue
+        raise StoreError("store_failed", "the revocation list kept changing during a count")
 
     def conflicts(self) -> list[dict[str, Any]]:
         rows = self.read(
