@@ -196,15 +196,19 @@ def burst(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
         by_device[r.device].append(r)
     if not by_device:
         return out
-    q = select(
-        Redemption.device, Redemption.at, Redemption.uuid, Redemption.staff, Redemption.cinema
-    ).where(  # the recent rows of every counter of the batch, in one query
-        Redemption.device.in_(by_device),
-        Redemption.kind == "redeem",
-        Redemption.status.in_(COUNTED),
-        Redemption.at >= min(r.at for r in batch.redeems) - w,
-        Redemption.at <= max(r.at for r in batch.redeems),
-    ).order_by(Redemption.at)  # what ix_redemption_device_at gives: the sort below is one pass
+    q = (
+        select(
+            Redemption.device, Redemption.at, Redemption.uuid, Redemption.staff, Redemption.cinema
+        )
+        .where(  # the recent rows of every counter of the batch, in one query
+            Redemption.device.in_(by_device),
+            Redemption.kind == "redeem",
+            Redemption.status.in_(COUNTED),
+            Redemption.at >= min(r.at for r in batch.redeems) - w,
+            Redemption.at <= max(r.at for r in batch.redeems),
+        )
+        .order_by(Redemption.at)
+    )  # what ix_redemption_device_at gives: the sort below is one pass
     recent: dict[str, list[tuple[int, str, str, str]]] = defaultdict(list)
     # on the connection, not the session: plain rows, not ORM-loaded ones (a
     # third of the cost per row, and a busy partner's window is thousands of
