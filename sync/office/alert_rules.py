@@ -213,7 +213,7 @@ def burst(session: Session, batch: Batch, s: RuleSettings) -> Iterable[Finding]:
     # on the connection, not the session: plain rows, not ORM-loaded ones (a
     # third of the cost per row, and a busy partner's window is thousands of
     # rows each evaluation); the reader session has nothing to flush
-    for dev, at, u, st, c in session.connection().execute(q):
+    for dev, at, u, st, c in session.connection().execute(q).all():  # fetchall, not row by row
         recent[dev].append((int(at), u, st, c))
     for device, new in by_device.items():
         lo, hi = min(r.at for r in new), max(r.at for r in new)
