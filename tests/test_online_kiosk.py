@@ -111,3 +111,36 @@ def test_a_paged_snapshot_carries_the_holds(
     assert cli(capsys, "--home", str(home), "sync")[0] == 0
     assert cli(capsys, "--home", str(home), "redeem", tokens[1])[1]["reason"] == "held"
     assert cli(capsys, "--home", str(home), "redeem", tokens[0])[1]["reason"] == "accepted"
+
+
+def test_a_frozen_held_voucher_stays_refused_after_its_hold_lapses(
+    central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Held, then frozen by the office: a counter whose first snapshot has both refuses it as
+    frozen, also once the hold has lapsed (the held entry alone would lapse with it)."""
+    from waitfor import wait_for
+
+    from sync.office.vouchers import freeze
+    from sync.server.models import Voucher
+    from sync.voucher.codec import decode_voucher
+
+    token = central.issue(1)[0]
+    p = add_partner(central, capsys)
+    p.hold(short(token), "CIN-A", "2D", "order-1", hold_seconds=2)
+    cti = decode_voucher(token).voucher.cti.hex()
+    with central.session() as s:
+        freeze(s, s.get_one(Voucher, cti), "lost")
+    home = ["--home", str(enrolled_kiosk(central, tmp_path / "a"))]  # its first snapshot
+    rc, v = cli(capsys, *home, "verify", token)
+    assert rc == 1 and v["reason"] == "revoked" and v["detail"]["why"] == "lost"
+    wait_for(lambda: _lapsed(central, cti), 15, 0.2)  # the hold is past its end
+    assert cli(capsys, *home, "sync")[0] == 0
+    rc, v = cli(capsys, *home, "verify", token)
+    assert rc == 1 and v["reason"] == "revoked" and v["detail"]["why"] == "lost"
+
+
+def _lapsed(central: Central, cti: str) -> bool:
+    from sync.server.models import OnlineHold, now_ms
+
+    with central.session() as s:
+        return all(h.expires_at <= now_ms() for h in s.query(OnlineHold).filter_by(voucher=cti))

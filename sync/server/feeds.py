@@ -262,10 +262,15 @@ def _frozen(session: Session, after: str, limit: int) -> tuple[list[Row], bool]:
 def _held(session: Session, after: str, limit: int) -> tuple[list[Row], bool]:
     q = (
         select(OnlineHold.voucher, OnlineHold.expires_at, OnlineHold.cinema, OnlineHold.partner)
+        .join(Voucher, Voucher.cti == OnlineHold.voucher)
         .where(
             OnlineHold.active.is_not(None),
             OnlineHold.expires_at > now_ms(),
             OnlineHold.voucher > after,
+            # a held voucher the office froze meanwhile is in the frozen section only: a
+            # counter keeps one entry per voucher, and a "held" one lapses with the hold
+            # (the server sends no "released" for a frozen voucher, see office.online)
+            Voucher.status != "frozen",
         )
         .order_by(OnlineHold.voucher)
         .limit(limit + 1)
