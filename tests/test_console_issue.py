@@ -151,8 +151,10 @@ def test_issue_page_problems_progress_downloads_repeats(
     assert sorted(names) == sorted(f"{code}.png" for code in tokens)
     for name in names[:: max(1, n // 25)]:  # every 12th PNG decodes to its voucher
         img = cv2.imdecode(np.frombuffer(z.read(name), np.uint8), cv2.IMREAD_GRAYSCALE)
-        [found] = zxingcpp.read_barcodes(img)
-        assert found.text == tokens[name[:-4]]
+        # QR codes only, as the other card tests read them (all formats once gave two
+        # results for one PNG in CI)
+        found = zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)
+        assert [b.text for b in found] == [tokens[name[:-4]]]
 
     # 3. the same members again: refused (they hold vouchers in the campaign) unless allowed
     page.goto(f"{base}/console/issue")
