@@ -110,7 +110,7 @@ def basis_of(bd: BusinessDay) -> str:
     return f"{bd.timezone} {bd.day_starts}"
 
 
-_UPSERTS: dict[tuple[str, str], Any] = {}
+_UPSERTS: dict[tuple[str, str, bool], Any] = {}
 
 
 def _upsert(
@@ -134,18 +134,17 @@ def _upsert(
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
-    stmt = _UPSERTS.get((dialect, table.name))
+    stmt = _UPSERTS.get((dialect, table.name, returning))
     if stmt is None:
         ins = (postgresql if dialect == "postgresql" else sqlite).insert(table)
         stmt = ins.on_conflict_do_update(
             index_elements=list(keys), set_={col: table.c[col] + ins.excluded[col]}
         )
-        _UPSERTS[(dialect, table.name)] = stmt
-    if returning:
-        stmt = stmt.returning(*(table.c[k] for k in (*keys, col)))
-        return list(session.execute(stmt, rows[0] if len(rows) == 1 else rows))
-    session.execute(stmt, rows[0] if len(rows) == 1 else rows)
-    return []
+        if returning:
+            stmt = stmt.returning(*(table.c[k] for k in (*keys, col)))
+        _UPSERTS[(dialect, table.name, returning)] = stmt
+    result = session.execute(stmt, rows[0] if len(rows) == 1 else rows)
+    return list(result) if returning else []
 
 
 LINE_KEYS = ("cinema", "day", "format", "kind", "status", "basis")
