@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from sync.office.alerts_batch import load_batch
+from sync.office.alerts_config import load_rules
 from sync.office.alerts_models import Alert, AlertInbox
 from sync.server.alerts_worker import AlertSettings, AlertsWorker, InboxTaken, after_upload
 from sync.server.db import make_engine, migrate, session_scope
@@ -39,6 +40,14 @@ def two_uses(
             after_upload(s, records=[r.uuid], device=r.device)
 
 
+def all_day(tmp_path: Path) -> AlertSettings:
+    """The default rules, but the cinemas open all day: the lines here are "now", and
+    between 02:00 and 09:00 in Asia/Shanghai the default hours made them off_hours too."""
+    path = tmp_path / "alert-rules.toml"
+    path.write_text('[opening_hours]\nopens = "00:00"\ncloses = "00:00"\n', "utf-8")
+    return AlertSettings(rules=load_rules(path))
+
+
 def counts(engine: object) -> tuple[int, int]:
     with session_scope(engine) as s:  # type: ignore[arg-type]
         inbox = s.scalar(select(func.count()).select_from(AlertInbox))
@@ -49,8 +58,8 @@ def counts(engine: object) -> tuple[int, int]:
 def test_two_processes_evaluate_each_upload_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
     migrate(url).dispose()
-    a = AlertsWorker(make_engine(url), AlertSettings())
-    b = AlertsWorker(make_engine(url), AlertSettings())
+    a = AlertsWorker(make_engine(url), all_day(tmp_path))
+    b = AlertsWorker(make_engine(url), all_day(tmp_path))
     two_uses(a.engine)
     assert counts(a.engine) == (2, 0)
     found: list[list[Alert]] = []
@@ -70,7 +79,7 @@ def test_two_processes_evaluate_each_upload_once(tmp_path: Path) -> None:
 def test_rows_another_process_took_roll_our_alerts_back(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
     engine = migrate(url)
-    w = AlertsWorker(engine, AlertSettings())
+    w = AlertsWorker(engine, all_day(tmp_path))
     two_uses(engine, status="duplicate", flags=())
     with session_scope(engine) as s:
         rows = s.execute(select(AlertInbox.id, AlertInbox.device, AlertInbox.records)).all()
