@@ -6,11 +6,14 @@ real rows; no thread is started: the test calls what the threads call.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 import uuid
 from pathlib import Path
 
 from sqlalchemy import func, select
+from waitfor import wait_for
 
 from sync.office.alerts_batch import load_batch
 from sync.office.alerts_config import load_rules
@@ -94,3 +97,32 @@ def test_rows_another_process_took_roll_our_alerts_back(tmp_path: Path) -> None:
     except InboxTaken:
         pass
     assert counts(engine) == (0, 0)  # our findings were not stored twice
+
+
+def test_a_steady_stream_of_uploads_is_evaluated_once_per_gather(tmp_path: Path) -> None:
+    """The online API's confirms are one-record uploads, 70 a second: the worker evaluates
+    what gathered, then waits for the next ``gather_s`` instead of going straight on with
+    the few records that committed during its evaluation (one evaluation each, before)."""
+    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+    engine = migrate(url)
+    settings = dataclasses.replace(all_day(tmp_path), gather_s=0.25, poll_s=0.25)
+    w = AlertsWorker(engine, settings)
+    w.start()
+    try:
+        t0 = time.monotonic()
+        sent = 0
+        while time.monotonic() - t0 < 2.5:
+            with session_scope(engine) as s:
+                r = use(f"dev-{sent % 3}", f"{sent:020x}", "valid", [])
+                s.add(r)
+                after_upload(s, records=[r.uuid], device=r.device)
+            w.wake()
+            sent += 1
+            time.sleep(0.005)
+        wait_for(w.idle, timeout=20)
+        elapsed = time.monotonic() - t0
+    finally:
+        w.stop()
+    assert sent > 100
+    # one evaluation per gather (and per poll while idle), with room for a slow machine
+    assert w.evaluations <= elapsed / 0.25 + 4, (w.evaluations, sent, elapsed)
