@@ -38,3 +38,22 @@ def svc(tmp_path: Path, issuer_key: PrivateKey) -> Iterator[Any]:
     s = KioskService.open(tmp_path / "home", clock=Clock.fixed(NOW_S * 1000 + 60_000))
     yield s
     s.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cinemas_open_all_day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The servers the tests build evaluate alerts with the cinemas open all day.
+
+    The default hours (09:00 to 02:00 in Asia/Shanghai) made every line a test
+    wrote "now" between 02:00 and 09:00 CST an ``off_hours`` finding too, so
+    tests that count alerts passed or failed by the hour of the day. A test of
+    the hours sets its own (``alerts_support.Monitor.rules``).
+    """
+    from sync.office.alerts_config import load_rules
+    from sync.server.alerts_worker import AlertSettings, configure
+
+    path = tmp_path_factory.mktemp("alert-rules") / "all-day.toml"
+    path.write_text('[opening_hours]\nopens = "00:00"\ncloses = "00:00"\n', "utf-8")
+    configure(AlertSettings(rules=load_rules(path)))
+    yield
+    configure(AlertSettings())
