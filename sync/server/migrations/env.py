@@ -17,6 +17,12 @@ with engine.connect() as connection:
         # schema changes turns them off outside the transaction and checks after.
         # (on the driver's connection: SQLAlchemy would BEGIN first, where the PRAGMA is a no-op)
         connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        # several server processes may start at once: one migrates, the others wait.
+        # Alembic runs SQLite's steps one transaction each (its DDL is "not
+        # transactional"), so a second process could read the version between two
+        # steps and run the next one twice ("duplicate column"): this transaction
+        # (BEGIN IMMEDIATE, sync.server.db_sqlite) holds the writer lock for them all
+        connection.begin()
     if connection.dialect.name == "postgresql":
         # several server processes may start at once: one migrates, the others wait
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")
