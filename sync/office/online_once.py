@@ -8,9 +8,9 @@ Two ways to run a request once. :func:`once` (release, cancel) takes the
 feed-head lock first, so a concurrent request with the same key waits for it
 and then finds the answer. :func:`kept` (hold, confirm: the hot path) lets
 the operation claim the key with its answer *before* it takes the lock
-(:class:`Keeper`): the key's row is inserted in a savepoint, so a concurrent
-request with the same key waits on that row alone, then finds the first
-answer; the lock is held only for what needs it (docs/online-api.md, "Speed").
+(:class:`Keeper`): on PostgreSQL the key's row is inserted ``ON CONFLICT DO
+NOTHING``, so a concurrent request with the same key waits on that row alone,
+then finds the first answer; the lock is held only for what needs it (docs/online-api.md, "Speed").
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from sync.server.models import OnlineRequest, now_ms
@@ -35,6 +35,10 @@ ANSWERED = select(_Q.c.fingerprint, _Q.c.response).where(
     _Q.c.partner == bindparam("partner"), _Q.c.key == bindparam("key")
 )
 REMEMBER = insert(_Q)
+#: PostgreSQL's claim: a concurrent request's row with the same key makes this one wait
+#: for its transaction, then insert nothing if it committed (rowcount 0), or insert if it
+#: rolled back: what a savepoint around :data:`REMEMBER` did, in one statement, not three
+CLAIM = postgresql.insert(_Q).on_conflict_do_nothing(index_elements=["partner", "key"])
 AMEND = (
     update(_Q)
     .where(_Q.c.partner == bindparam("p"), _Q.c.key == bindparam("k"))
@@ -64,9 +68,15 @@ def remembered(
 
 
 def remember(
-    session: Session, partner: PartnerIdentity, key: str, print_: str, answer: dict[str, Any]
-) -> None:
-    """Keep ``answer`` for ``key`` in the transaction that made it (so both or neither)."""
+    session: Session,
+    partner: PartnerIdentity,
+    key: str,
+    print_: str,
+    answer: dict[str, Any],
+    stmt: Any = REMEMBER,
+) -> int:
+    """Keep ``answer`` for ``key`` in the transaction that made it (so both or neither);
+    the rows inserted (0: :data:`CLAIM` met a committed answer)."""
     row = {
         "partner": partner.id,
         "key": key,
@@ -75,7 +85,7 @@ def remember(
         "response": answer,
         "at": now_ms(),
     }
-    session.connection().execute(REMEMBER, row)
+    return int(session.connection().execute(stmt, row).rowcount)
 
 
 def once(
@@ -126,15 +136,14 @@ class Keeper:
             # very transaction, so nobody can have claimed it since; no savepoint needed
             remember(self.session, self.partner, self.key, self.print_, answer)
             return None
-        try:
-            with self.session.begin_nested():
-                remember(self.session, self.partner, self.key, self.print_, answer)
-        except IntegrityError:
-            prior = remembered(self.session, self.partner, self.key, self.print_)
-            if prior is None:  # cannot be: the row that clashed was committed
-                raise
-            return prior
-        return None
+        if remember(self.session, self.partner, self.key, self.print_, answer, CLAIM):
+            return None
+        prior = remembered(self.session, self.partner, self.key, self.print_)
+        if prior is None:  # cannot be: the row that clashed was committed
+            raise OnlineError(
+                "conflict", "并发修改，请重试 / a concurrent change got in first; retry"
+            )
+        return prior
 
     def amend(self, answer: dict[str, Any]) -> None:
         """The answer turned out otherwise (a concurrent request did the work): keep that."""
