@@ -9,12 +9,14 @@ counters learn on every sync and the settlement groups by.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from sync.businessday import BusinessDay
 from sync.cardrights import CinemaEntry
+from sync.server.db import tx_memo
 from sync.server.models import Cinema, now_ms
 
 from .errors import OfficeError
@@ -119,10 +121,23 @@ def business_day(session: Session, code: str) -> BusinessDay:
     """The business day of cinema ``code`` (the defaults for a code the database lacks).
 
     One prebuilt Core query, not an ORM load: every line change of the ledger
-    asks it (:func:`sync.office.tally.count`), an online confirm among them.
+    asks it (:func:`sync.office.tally.count`), an online confirm among them;
+    asked again in one transaction, the answer it read (:func:`sync.server.db.tx_memo`).
     """
+    known = tx_memo(session, "business_day")
+    if code in known:
+        return cast(BusinessDay, known[code])
     row = session.execute(_DAY_OF, {"code": code}).first()
-    return BusinessDay.of(row[0], row[1]) if row else BusinessDay()
+    known[code] = day = BusinessDay.of(row[0], row[1]) if row else BusinessDay()
+    return day
+
+
+def know_business_day(
+    session: Session, code: str, timezone: str | None, starts: str | None
+) -> None:
+    """What a statement of this transaction read of cinema ``code`` (its timezone and day
+    start, None when it is unknown): :func:`business_day` answers from it."""
+    tx_memo(session, "business_day")[code] = BusinessDay.of(timezone, starts)
 
 
 def cinema_entries(session: Session, codes: tuple[str, ...] | None) -> tuple[CinemaEntry, ...]:

@@ -50,6 +50,13 @@ VOUCHER_STATE = select(
     USES.label("uses"),
     select(H.c.expires_at).where(H.c.active == V.c.cti).scalar_subquery().label("hold_until"),
     exists().where(C.c.code == bindparam("cinema")).label("cinema_known"),
+    # what a confirm's running counts ask next (sync.office.tally), read here at once
+    V.c.campaign,
+    select(C.c.timezone).where(C.c.code == bindparam("cinema")).scalar_subquery().label("tz"),
+    select(C.c.day_starts)
+    .where(C.c.code == bindparam("cinema"))
+    .scalar_subquery()
+    .label("day_starts"),
 ).where(V.c.cti == bindparam("cti"))
 CINEMA_KNOWN = select(C.c.code).where(C.c.code == bindparam("cinema"))
 

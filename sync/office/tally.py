@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sync.businessday import BusinessDay
-from sync.server.db import IN_CHUNK
+from sync.server.db import IN_CHUNK, tx_memo
 from sync.server.models import Base, Cinema, Redemption, Voucher
 
 from .cinemas import business_day
@@ -194,8 +194,10 @@ def _count_uses(session: Session, uses: dict[tuple[str, str], int]) -> None:
     The use counts are changed first and return their new values, so what
     each was before is ``now - delta``: no read of the stored counts.
     """
-    ctis = sorted({cti for cti, _f in uses})
+    known = tx_memo(session, "campaign")
+    ctis = sorted({cti for cti, _f in uses if cti not in known})
     campaign = {c: camp or NO_CAMPAIGN for c, camp in _rows(session, _CAMPAIGNS, ctis)}
+    campaign.update((c, known[c] or NO_CAMPAIGN) for c, _f in uses if c in known)
     rows = [{"cti": c, "format": f, "n": n} for (c, f), n in uses.items()]
     after = {
         (c, f): n

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVarTuple
 
 import platformdirs
-from sqlalchemy import URL, Engine, Row, Select, create_engine, inspect, text
+from sqlalchemy import URL, Engine, Row, Select, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
@@ -200,6 +200,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(url, **kwargs)
+
+
+_MEMO = "cinepass.tx_memo"
+
+
+def tx_memo(session: Session, kind: str) -> dict[Any, Any]:
+    """What this transaction read already, of one ``kind`` (e.g. a cinema's business day).
+
+    A request that read a row in one statement may leave what it learned here,
+    so a later step of the same transaction does not ask again (an online
+    confirm reads the cinema and the voucher with the voucher's state, then
+    the running counts would read them once more). It lives until the
+    transaction ends or the session flushes ORM changes (which may be the very
+    rows remembered); outside a transaction it remembers nothing.
+    """
+    tx = session.get_transaction()
+    if tx is None:
+        return {}
+    held: tuple[object, dict[str, dict[Any, Any]]] | None = session.info.get(_MEMO)
+    if held is None or held[0] is not tx:
+        held = (tx, {})
+        session.info[_MEMO] = held
+    return held[1].setdefault(kind, {})
+
+
+@event.listens_for(Session, "after_flush")
+def _forget(session: Session, _flush_context: Any) -> None:
+    session.info.pop(_MEMO, None)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
