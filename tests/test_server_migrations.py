@@ -6,6 +6,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
+import sync.office.users  # noqa: F401  (the console's tables: registered on import, as the app does)
 from sync.server.db import alembic_config, make_engine, migrate, schema_matches, session_scope
 from sync.server.models import AuditEntry, Device, Quarantine, Redemption
 
