@@ -121,15 +121,16 @@ def business_day(session: Session, code: str) -> BusinessDay:
     """The business day of cinema ``code`` (the defaults for a code the database lacks).
 
     One prebuilt Core query, not an ORM load: every line change of the ledger
-    asks it (:func:`sync.office.tally.count`), an online confirm among them;
-    asked again in one transaction, the answer it read (:func:`sync.server.db.tx_memo`).
+    asks it (:func:`sync.office.tally.count`), an online confirm among them,
+    which read it already and left it here (:func:`know_business_day`). Only
+    what was left is answered from memory: a query of its own would autoflush
+    a pending change of the cinema first, and a remembered answer would not.
     """
     known = tx_memo(session, "business_day")
     if code in known:
         return cast(BusinessDay, known[code])
     row = session.execute(_DAY_OF, {"code": code}).first()
-    known[code] = day = BusinessDay.of(row[0], row[1]) if row else BusinessDay()
-    return day
+    return BusinessDay.of(row[0], row[1]) if row else BusinessDay()
 
 
 def know_business_day(
