@@ -52,7 +52,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sync.server import feeds
-from sync.server.db import tx_memo
 from sync.server.models import OnlineHold, OnlineRequest, Redemption, Voucher, now_ms
 
 from .cinemas import know_business_day
@@ -62,6 +61,7 @@ __all__ = ["SOURCE", "USED", "OnLine", "device_of"]  # what other modules read f
 from .online_usable import USED, VOUCHER_STATE, H, R, frozen, held_by_other, usable, used_up
 from .partners import OnlineError, PartnerIdentity, prune_signatures
 from .reports import iso_utc
+from .tally import know_campaign
 
 HOLD_ID_RE = re.compile(r"^hd_[0-9a-f]{16}$")
 RECORD_ID_RE = re.compile(r"^[0-9a-f-]{36}$")
@@ -407,7 +407,7 @@ def know(session: Session, v: Any, cinema: str) -> None:
     """Leave what :data:`VOUCHER_STATE` read of the cinema and the voucher's campaign to the
     running counts (:func:`sync.server.db.tx_memo`): two statements fewer per confirm."""
     know_business_day(session, cinema, v.tz, v.day_starts)
-    tx_memo(session, "campaign")[v.cti] = v.campaign
+    know_campaign(session, v.cti, v.campaign)
 
 
 def release(session: Session, partner: PartnerIdentity, hold_id: str) -> dict[str, Any]:

@@ -188,16 +188,26 @@ def count(session: Session, changes: Iterable[LineChange]) -> None:
         _count_uses(session, {k: n for k, n in uses.items() if n})
 
 
+#: the tx_memo kind of the vouchers' campaigns a transaction read already
+_CAMPAIGN_MEMO = "campaign"
+
+
+def know_campaign(session: Session, cti: str, campaign: str | None) -> None:
+    """What a statement of this transaction read of voucher ``cti``'s campaign:
+    :func:`_count_uses` takes it from here instead of reading it again."""
+    tx_memo(session, _CAMPAIGN_MEMO)[cti] = campaign or NO_CAMPAIGN
+
+
 def _count_uses(session: Session, uses: dict[tuple[str, str], int]) -> None:
     """Voucher uses, and a campaign's vouchers where one goes from unused to used or back.
 
     The use counts are changed first and return their new values, so what
     each was before is ``now - delta``: no read of the stored counts.
     """
-    known = tx_memo(session, "campaign")
+    known = tx_memo(session, _CAMPAIGN_MEMO)
     ctis = sorted({cti for cti, _f in uses if cti not in known})
     campaign = {c: camp or NO_CAMPAIGN for c, camp in _rows(session, _CAMPAIGNS, ctis)}
-    campaign.update((c, known[c] or NO_CAMPAIGN) for c, _f in uses if c in known)
+    campaign.update((c, known[c]) for c, _f in uses if c in known)
     rows = [{"cti": c, "format": f, "n": n} for (c, f), n in uses.items()]
     after = {
         (c, f): n
