@@ -19,12 +19,12 @@ import requests
 import uvicorn
 from alembic import command
 from rawdevice import RawDevice
-from syncsupport import ROOT, Central, ThreadServer, start_cluster
+from syncsupport import ROOT, Central, ThreadServer, fresh_pg_database, start_cluster
 from waitfor import wait_for
 
 from sync.server import metrics
 from sync.server.app import create_app
-from sync.server.db import alembic_config, head_revision, make_engine, migrate
+from sync.server.db import POOL_SIZE, alembic_config, head_revision, make_engine, migrate, warm_pool
 from sync.server.embedded import free_port
 from sync.server.main import build_app, build_parser
 from sync.server.main import main as server_main
@@ -194,4 +194,29 @@ def test_the_server_freezes_what_start_up_built(tmp_path: Path) -> None:
         assert not any(o is app.fastapi for o in gc.get_objects())
     finally:
         gc.unfreeze()
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_pool_is_open_before_the_first_request() -> None:
+    """warm_pool leaves the pool's connections open, each having read every table."""
+    engine = migrate(fresh_pg_database())
+    try:
+        engine.dispose()
+        assert engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+        warm_pool(engine)
+        assert engine.pool.checkedin() == POOL_SIZE  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+
+
+def test_a_database_down_at_start_does_not_stop_the_warm_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = make_engine(f"postgresql+psycopg://cinepass@127.0.0.1:{free_port()}/none")
+    try:
+        with caplog.at_level("WARNING", logger="cinepass.server.db"):
+            warm_pool(engine)
+        assert "database not reachable at start: OperationalError" in caplog.text
+    finally:
         engine.dispose()

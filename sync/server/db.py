@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import sqlite3
 import threading
@@ -21,9 +22,26 @@ from pathlib import Path
 from typing import Any, TypeVarTuple
 
 import platformdirs
-from sqlalchemy import URL, Engine, Row, Select, create_engine, event, inspect, text
+from sqlalchemy import (
+    URL,
+    Engine,
+    Row,
+    Select,
+    create_engine,
+    event,
+    inspect,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from sync.errors import EXIT_USAGE, CinePassError
@@ -31,6 +49,7 @@ from sync.errors import EXIT_USAGE, CinePassError
 from . import db_sqlite
 from .models import Base, FeedHead
 
+log = logging.getLogger("cinepass.server.db")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATE_LOCK = threading.Lock()
 IN_CHUNK = 500  # values per IN (...): well under every database's bound-parameter limit
@@ -200,6 +219,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(url, **kwargs)
+
+
+def warm_pool(engine: Engine) -> None:
+    """Open a PostgreSQL pool's connections, each having read every table once, before serving.
+
+    A new PostgreSQL connection is a new backend process whose catalog caches
+    are empty: its first statement on each table reads the catalog first. Left
+    to the first requests, a server that starts under load (a restart at a busy
+    hour) opened its connections and filled their caches while requests
+    queued: bench/online.py saw p95 up to 142 ms in the first 10 s on 4
+    processes, 5 to 9 ms after. A database that is down does not stop the
+    start: ``/api/v1/ready`` says so, and the pool opens connections later.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    opened: list[Any] = []
+    try:
+        for _ in range(engine.pool.size()):  # type: ignore[attr-defined]
+            conn = engine.connect()
+            opened.append(conn)
+            for table in Base.metadata.sorted_tables:
+                conn.execute(select(literal(1)).select_from(table).limit(0))
+            conn.rollback()
+    except SQLAlchemyError as exc:
+        log.warning("database not reachable at start: %s", exc.__class__.__name__)
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 _MEMO = "cinepass.tx_memo"

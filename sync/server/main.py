@@ -32,7 +32,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sync.errors import CinePassError
 
 from . import alerts_mail, alerts_worker, metrics, workers
-from .db import check_db_url, default_db_url, head_revision, make_engine, migrate, world_readable
+from .db import (
+    check_db_url,
+    default_db_url,
+    head_revision,
+    make_engine,
+    migrate,
+    warm_pool,
+    world_readable,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +140,7 @@ def build_app(args: argparse.Namespace, engine: Engine) -> Any:
         member_page=not args.no_member_page,
         metrics_token=metrics.read_token(args.metrics_token_file),
     )
+    warm_pool(engine)
     freeze_heap()
     return app
 
