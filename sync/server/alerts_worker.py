@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, create_engine, delete, event, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sync.errors import CinePassError
@@ -213,13 +213,16 @@ class AlertsWorker:
         self._wake.set()
         for t in self._threads:
             t.join(5)
-        with session_scope(self.sessions) as s:  # let another process take over at once
-            s.execute(
-                update(AlertLease)
-                .where(AlertLease.holder == self.me)
-                .values(holder="", until=0)
-                .execution_options(synchronize_session=False)
-            )
+        try:
+            with session_scope(self.sessions) as s:  # let another process take over at once
+                s.execute(
+                    update(AlertLease)
+                    .where(AlertLease.holder == self.me)
+                    .values(holder="", until=0)
+                    .execution_options(synchronize_session=False)
+                )
+        except SQLAlchemyError as exc:  # the database went first: the lease lapses by itself
+            log.warning("alerts: lease not released (%s)", exc.__class__.__name__)
 
     def wake(self) -> None:
         """An upload committed: evaluate soon (called from the request's after_commit)."""

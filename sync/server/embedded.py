@@ -42,8 +42,9 @@ class EmbeddedServer:
         self.port = free_port()
         scheme, host = ("https", "localhost") if ssl else ("http", "127.0.0.1")
         self.url = f"{scheme}://{host}:{self.port}"
+        self.app = create_app(engine, trusted_proxies=trusted_proxies)
         config = uvicorn.Config(
-            create_app(engine, trusted_proxies=trusted_proxies),
+            self.app,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -67,5 +68,9 @@ class EmbeddedServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving, then the app's alerts worker (its threads read the database: left
+        running, they met a folder the caller deleted next, bench/feeds.py's 'disk I/O error')."""
         self._server.should_exit = True
         self._thread.join(10)
+        if self.app.fastapi is not None:
+            self.app.fastapi.state.alerts.stop()
