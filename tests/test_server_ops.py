@@ -220,3 +220,19 @@ def test_a_database_down_at_start_does_not_stop_the_warm_up(
         assert "database not reachable at start: OperationalError" in caplog.text
     finally:
         engine.dispose()
+
+
+def test_a_stopped_embedded_server_leaves_no_alerts_threads(tmp_path: Path) -> None:
+    """Its alerts worker stops with it: left running, it read a folder its caller deleted."""
+    engine = migrate(f"sqlite:///{tmp_path / 'central.sqlite3'}")
+
+    def alerts_threads() -> int:
+        names = ("cinepass-alerts", "cinepass-alert-notices")
+        return sum(1 for t in threading.enumerate() if t.name in names and t.is_alive())
+
+    before = alerts_threads()
+    srv = ThreadServer(engine).start()
+    assert alerts_threads() == before + 2
+    srv.stop()
+    assert alerts_threads() == before
+    engine.dispose()
