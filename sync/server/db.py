@@ -228,8 +228,8 @@ def warm_pool(engine: Engine) -> None:
     are empty: its first statement on each table reads the catalog first. Left
     to the first requests, a server that starts under load (a restart at a busy
     hour) opened its connections and filled their caches while requests
-    queued: bench/online.py saw p95 up to 142 ms in the first 10 s on 4
-    processes, 5 to 9 ms after. A database that is down does not stop the
+    queued: bench/online.py saw p95 of 38 to 226 ms in the first 10 s on 4
+    processes, 11 to 18 ms after. A database that is down does not stop the
     start: ``/api/v1/ready`` says so, and the pool opens connections later.
     """
     if engine.dialect.name != "postgresql":
